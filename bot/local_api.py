@@ -1,0 +1,840 @@
+"""An in-process double of the Telegram Bot API, for tests and the terminal chat mode.
+
+Only the far side of the network is faked: a real :class:`telegram.ext.Application` and a real
+:class:`telegram.Bot` send their requests to :class:`LocalBotApi` (a PTB ``BaseRequest``) instead
+of HTTP. It answers with Bot API JSON, errors included, so PTB raises its real exceptions
+(``Forbidden``, ``BadRequest``, ``RetryAfter``...). :class:`Person` plays a Telegram user: it
+builds real ``Update`` objects, feeds them to ``application.process_update`` and reports what the
+user would now see.
+
+Known simplifications: private chats only; HTML is parsed like Telegram does (``can't parse
+entities`` errors included) but Markdown modes are not parsed; no media, inline mode or groups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from telegram import Update
+from telegram.request import BaseRequest, RequestData
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
+
+JSON = dict[str, Any]
+
+__all__ = ["ApiCall", "Button", "CallbackAnswer", "LocalBotApi", "Person", "SentMessage"]
+
+_TAGS = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+_ESCAPES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ATTR = re.compile(r"""([a-zA-Z][\w-]*)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
+_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)")
+_NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are"
+    " exactly the same as a current content and reply markup of the message"
+)
+
+
+class ApiError(Exception):
+    """A Bot API error reply (raised inside the double, turned into a JSON error response)."""
+
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.retry_after = code, description, retry_after
+
+
+def _u16(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+def render(text: str, parse_mode: str | None) -> tuple[str, list[JSON]]:
+    """Turn message text into Telegram's ``(plain text, entities)`` the way the server does.
+
+    Only HTML is interpreted; a malformed or unsupported tag raises the 400 Telegram returns.
+    """
+    if (parse_mode or "").upper() != "HTML":
+        return text, []
+
+    def fail(why: str) -> ApiError:
+        return ApiError(400, f"Bad Request: can't parse entities: {why}")
+
+    out: list[str] = []
+    entities: list[JSON] = []
+    stack: list[tuple[str, JSON, int]] = []  # (tag, entity, start offset in UTF-16 units)
+    pos, i = 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "<":
+            at = len(text[:i].encode())
+            end = text.find(">", i)
+            if end < 0:
+                raise fail(f"Unclosed start tag at byte offset {at}")
+            inner = text[i + 1 : end]
+            if inner.startswith("/"):
+                name = inner[1:].strip().lower()
+                if not stack:
+                    raise fail(f"Unexpected end tag at byte offset {at}")
+                tag, opened, start = stack.pop()
+                if name != tag:
+                    raise fail(
+                        f'Unmatched end tag at byte offset {at}, expected "</{tag}>", '
+                        f'found "</{name}>"'
+                    )
+                if pos > start and opened:
+                    entities.append({**opened, "offset": start, "length": pos - start})
+            else:
+                m = re.match(r"[a-zA-Z][a-zA-Z0-9-]*", inner)
+                name = m.group(0).lower() if m else ""
+                attrs = {k.lower(): a or b or c for k, a, b, c in _ATTR.findall(inner[len(name) :])}
+                kind = _TAGS.get(name)
+                if kind is None or (name == "span" and attrs.get("class") != "tg-spoiler"):
+                    raise fail(f'Unsupported start tag "{name}" at byte offset {at}')
+                entity: JSON = {"type": kind}
+                if name == "a":
+                    if not attrs.get("href"):
+                        entity = {}  # Telegram keeps the text of an <a> without href, unlinked
+                    else:
+                        entity["url"] = attrs["href"]
+                elif name == "blockquote" and "expandable" in attrs:
+                    entity["type"] = "expandable_blockquote"
+                elif name == "tg-emoji":
+                    entity["custom_emoji_id"] = attrs.get("emoji-id", "")
+                elif name == "code" and stack and stack[-1][0] == "pre":
+                    lang = attrs.get("class", "")
+                    if lang.startswith("language-"):
+                        stack[-1][1]["language"] = lang.removeprefix("language-")
+                    entity = {}  # <pre><code> is a single pre entity
+                stack.append((name, entity, pos))
+            i = end + 1
+            continue
+        if ch == "&":
+            m = re.match(r"&(#\d+|#[xX][0-9a-fA-F]+|[a-zA-Z]+);", text[i:])
+            if m and (m.group(1)[0] == "#" or m.group(1) in _ESCAPES):
+                ref = m.group(1)
+                base = 16 if ref[:2] in ("#x", "#X") else 10
+                code = int(ref.lstrip("#xX"), base) if ref[0] == "#" else -1
+                if code < 0x110000:
+                    ch = _ESCAPES[ref] if code < 0 else chr(code)
+                    i += len(m.group(0)) - 1
+        out.append(ch)
+        pos += _u16(ch)
+        i += 1
+    if stack:
+        raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return "".join(out), entities
+
+
+@dataclass(frozen=True)
+class Button:
+    """One inline keyboard button as the user sees it."""
+
+    text: str
+    callback_data: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A snapshot of a message the bot sent, as it stands (after edits) when taken."""
+
+    chat_id: int
+    message_id: int
+    text: str  # exactly as the bot sent it (HTML included)
+    parse_mode: str | None
+    buttons: list[list[Button]] = field(default_factory=list)
+    reply_markup: JSON | None = None  # raw reply_markup of the last send/edit, any kind
+    link_preview_options: JSON | None = None
+    edited: bool = False
+
+    @property
+    def plain(self) -> str:
+        """The text as displayed: tags stripped, HTML entities unescaped."""
+        return render(self.text, self.parse_mode)[0]
+
+    @property
+    def labels(self) -> list[str]:
+        """All inline button texts, row by row."""
+        return [b.text for row in self.buttons for b in row]
+
+    @property
+    def has_buttons(self) -> bool:
+        return bool(self.labels)
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One request the bot made; ``error`` is the description when it was refused."""
+
+    method: str
+    params: JSON
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """One ``answerCallbackQuery`` the bot made."""
+
+    callback_query_id: str
+    user_id: int
+    text: str | None
+    show_alert: bool
+    url: str | None = None
+
+
+@dataclass
+class _Stored:
+    chat_id: int
+    message_id: int
+    from_bot: bool
+    text: str
+    parse_mode: str | None = None
+    plain: str = ""
+    entities: list[JSON] = field(default_factory=list)
+    markup: JSON | None = None
+    inline: JSON | None = None
+    preview: JSON | None = None
+    date: int = 0
+    edit_date: int | None = None
+    deleted: bool = False
+
+
+@dataclass
+class _Fault:
+    code: int
+    description: str
+    retry_after: int | None
+    times: int
+
+
+def _buttons(inline: JSON | None) -> list[list[Button]]:
+    rows = (inline or {}).get("inline_keyboard", [])
+    return [
+        [Button(b.get("text", ""), b.get("callback_data"), b.get("url")) for b in row]
+        for row in rows
+    ]
+
+
+class LocalBotApi(BaseRequest):
+    """An in-memory Bot API server for a single bot; use as both request objects of the Bot."""
+
+    def __init__(
+        self,
+        bot_id: int = 7000000001,
+        username: str = "linkpilot_bot",
+        first_name: str = "Linkpilot",
+    ) -> None:
+        self.bot_user: JSON = {
+            "id": bot_id,
+            "is_bot": True,
+            "first_name": first_name,
+            "username": username,
+        }
+        self.started: set[int] = set()
+        self.blocked: set[int] = set()
+        self.calls: list[ApiCall] = []
+        self.callback_answers: list[CallbackAnswer] = []
+        self.menu_button: JSON | None = None
+        self._application: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._users: dict[int, JSON] = {}
+        self._chats: dict[int, dict[int, _Stored]] = {}
+        self._next_id: dict[int, int] = {}
+        self.touched: list[tuple[int, int]] = []  # (chat_id, message_id) per send/edit
+        self._commands: dict[tuple[str, str], list[JSON]] = {}
+        self._faults: dict[str, list[_Fault]] = {}
+        self._queries: dict[str, int] = {}  # unanswered callback query id -> user id
+        self._update_seq = itertools.count(1)
+        self._query_seq = itertools.count(4_200_000_000_000_000_001)
+        self._queue: list[JSON] = []
+        self._queue_event: asyncio.Event | None = None
+
+    # --- BaseRequest --------------------------------------------------------------------------
+    @property
+    def read_timeout(self) -> float | None:
+        return 5.0
+
+    async def initialize(self) -> None:
+        """Nothing to open: the 'network' is this object."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        params: JSON = json.loads(
+            json.dumps(request_data.parameters if request_data else {}, default=str)
+        )
+        try:
+            fault = self._take_fault(name)
+            if fault:
+                raise ApiError(fault.code, fault.description, fault.retry_after)
+            handler = getattr(self, f"_m_{name.lower()}", None)
+            if handler is None:
+                raise ApiError(404, "Not Found")
+            result = handler(params)
+            if asyncio.iscoroutine(result):
+                result = await result
+        except ApiError as err:
+            self.calls.append(ApiCall(name, params, err.description))
+            body: JSON = {"ok": False, "error_code": err.code, "description": err.description}
+            if err.retry_after is not None:
+                body["parameters"] = {"retry_after": err.retry_after}
+            return err.code, json.dumps(body).encode()
+        self.calls.append(ApiCall(name, params))
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    # --- test-facing API -------------------------------------------------------------------------
+    @property
+    def token(self) -> str:
+        return f"{self.bot_user['id']}:{'A' * 35}"
+
+    @property
+    def application(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        if self._application is None:
+            raise RuntimeError("LocalBotApi.attach(application) was not called")
+        return self._application
+
+    def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Route simulated people's updates to ``application`` (again after a restart)."""
+        self._application = application
+
+    def block(self, user_id: int) -> None:
+        self.blocked.add(user_id)
+
+    def unblock(self, user_id: int) -> None:
+        self.blocked.discard(user_id)
+
+    def fail_next(
+        self,
+        method: str,
+        error_code: int,
+        description: str,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` fail with this Bot API error."""
+        self._faults.setdefault(method.lower(), []).append(
+            _Fault(error_code, description, retry_after, times)
+        )
+
+    def messages(self, chat_id: int) -> list[SentMessage]:
+        """Current state of every (undeleted) message the bot sent to ``chat_id``."""
+        return [
+            self._snapshot(m)
+            for m in self._chats.get(chat_id, {}).values()
+            if m.from_bot and not m.deleted
+        ]
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [c for c in self.calls if c.method.lower() == method.lower()]
+
+    @property
+    def commands(self) -> list[tuple[str, str]]:
+        """(command, description) pairs for the default scope and language."""
+        return self.commands_for()
+
+    def commands_for(
+        self, scope: JSON | None = None, language_code: str = ""
+    ) -> list[tuple[str, str]]:
+        cmds = self._commands.get(self._scope_key(scope, language_code), [])
+        return [(c["command"], c["description"]) for c in cmds]
+
+    @property
+    def unanswered_queries(self) -> dict[str, int]:
+        """Callback query ids the bot has not answered yet (the user still sees a spinner)."""
+        return dict(self._queries)
+
+    def enqueue(self, update: JSON) -> None:
+        """Queue a raw update for ``getUpdates`` (long-polling tests); assigns ``update_id``."""
+        update.setdefault("update_id", self.next_update_id())
+        self._queue.append(update)
+        if self._queue_event is not None:
+            self._queue_event.set()
+
+    def next_update_id(self) -> int:
+        return next(self._update_seq)
+
+    def register_user(self, user: JSON) -> None:
+        self._users[user["id"]] = user
+
+    def chat_json(self, chat_id: int) -> JSON:
+        user = self._users.get(chat_id, {"first_name": str(chat_id)})
+        chat: JSON = {"id": chat_id, "type": "private", "first_name": user["first_name"]}
+        if user.get("username"):
+            chat["username"] = user["username"]
+        return chat
+
+    def message_json(self, m: _Stored) -> JSON:
+        data: JSON = {
+            "message_id": m.message_id,
+            "date": m.date,
+            "chat": self.chat_json(m.chat_id),
+            "from": self.bot_user if m.from_bot else self._users[m.chat_id],
+            "text": m.plain,
+        }
+        if m.entities:
+            data["entities"] = m.entities
+        if m.inline:
+            data["reply_markup"] = m.inline
+        if m.edit_date:
+            data["edit_date"] = m.edit_date
+        return data
+
+    def record_incoming(self, chat_id: int, text: str, entities: list[JSON]) -> _Stored:
+        """Store a message the user sent (it shares the chat's message_id sequence)."""
+        return self._store(_Stored(chat_id, 0, False, text, None, text, entities))
+
+    def touched_since(self, mark: int, chat_id: int) -> list[int]:
+        """Ids of messages sent/edited in ``chat_id`` since ``len(touched)`` was ``mark``."""
+        return list(dict.fromkeys(mid for chat, mid in self.touched[mark:] if chat == chat_id))
+
+    def find(self, chat_id: int, message_id: int) -> _Stored | None:
+        return self._chats.get(chat_id, {}).get(message_id)
+
+    def new_query(self, user_id: int) -> str:
+        qid = str(next(self._query_seq))
+        self._queries[qid] = user_id
+        return qid
+
+    # --- internals -------------------------------------------------------------------------------
+    def _take_fault(self, method: str) -> _Fault | None:
+        faults = self._faults.get(method.lower())
+        if not faults:
+            return None
+        fault = faults[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            faults.pop(0)
+        return fault
+
+    def _store(self, m: _Stored) -> _Stored:
+        m.message_id = self._next_id.get(m.chat_id, 0) + 1
+        self._next_id[m.chat_id] = m.message_id
+        m.date = int(time.time())
+        self._chats.setdefault(m.chat_id, {})[m.message_id] = m
+        return m
+
+    @staticmethod
+    def _snapshot(m: _Stored) -> SentMessage:
+        return SentMessage(
+            m.chat_id,
+            m.message_id,
+            m.text,
+            m.parse_mode,
+            _buttons(m.inline),
+            m.markup,
+            m.preview,
+            m.edit_date is not None,
+        )
+
+    @staticmethod
+    def _scope_key(scope: JSON | None, language_code: str | None) -> tuple[str, str]:
+        return json.dumps(scope or {"type": "default"}, sort_keys=True), language_code or ""
+
+    def _chat_id(self, params: JSON) -> int:
+        raw = params.get("chat_id")
+        if isinstance(raw, str) and raw.startswith("@"):
+            for uid, user in self._users.items():
+                if (user.get("username") or "").lower() == raw[1:].lower():
+                    return uid
+            raise ApiError(400, "Bad Request: chat not found")
+        try:
+            chat_id = int(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ApiError(400, "Bad Request: chat not found") from None
+        if chat_id <= 0:
+            raise ApiError(400, "Bad Request: chat not found")
+        return chat_id
+
+    def _reachable(self, params: JSON) -> int:
+        chat_id = self._chat_id(params)
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id not in self.started:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        return chat_id
+
+    @staticmethod
+    def _content(params: JSON) -> tuple[str, list[JSON]]:
+        text = params.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        plain, entities = render(text, params.get("parse_mode"))
+        entities = entities or list(params.get("entities") or [])
+        if not plain.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if _u16(plain) > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        return plain, entities
+
+    @staticmethod
+    def _inline(markup: JSON | None) -> JSON | None:
+        """Validate an inline keyboard; other markups are not echoed in the Message."""
+        if not markup or "inline_keyboard" not in markup:
+            return None
+        for row in markup["inline_keyboard"]:
+            for b in row:
+                data, url = b.get("callback_data"), b.get("url")
+                if data is not None and not 1 <= len(data.encode()) <= 64:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                if url is not None and not re.match(r"(https?|tg)://\S+$", url):
+                    raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+                if set(b) <= {"text"}:
+                    raise ApiError(
+                        400,
+                        "Bad Request: can't parse inline keyboard button: "
+                        "Text buttons are unallowed in the inline keyboard",
+                    )
+        return markup if any(markup["inline_keyboard"]) else None
+
+    def _editable(self, params: JSON) -> _Stored:
+        if params.get("inline_message_id"):
+            raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
+        chat_id = self._chat_id(params)
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        m = self.find(chat_id, int(params.get("message_id") or 0))
+        if m is None or m.deleted:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if not m.from_bot:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        return m
+
+    def _apply_edit(
+        self, m: _Stored, params: JSON, text: str, plain: str, entities: list[JSON]
+    ) -> JSON:
+        inline = self._inline(params.get("reply_markup"))
+        if (plain, entities, inline) == (m.plain, m.entities, m.inline):
+            raise ApiError(400, _NOT_MODIFIED)
+        m.plain, m.entities, m.inline = plain, entities, inline
+        m.markup, m.edit_date = params.get("reply_markup"), int(time.time())
+        if "text" in params:
+            m.text, m.parse_mode = text, params.get("parse_mode")
+            m.preview = params.get("link_preview_options")
+        self.touched.append((m.chat_id, m.message_id))
+        return self.message_json(m)
+
+    # --- Bot API methods (``_m_<lowercased name>``) ---------------------------------------------
+    def _m_getme(self, _: JSON) -> JSON:
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    def _m_setmycommands(self, p: JSON) -> bool:
+        commands = p.get("commands") or []
+        if len(commands) > 100:
+            raise ApiError(400, "Bad Request: BOT_COMMANDS_TOO_MUCH")
+        for c in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", c.get("command", "")):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(c.get("description", "")) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self._commands[self._scope_key(p.get("scope"), p.get("language_code"))] = commands
+        return True
+
+    def _m_getmycommands(self, p: JSON) -> list[JSON]:
+        return self._commands.get(self._scope_key(p.get("scope"), p.get("language_code")), [])
+
+    def _m_deletemycommands(self, p: JSON) -> bool:
+        self._commands.pop(self._scope_key(p.get("scope"), p.get("language_code")), None)
+        return True
+
+    def _m_sendmessage(self, p: JSON) -> JSON:
+        chat_id = self._reachable(p)
+        plain, entities = self._content(p)
+        m = self._store(
+            _Stored(
+                chat_id,
+                0,
+                True,
+                p["text"],
+                p.get("parse_mode"),
+                plain,
+                entities,
+                p.get("reply_markup"),
+                self._inline(p.get("reply_markup")),
+                p.get("link_preview_options"),
+            )
+        )
+        self.touched.append((chat_id, m.message_id))
+        return self.message_json(m)
+
+    def _m_editmessagetext(self, p: JSON) -> JSON:
+        m = self._editable(p)
+        plain, entities = self._content(p)
+        return self._apply_edit(m, p, p["text"], plain, entities)
+
+    def _m_editmessagereplymarkup(self, p: JSON) -> JSON:
+        m = self._editable(p)
+        return self._apply_edit(m, p, m.text, m.plain, m.entities)
+
+    def _m_deletemessage(self, p: JSON) -> bool:
+        m = self.find(self._chat_id(p), int(p.get("message_id") or 0))
+        if m is None or m.deleted:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        m.deleted = True
+        return True
+
+    def _m_deletemessages(self, p: JSON) -> bool:
+        chat_id = self._chat_id(p)
+        for mid in p.get("message_ids") or []:
+            if (m := self.find(chat_id, int(mid))) is not None:
+                m.deleted = True
+        return True
+
+    def _m_sendchataction(self, p: JSON) -> bool:
+        self._reachable(p)
+        return True
+
+    def _m_answercallbackquery(self, p: JSON) -> bool:
+        qid = str(p.get("callback_query_id"))
+        if qid not in self._queries:
+            raise ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
+        if len(p.get("text") or "") > 200:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        user_id = self._queries.pop(qid)
+        self.callback_answers.append(
+            CallbackAnswer(qid, user_id, p.get("text"), bool(p.get("show_alert")), p.get("url"))
+        )
+        return True
+
+    async def _m_getupdates(self, p: JSON) -> list[JSON]:
+        offset = int(p.get("offset") or 0)
+        if offset:
+            self._queue = [u for u in self._queue if u["update_id"] >= offset]
+        if not self._queue and float(p.get("timeout") or 0) > 0:
+            self._queue_event = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._queue_event.wait(), float(p["timeout"]))
+            except TimeoutError:
+                pass
+            finally:
+                self._queue_event = None
+        return self._queue[: int(p.get("limit") or 100)]
+
+    def _m_deletewebhook(self, p: JSON) -> bool:
+        if p.get("drop_pending_updates"):
+            self._queue.clear()
+        return True
+
+    def _m_getwebhookinfo(self, _: JSON) -> JSON:
+        return {
+            "url": "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._queue),
+        }
+
+    def _m_setchatmenubutton(self, p: JSON) -> bool:
+        self.menu_button = p.get("menu_button")
+        return True
+
+    def _m_getchat(self, p: JSON) -> JSON:
+        chat_id = self._chat_id(p)
+        if chat_id not in self._users:
+            raise ApiError(400, "Bad Request: chat not found")
+        gifts = dict.fromkeys(
+            (
+                "unlimited_gifts",
+                "limited_gifts",
+                "unique_gifts",
+                "premium_subscription",
+                "gifts_from_channels",
+            ),
+            False,
+        )
+        return {
+            **self.chat_json(chat_id),
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": gifts,
+        }
+
+    def _m_close(self, _: JSON) -> bool:
+        return True
+
+    def _m_logout(self, _: JSON) -> bool:
+        return True
+
+
+class Person:
+    """A simulated Telegram user chatting privately with the bot through ``api.application``.
+
+    Handlers run inside ``process_update``; work a handler pushes to background tasks
+    (``block=False``, ``create_task``, job queue) is not waited for.
+    """
+
+    def __init__(
+        self,
+        api: LocalBotApi,
+        user_id: int,
+        first_name: str,
+        username: str | None = None,
+        language_code: str = "en",
+    ) -> None:
+        self.api, self.user_id = api, user_id
+        self.user: JSON = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language_code,
+        }
+        if username:
+            self.user["username"] = username
+        self._presses: list[str] = []
+        api.register_user(self.user)
+
+    # --- what the person sees --------------------------------------------------------------------
+    @property
+    def inbox(self) -> list[SentMessage]:
+        return self.api.messages(self.user_id)
+
+    @property
+    def last(self) -> SentMessage:
+        inbox = self.inbox
+        if not inbox:
+            raise AssertionError(f"{self.user['first_name']} has received no messages")
+        return inbox[-1]
+
+    @property
+    def answers(self) -> list[CallbackAnswer]:
+        return [a for a in self.api.callback_answers if a.user_id == self.user_id]
+
+    @property
+    def last_answer(self) -> str | None:
+        """Text of the answer to this person's most recent press (None if none or no text)."""
+        if not self._presses:
+            return None
+        for a in self.answers:
+            if a.callback_query_id == self._presses[-1]:
+                return a.text
+        return None
+
+    # --- what the person does --------------------------------------------------------------------
+    async def send(self, text: str) -> list[SentMessage]:
+        """Send a private text message; returns the messages the bot sent or edited meanwhile."""
+        if self.user_id in self.api.blocked:
+            raise AssertionError(f"user {self.user_id} has blocked the bot; unblock() first")
+        entities: list[JSON] = []
+        if m := _COMMAND.match(text):
+            entities.append({"type": "bot_command", "offset": 0, "length": _u16(m.group(0))})
+        self.api.started.add(self.user_id)
+        stored = self.api.record_incoming(self.user_id, text, entities)
+        return await self._deliver({"message": self.api.message_json(stored)})
+
+    async def press(self, label: str, message: SentMessage | None = None) -> list[SentMessage]:
+        """Press the inline button labelled ``label`` (exact, else unique case-insensitive part)."""
+        candidates = (
+            [m for m in self.inbox if m.message_id == message.message_id]
+            if message is not None
+            else list(reversed(self.inbox))
+        )
+        if message is not None and not candidates:
+            raise AssertionError(f"message {message.message_id} is no longer in the chat")
+        for msg in candidates:
+            buttons = [b for row in msg.buttons for b in row]
+            found = [b for b in buttons if b.text == label] or [
+                b for b in buttons if label.lower() in b.text.lower()
+            ]
+            if len(found) == 1 or (found and found[0].text == label):
+                button = found[0]
+                if button.callback_data is None:
+                    raise AssertionError(f"button {button.text!r} is a URL button ({button.url})")
+                return await self.press_data(button.callback_data, msg.message_id)
+            if len(found) > 1:
+                raise AssertionError(f"{label!r} is ambiguous: {[b.text for b in found]}")
+        seen = [msg.labels for msg in candidates if msg.has_buttons]
+        raise AssertionError(f"no button {label!r}; available: {seen}")
+
+    async def press_data(self, data: str, message_id: int) -> list[SentMessage]:
+        """Deliver a callback query with arbitrary ``data`` for ``message_id`` (may be forged)."""
+        stored = self.api.find(self.user_id, message_id)
+        if stored is not None and not stored.deleted:
+            msg = self.api.message_json(stored)
+        else:  # Telegram attaches an InaccessibleMessage (date 0)
+            msg = {"chat": self.api.chat_json(self.user_id), "message_id": message_id, "date": 0}
+        qid = self.api.new_query(self.user_id)
+        self._presses.append(qid)
+        return await self._deliver(
+            {
+                "callback_query": {
+                    "id": qid,
+                    "from": self.user,
+                    "message": msg,
+                    "data": data,
+                    "chat_instance": str(self.user_id * 31 + self.api.bot_user["id"]),
+                }
+            }
+        )
+
+    async def block(self) -> None:
+        """Block the bot in the Telegram app (the bot receives a my_chat_member update)."""
+        self.api.block(self.user_id)
+        await self._deliver(self._member_update("member", "kicked"))
+
+    async def unblock(self) -> None:
+        self.api.unblock(self.user_id)
+        await self._deliver(self._member_update("kicked", "member"))
+
+    def _member_update(self, old: str, new: str) -> JSON:
+        def member(status: str) -> JSON:
+            extra = {"until_date": 0} if status == "kicked" else {}
+            return {"status": status, "user": self.api.bot_user, **extra}
+
+        return {
+            "my_chat_member": {
+                "chat": self.api.chat_json(self.user_id),
+                "from": self.user,
+                "date": int(time.time()),
+                "old_chat_member": member(old),
+                "new_chat_member": member(new),
+            }
+        }
+
+    async def _deliver(self, payload: JSON) -> list[SentMessage]:
+        app = self.api.application
+        mark = len(self.api.touched)
+        update = Update.de_json({"update_id": self.api.next_update_id(), **payload}, app.bot)
+        await app.process_update(update)
+        ids = self.api.touched_since(mark, self.user_id)
+        current = {m.message_id: m for m in self.inbox}
+        return [current[mid] for mid in ids if mid in current]

@@ -1,0 +1,1 @@
+"""Everything SQL: models, migrations, units of work and the knowledge base store."""

@@ -1,0 +1,190 @@
+"""Typed SQLAlchemy models. Alembic owns the schema; these describe it to the code."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so we store naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for Linkpilot's tables."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON,
+    }
+
+
+class User(Base):
+    """A Telegram user who has written to the bot (the bot may message them)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_name: Mapped[str] = mapped_column(String(128))
+    username: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class Conversation(Base):
+    """Where one user stands in one flow: the state name and the flow's draft data."""
+
+    __tablename__ = "conversations"
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    flow: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]]
+    # Bumped on every write; a write names the version it read, so a lost update is detected.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class LinkRequest(Base):
+    """An advertiser's request to use a social account for ads, and its current status."""
+
+    __tablename__ = "link_requests"
+    __table_args__ = (
+        Index("ix_link_requests_status_expires", "status", "expires_at"),
+        Index("ix_link_requests_handle", "platform", "handle_key"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), unique=True)
+    requester_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    handle: Mapped[str] = mapped_column(String(64))
+    handle_key: Mapped[str] = mapped_column(String(64))
+    ad_account: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[list[str]]
+    visibility: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    approval_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+
+class Claim(Base):
+    """A handle an owner has claimed: the bot sends that handle's requests to them."""
+
+    __tablename__ = "claims"
+    __table_args__ = (UniqueConstraint("platform", "handle_key", name="uq_claims_handle"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    handle: Mapped[str] = mapped_column(String(64))
+    handle_key: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+
+
+class Grant(Base):
+    """The access an authorized request gave, from approval until unlink or revoke."""
+
+    __tablename__ = "grants"
+    request_id: Mapped[int] = mapped_column(ForeignKey("link_requests.id"), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    advertiser_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    granted_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    ended_as: Mapped[str | None] = mapped_column(String(16))
+
+
+class AuditEvent(Base):
+    """One transition of a link request. Rows are only ever inserted."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("link_requests.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)  # None: the system (expiry)
+    event: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class RequestCard(Base):
+    """A message about a request that carries buttons, so a decision can take them away."""
+
+    __tablename__ = "request_cards"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("link_requests.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class KbCategory(Base):
+    """A knowledge base category, for /faq browsing."""
+
+    __tablename__ = "kb_categories"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(128))
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class KbEntry(Base):
+    """One knowledge base topic: its question, phrasings, answer and sources."""
+
+    __tablename__ = "kb_entries"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(256))
+    phrasings: Mapped[list[str]]
+    answer: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(ForeignKey("kb_categories.id"))
+    related: Mapped[list[str]]
+    sources: Mapped[list[str]]
+    position: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class KbQuestion(Base):
+    """A question the knowledge base missed, or a suggestion a user chose: material to grow it."""
+
+    __tablename__ = "kb_questions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    question: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))  # "miss", "chosen", "none_fit"
+    entry_id: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float)
+    at: Mapped[datetime]

@@ -1,0 +1,508 @@
+"""Repositories: Core statements on one connection. They never commit; the unit of work does."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.models import (
+    AuditEvent,
+    Claim,
+    Conversation,
+    Grant,
+    KbCategory,
+    KbEntry,
+    KbQuestion,
+    LinkRequest,
+    RequestCard,
+    User,
+)
+
+USERS: Table = User.__table__  # type: ignore[assignment]
+CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+REQUESTS: Table = LinkRequest.__table__  # type: ignore[assignment]
+CLAIMS: Table = Claim.__table__  # type: ignore[assignment]
+GRANTS: Table = Grant.__table__  # type: ignore[assignment]
+AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
+CARDS: Table = RequestCard.__table__  # type: ignore[assignment]
+KB_CATEGORIES: Table = KbCategory.__table__  # type: ignore[assignment]
+KB_ENTRIES: Table = KbEntry.__table__  # type: ignore[assignment]
+KB_QUESTIONS: Table = KbQuestion.__table__  # type: ignore[assignment]
+
+
+class StaleWrite(Exception):
+    """A row changed between our read and our write (another update for the same user won)."""
+
+
+def hash_token(token: str) -> str:
+    """Approval tokens are stored hashed: a leaked database does not leak live approval links."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _insert_ignoring_conflict(conn: AsyncConnection, table: Table, keys: list[str]) -> Any:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    raise NotImplementedError(f"no upsert for {dialect}")
+
+
+def _upsert(conn: AsyncConnection, table: Table, keys: list[str], values: dict[str, Any],
+            update_columns: Sequence[str]) -> Any:
+    dialect = conn.dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    if dialect not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"no upsert for {dialect}")
+    stmt = module.insert(table).values(**values)
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in update_columns}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: int
+    first_name: str
+    username: str | None
+
+
+class Users:
+    """Telegram users the bot has heard from."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def seen(self, user_id: int, first_name: str, username: str | None,
+                   now: datetime) -> None:
+        """Record (or refresh) a user who wrote to the bot."""
+        values = {"id": user_id, "first_name": first_name, "username": username,
+                  "created_at": now, "last_seen_at": now}
+        await self._conn.execute(
+            _upsert(self._conn, USERS, ["id"], values, ["first_name", "username", "last_seen_at"])
+        )
+
+    async def get(self, user_id: int) -> UserRow | None:
+        row = (await self._conn.execute(
+            select(USERS.c.id, USERS.c.first_name, USERS.c.username).where(USERS.c.id == user_id)
+        )).first()
+        return UserRow(*row) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    user_id: int
+    flow: str
+    state: str
+    data: dict[str, Any]
+    version: int  # 0: not stored yet
+
+
+class Conversations:
+    """One row per user and flow; every write checks the version it read."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def load(self, user_id: int, flow: str) -> ConversationRow | None:
+        c = CONVERSATIONS.c
+        row = (await self._conn.execute(
+            select(c.state, c.data, c.version).where(c.user_id == user_id, c.flow == flow)
+        )).first()
+        return ConversationRow(user_id, flow, row.state, row.data, row.version) if row else None
+
+    async def save(self, before: ConversationRow, state: str, data: dict[str, Any],
+                   now: datetime) -> ConversationRow:
+        """Write the new state over `before`; StaleWrite if someone else wrote in between."""
+        c = CONVERSATIONS.c
+        if before.version == 0:
+            stmt = _insert_ignoring_conflict(self._conn, CONVERSATIONS, ["user_id", "flow"])
+            result = await self._conn.execute(stmt.values(
+                user_id=before.user_id, flow=before.flow, state=state, data=data, version=1,
+                created_at=now, updated_at=now))
+        else:
+            result = await self._conn.execute(
+                update(CONVERSATIONS)
+                .where(c.user_id == before.user_id, c.flow == before.flow,
+                       c.version == before.version)
+                .values(state=state, data=data, version=before.version + 1, updated_at=now)
+            )
+        if result.rowcount != 1:
+            raise StaleWrite(f"conversation {before.user_id}/{before.flow}")
+        return ConversationRow(before.user_id, before.flow, state, data, before.version + 1)
+
+    async def delete(self, user_id: int, flow: str) -> None:
+        c = CONVERSATIONS.c
+        await self._conn.execute(
+            CONVERSATIONS.delete().where(c.user_id == user_id, c.flow == flow)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    id: int
+    key: str
+    requester_id: int
+    platform: str
+    handle: str
+    handle_key: str
+    ad_account: str
+    scopes: list[str]
+    visibility: str | None
+    status: str
+    owner_id: int | None
+    reason: str | None
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+    has_token: bool
+
+
+_REQUEST_COLUMNS = [
+    REQUESTS.c.id, REQUESTS.c.key, REQUESTS.c.requester_id, REQUESTS.c.platform,
+    REQUESTS.c.handle, REQUESTS.c.handle_key, REQUESTS.c.ad_account, REQUESTS.c.scopes,
+    REQUESTS.c.visibility, REQUESTS.c.status, REQUESTS.c.owner_id, REQUESTS.c.reason,
+    REQUESTS.c.created_at, REQUESTS.c.expires_at, REQUESTS.c.decided_at,
+    REQUESTS.c.approval_token_hash.is_not(None).label("has_token"),
+]
+
+
+class Requests:
+    """Link requests. Status changes are conditional updates on the status they start from."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _one(self, *where: Any) -> RequestRow | None:
+        row = (await self._conn.execute(select(*_REQUEST_COLUMNS).where(*where))).first()
+        return RequestRow(*row) if row else None
+
+    async def create(self, *, key: str, requester_id: int, platform: str, handle: str,
+                     handle_key: str, ad_account: str, scopes: list[str],
+                     visibility: str | None, owner_id: int | None, now: datetime,
+                     expires_at: datetime) -> RequestRow:
+        result = await self._conn.execute(insert(REQUESTS).values(
+            key=key, requester_id=requester_id, platform=platform, handle=handle,
+            handle_key=handle_key, ad_account=ad_account, scopes=scopes, visibility=visibility,
+            status="pending", owner_id=owner_id, version=1, created_at=now, updated_at=now,
+            expires_at=expires_at,
+        ))
+        request = await self.get((result.inserted_primary_key or [0])[0])
+        assert request is not None
+        return request
+
+    async def get(self, request_id: int) -> RequestRow | None:
+        return await self._one(REQUESTS.c.id == request_id)
+
+    async def by_key(self, key: str) -> RequestRow | None:
+        return await self._one(REQUESTS.c.key == key)
+
+    async def by_token(self, token: str) -> RequestRow | None:
+        return await self._one(REQUESTS.c.approval_token_hash == hash_token(token))
+
+    async def set_token(self, request_id: int, token: str) -> None:
+        await self._conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id)
+                                 .values(approval_token_hash=hash_token(token)))
+
+    async def move(self, request_id: int, from_status: str, to_status: str, now: datetime, *,
+                   decided: bool = False, owner_id: int | None = None,
+                   reason: str | None = None) -> bool:
+        """Change status only if the row still has `from_status`; False when it did not."""
+        values: dict[str, Any] = {"status": to_status, "updated_at": now,
+                                  "version": REQUESTS.c.version + 1}
+        if decided:
+            values["decided_at"] = now
+        if owner_id is not None:
+            values["owner_id"] = owner_id
+        if reason is not None:
+            values["reason"] = reason
+        if to_status != "pending":
+            # The one-time approval link dies with the pending state.
+            values["approval_token_hash"] = None
+        result = await self._conn.execute(
+            update(REQUESTS)
+            .where(REQUESTS.c.id == request_id, REQUESTS.c.status == from_status)
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    async def set_reason(self, request_id: int, reason: str) -> None:
+        await self._conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id)
+                                 .values(reason=reason))
+
+    async def of_requester(self, user_id: int, limit: int = 20) -> list[RequestRow]:
+        """A requester's requests, open ones first, newest first."""
+        open_first = (REQUESTS.c.status.in_(["pending", "authorized"])).desc()
+        rows = await self._conn.execute(
+            select(*_REQUEST_COLUMNS).where(REQUESTS.c.requester_id == user_id)
+            .order_by(open_first, REQUESTS.c.id.desc()).limit(limit)
+        )
+        return [RequestRow(*r) for r in rows]
+
+    async def pending_for_owner(self, owner_id: int) -> list[RequestRow]:
+        rows = await self._conn.execute(
+            select(*_REQUEST_COLUMNS)
+            .where(REQUESTS.c.owner_id == owner_id, REQUESTS.c.status == "pending")
+            .order_by(REQUESTS.c.id)
+        )
+        return [RequestRow(*r) for r in rows]
+
+    async def authorized_for_owner(self, owner_id: int) -> list[RequestRow]:
+        rows = await self._conn.execute(
+            select(*_REQUEST_COLUMNS)
+            .where(REQUESTS.c.owner_id == owner_id, REQUESTS.c.status == "authorized")
+            .order_by(REQUESTS.c.platform, REQUESTS.c.handle_key, REQUESTS.c.id)
+        )
+        return [RequestRow(*r) for r in rows]
+
+    async def due(self, now: datetime, limit: int = 100) -> list[RequestRow]:
+        """Pending requests whose time is up, oldest first."""
+        rows = await self._conn.execute(
+            select(*_REQUEST_COLUMNS)
+            .where(REQUESTS.c.status == "pending", REQUESTS.c.expires_at <= now)
+            .order_by(REQUESTS.c.expires_at).limit(limit)
+        )
+        return [RequestRow(*r) for r in rows]
+
+    async def assign_unclaimed(self, platform: str, handle_key: str, owner_id: int) -> None:
+        """Route pending requests for a newly claimed handle to its owner."""
+        await self._conn.execute(
+            update(REQUESTS)
+            .where(REQUESTS.c.platform == platform, REQUESTS.c.handle_key == handle_key,
+                   REQUESTS.c.status == "pending", REQUESTS.c.owner_id.is_(None))
+            .values(owner_id=owner_id)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRow:
+    platform: str
+    handle: str
+    handle_key: str
+    owner_id: int
+
+
+class Claims:
+    """Which Telegram user owns which handle (one owner per handle per platform)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, platform: str, handle_key: str) -> ClaimRow | None:
+        c = CLAIMS.c
+        row = (await self._conn.execute(
+            select(c.platform, c.handle, c.handle_key, c.owner_id)
+            .where(c.platform == platform, c.handle_key == handle_key)
+        )).first()
+        return ClaimRow(*row) if row else None
+
+    async def add(self, platform: str, handle: str, handle_key: str, owner_id: int,
+                  now: datetime) -> ClaimRow:
+        """Claim a handle; returns the claim that stands afterwards (maybe someone else's)."""
+        stmt = _insert_ignoring_conflict(self._conn, CLAIMS, ["platform", "handle_key"])
+        await self._conn.execute(stmt.values(platform=platform, handle=handle,
+                                             handle_key=handle_key, owner_id=owner_id,
+                                             created_at=now))
+        claim = await self.get(platform, handle_key)
+        assert claim is not None
+        return claim
+
+    async def of_owner(self, owner_id: int) -> list[ClaimRow]:
+        c = CLAIMS.c
+        rows = await self._conn.execute(
+            select(c.platform, c.handle, c.handle_key, c.owner_id)
+            .where(c.owner_id == owner_id).order_by(c.platform, c.handle_key)
+        )
+        return [ClaimRow(*r) for r in rows]
+
+
+class Grants:
+    """Access given by an approval, open until unlink or revoke."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def open(self, request_id: int, owner_id: int, advertiser_id: int,
+                   now: datetime) -> None:
+        await self._conn.execute(insert(GRANTS).values(
+            request_id=request_id, owner_id=owner_id, advertiser_id=advertiser_id,
+            granted_at=now))
+
+    async def close(self, request_id: int, ended_as: str, now: datetime) -> None:
+        await self._conn.execute(
+            update(GRANTS).where(GRANTS.c.request_id == request_id, GRANTS.c.ended_at.is_(None))
+            .values(ended_at=now, ended_as=ended_as)
+        )
+
+    async def active_count(self, owner_id: int) -> int:
+        return int((await self._conn.execute(
+            select(func.count()).select_from(GRANTS)
+            .where(GRANTS.c.owner_id == owner_id, GRANTS.c.ended_at.is_(None))
+        )).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    request_id: int
+    actor_id: int | None
+    event: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    at: datetime
+
+
+class Audit:
+    """The append-only history of every request's transitions."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def record(self, request_id: int, actor_id: int | None, event: str,
+                     from_status: str | None, to_status: str, now: datetime,
+                     reason: str | None = None) -> None:
+        await self._conn.execute(insert(AUDIT).values(
+            request_id=request_id, actor_id=actor_id, event=event, from_status=from_status,
+            to_status=to_status, reason=reason, at=now))
+
+    async def of_request(self, request_id: int) -> list[AuditRow]:
+        c = AUDIT.c
+        rows = await self._conn.execute(
+            select(c.request_id, c.actor_id, c.event, c.from_status, c.to_status, c.reason, c.at)
+            .where(c.request_id == request_id).order_by(c.id)
+        )
+        return [AuditRow(*r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class CardRow:
+    chat_id: int
+    message_id: int
+
+
+class Cards:
+    """Messages with buttons about a request, to be edited when it is decided."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, request_id: int, chat_id: int, message_id: int, now: datetime) -> None:
+        await self._conn.execute(insert(CARDS).values(
+            request_id=request_id, chat_id=chat_id, message_id=message_id, created_at=now))
+
+    async def take(self, request_id: int) -> list[CardRow]:
+        """Return and forget the request's cards (each is edited once)."""
+        rows = await self._conn.execute(
+            select(CARDS.c.chat_id, CARDS.c.message_id).where(CARDS.c.request_id == request_id)
+        )
+        cards = [CardRow(*r) for r in rows]
+        await self._conn.execute(CARDS.delete().where(CARDS.c.request_id == request_id))
+        return cards
+
+
+@dataclass(frozen=True, slots=True)
+class KbEntryRow:
+    id: str
+    title: str
+    phrasings: list[str]
+    answer: str
+    platform: str
+    category: str
+    related: list[str]
+    sources: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class KbQuestionRow:
+    question: str
+    outcome: str
+    entry_id: str | None
+    score: float | None
+    at: datetime
+    count: int
+
+
+class Knowledge:
+    """The stored knowledge base and the questions it could not answer."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def categories(self) -> list[tuple[str, str]]:
+        rows = await self._conn.execute(
+            select(KB_CATEGORIES.c.id, KB_CATEGORIES.c.title).order_by(KB_CATEGORIES.c.position)
+        )
+        return [(r.id, r.title) for r in rows]
+
+    async def entries(self) -> list[KbEntryRow]:
+        c = KB_ENTRIES.c
+        rows = await self._conn.execute(
+            select(c.id, c.title, c.phrasings, c.answer, c.platform, c.category, c.related,
+                   c.sources).order_by(c.position)
+        )
+        return [KbEntryRow(*r) for r in rows]
+
+    async def replace(self, categories: list[tuple[str, str]], entries: list[KbEntryRow],
+                      now: datetime) -> tuple[int, int, int]:
+        """Make the stored knowledge base equal to the given one: (added, updated, removed)."""
+        existing = {e.id: e for e in await self.entries()}
+        for position, (cat_id, title) in enumerate(categories):
+            await self._conn.execute(_upsert(
+                self._conn, KB_CATEGORIES, ["id"],
+                {"id": cat_id, "title": title, "position": position}, ["title", "position"]))
+        added = updated = 0
+        for position, entry in enumerate(entries):
+            old = existing.pop(entry.id, None)
+            if old is None:
+                added += 1
+            elif old != entry:
+                updated += 1
+            values = {f: getattr(entry, f) for f in KbEntryRow.__slots__}
+            values.update(position=position, updated_at=now)
+            await self._conn.execute(_upsert(
+                self._conn, KB_ENTRIES, ["id"], values,
+                [k for k in values if k != "id"]))
+        if existing:
+            await self._conn.execute(KB_ENTRIES.delete().where(KB_ENTRIES.c.id.in_(existing)))
+        keep = [c for c, _ in categories]
+        await self._conn.execute(KB_CATEGORIES.delete().where(KB_CATEGORIES.c.id.not_in(keep)))
+        return added, updated, len(existing)
+
+    async def log_question(self, user_id: int | None, question: str, outcome: str,
+                           entry_id: str | None, score: float | None, now: datetime) -> int:
+        """Log a question and what became of it; returns the row's id."""
+        result = await self._conn.execute(insert(KB_QUESTIONS).values(
+            user_id=user_id, question=question, outcome=outcome, entry_id=entry_id, score=score,
+            at=now))
+        return int((result.inserted_primary_key or [0])[0])
+
+    async def resolve_question(self, log_id: int, user_id: int, outcome: str,
+                               entry_id: str | None) -> bool:
+        """Record the user's pick for a question they were offered suggestions for."""
+        c = KB_QUESTIONS.c
+        result = await self._conn.execute(
+            update(KB_QUESTIONS)
+            .where(c.id == log_id, c.user_id == user_id, c.outcome == "suggested")
+            .values(outcome=outcome, entry_id=entry_id)
+        )
+        return result.rowcount == 1
+
+    async def questions(self, outcomes: Sequence[str], limit: int = 100) -> list[KbQuestionRow]:
+        """Logged questions grouped by text, most frequent first."""
+        c = KB_QUESTIONS.c
+        rows = await self._conn.execute(
+            select(func.min(c.question), c.outcome, c.entry_id, func.max(c.score),
+                   func.max(c.at), func.count())
+            .where(c.outcome.in_(outcomes))
+            .group_by(func.lower(c.question), c.outcome, c.entry_id)
+            .order_by(func.count().desc(), func.max(c.at).desc())
+            .limit(limit)
+        )
+        return [KbQuestionRow(*r) for r in rows]

@@ -1,0 +1,1 @@
+"""The Telegram adapter: settings, handlers, keyboards, rendering and the entry point."""

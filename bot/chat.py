@@ -1,0 +1,115 @@
+"""`linkpilot chat`: the real handlers in a terminal, with no token and no network.
+
+The bot talks to the in-process Bot API double instead of Telegram. You speak as one of two
+people (an advertiser and an account owner) and switch between them, so one person can play a
+whole approval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.app import build_application, prepare
+from bot.local_api import LocalBotApi, Person, SentMessage
+from bot.settings import Settings
+
+HELP = """\
+Type a message or a /command as the current person. A number presses that button of the
+latest message with buttons. Pasting a t.me approval link opens it.
+  :advertiser / :owner   speak as Ada (advertiser) or Owen (account owner)
+  :inbox                 show the current person's messages again
+  :help                  this text          :quit  leave (Ctrl-D works too)"""
+
+_DEEP_LINK = re.compile(r"^(?:https?://)?t\.me/\w+\?start=([\w-]+)$")
+
+
+@dataclass
+class Seat:
+    """One person at the terminal and the buttons they can press by number."""
+
+    name: str
+    person: Person
+    buttons: list[tuple[int, str]]  # (message_id, label), numbered from 1
+
+
+def show(seats: dict[str, Seat], current: str, api: LocalBotApi, mark: int) -> None:
+    """Print every message sent or edited since `mark`, for everyone, with numbered buttons."""
+    for seat in seats.values():
+        ids = api.touched_since(mark, seat.person.user_id)
+        messages = {m.message_id: m for m in seat.person.inbox}
+        for message_id in ids:
+            if message_id in messages:
+                _print_message(seat, messages[message_id], seat.name != current)
+    answer = seats[current].person.last_answer
+    if answer:
+        print(f"  (popup) {answer}")
+
+
+def _print_message(seat: Seat, message: SentMessage, elsewhere: bool) -> None:
+    head = f"[to {seat.person.user['first_name']}]" if elsewhere else "[bot]"
+    edited = " (edited)" if message.edited else ""
+    print(f"\n{head}{edited}")
+    for line in message.plain.splitlines():
+        print(f"  {line}")
+    if message.has_buttons:
+        seat.buttons = [(message.message_id, label) for label in message.labels]
+        print("  " + "  ".join(f"[{i}] {label}" for i, (_, label) in enumerate(seat.buttons, 1)))
+
+
+async def run_chat(settings: Settings, lines: Any = None) -> None:
+    """Run the chat loop; `lines` (an iterator of input lines) replaces the keyboard in tests."""
+    api = LocalBotApi()
+    application = build_application(settings, token=api.token, request=api, run_jobs=True)
+    api.attach(application)
+    await prepare(application)
+    await application.start()
+    seats = {
+        "advertiser": Seat("advertiser", Person(api, 1001, "Ada", "ada_ads"), []),
+        "owner": Seat("owner", Person(api, 2002, "Owen", "owen_creator"), []),
+    }
+    current = "advertiser"
+    print(f"Linkpilot chat, database {settings.database_url}\n{HELP}\n")
+    print("You are Ada, an advertiser. Try /link; Owen can /claim @his_handle first.")
+    try:
+        while True:
+            prompt = f"{seats[current].person.user['first_name']}> "
+            try:
+                text = next(lines) if lines is not None else await asyncio.to_thread(input, prompt)
+            except (EOFError, StopIteration):
+                break
+            text = text.strip()
+            if not text:
+                continue
+            if text in (":quit", ":q", ":exit"):
+                break
+            if text in (":advertiser", ":owner"):
+                current = text[1:]
+                print(f"(now speaking as {seats[current].person.user['first_name']})")
+                continue
+            if text == ":help":
+                print(HELP)
+                continue
+            seat = seats[current]
+            if text == ":inbox":
+                for message in seat.person.inbox:
+                    _print_message(seat, message, False)
+                continue
+            mark = len(api.touched)
+            if text.isdigit() and 1 <= int(text) <= len(seat.buttons):
+                message_id, label = seat.buttons[int(text) - 1]
+                target = next((m for m in seat.person.inbox if m.message_id == message_id), None)
+                await seat.person.press(label, target)
+            elif text.isdigit():
+                print("  (no such button)")
+                continue
+            else:
+                link = _DEEP_LINK.match(text)
+                await seat.person.send(f"/start {link.group(1)}" if link else text)
+            show(seats, current, api, mark)
+    finally:
+        await application.stop()
+        await application.shutdown()
+        print("bye")

@@ -1,0 +1,157 @@
+"""The `linkpilot` command: run the bot, chat in a terminal, query and load the knowledge base."""
+
+from __future__ import annotations
+
+import os
+
+# PTB 22 warns about its future timedelta API unless this is set; opt in to the new behaviour.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger("linkpilot")
+
+
+def configure_logging(level: str) -> None:
+    """Our own modules at `level`; chatty libraries one step quieter."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "apscheduler", "telegram.ext.Application", "aiosqlite",
+                  "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run_bot(settings: Settings) -> None:
+    """Long-poll Telegram (or the Bot API server at TELEGRAM_API_BASE_URL)."""
+    from bot.app import build_application
+
+    token = settings.require_token()
+    application = build_application(settings, token=token, rate_limit=True)
+    application.run_polling(allowed_updates=["message", "callback_query"])
+
+
+def faq_json(settings: Settings, question: str) -> dict[str, object]:
+    """The best knowledge-base match for a question, as `linkpilot faq` prints it."""
+    from bot.context import utc_now
+    from bot.faq import FaqService
+    from storage.uow import Database
+
+    async def lookup() -> dict[str, object]:
+        db = Database(settings.database_url)
+        try:
+            await db.migrate()
+            service = FaqService()
+            await service.load(db, utc_now())
+            found = service.lookup(question)
+        finally:
+            await db.dispose()
+        best = found.best if found.decision == "answer" else None
+        entry = service.entry(best.entry_id) if best else None
+        return {
+            "id": entry.id if entry else None,
+            "score": round(best.score, 4) if best else
+            (round(found.candidates[0].score, 4) if found.candidates else 0.0),
+            "answer": entry.answer if entry else None,
+            "suggestions": [{"id": c.entry_id, "score": round(c.score, 4)}
+                            for c in found.candidates if not best or c.entry_id != best.entry_id],
+        }
+
+    return asyncio.run(lookup())
+
+
+def kb_load(settings: Settings, path: Path) -> str:
+    from bot.context import utc_now
+    from storage.knowledge import load_kb
+    from storage.uow import Database
+
+    async def load() -> str:
+        db = Database(settings.database_url)
+        try:
+            await db.migrate()
+            added, updated, removed = await load_kb(db, path, utc_now())
+        finally:
+            await db.dispose()
+        return f"knowledge base loaded from {path}: {added} added, {updated} updated, " \
+               f"{removed} removed"
+
+    return asyncio.run(load())
+
+
+def kb_misses(settings: Settings, limit: int) -> list[str]:
+    from storage.uow import Database
+
+    async def misses() -> list[str]:
+        db = Database(settings.database_url)
+        try:
+            await db.migrate()
+            async with db.unit_of_work() as uow:
+                rows = await uow.knowledge.questions(["miss", "none_fit", "chosen"], limit)
+        finally:
+            await db.dispose()
+        return [f"{r.count:>4}  {r.outcome:<8}  {r.entry_id or '-':<36}  {r.question}"
+                for r in rows]
+
+    return asyncio.run(misses())
+
+
+def parser() -> argparse.ArgumentParser:
+    from storage.knowledge import BUNDLED_KB
+
+    p = argparse.ArgumentParser(prog="linkpilot", description=__doc__)
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("run", help="serve Telegram users (the default; needs TELEGRAM_BOT_TOKEN)")
+    sub.add_parser("chat", help="talk to the bot in this terminal, no token or network needed")
+    faq = sub.add_parser("faq", help="print the knowledge base's best answer as JSON")
+    faq.add_argument("question")
+    kb = sub.add_parser("kb", help="manage the stored knowledge base")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    load = kb_sub.add_parser("load", help="import or update entries from a data file")
+    load.add_argument("path", nargs="?", type=Path, default=BUNDLED_KB)
+    misses = kb_sub.add_parser("misses", help="questions it could not answer, and picks")
+    misses.add_argument("--limit", type=int, default=50)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `linkpilot` console script."""
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"linkpilot: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level if args.command in (None, "run") else "WARNING")
+    try:
+        if args.command in (None, "run"):
+            run_bot(settings)
+        elif args.command == "chat":
+            from bot.chat import run_chat
+
+            asyncio.run(run_chat(settings))
+        elif args.command == "faq":
+            print(json.dumps(faq_json(settings, args.question), ensure_ascii=False))
+        elif args.kb_command == "load":
+            print(kb_load(settings, args.path))
+        else:
+            print("\n".join(kb_misses(settings, args.limit)) or "no questions logged yet")
+    except SettingsError as exc:
+        print(f"linkpilot: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from storage.knowledge import KbFileError
+
+        if isinstance(exc, KbFileError):
+            print(f"linkpilot: knowledge base not loaded: {exc}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""The knowledge base as the bot uses it: entries read from the database into a matcher."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flows.faq import FaqMatcher, KbEntry, Lookup
+from storage.knowledge import BUNDLED_KB, load_kb
+from storage.uow import Database
+
+logger = logging.getLogger(__name__)
+
+
+class FaqService:
+    """Answers questions from the stored knowledge base (loaded once, searched in memory)."""
+
+    def __init__(self) -> None:
+        self.matcher = FaqMatcher([])
+        self.entries: list[KbEntry] = []
+        self.categories: list[tuple[str, str]] = []
+
+    async def load(self, db: Database, now: datetime) -> None:
+        """Read the stored knowledge base; import the bundled file if the store is empty."""
+        async with db.unit_of_work() as uow:
+            rows = await uow.knowledge.entries()
+        if not rows:
+            added, _, _ = await load_kb(db, BUNDLED_KB, now)
+            logger.info("knowledge base was empty: imported %d bundled entries", added)
+        async with db.unit_of_work() as uow:
+            rows = await uow.knowledge.entries()
+            self.categories = await uow.knowledge.categories()
+        self.entries = [
+            KbEntry(id=r.id, title=r.title, phrasings=tuple(r.phrasings), answer=r.answer,
+                    platform=r.platform, category=r.category, related=tuple(r.related),
+                    sources=tuple(r.sources))
+            for r in rows
+        ]
+        self.matcher = FaqMatcher(self.entries)
+        logger.info("knowledge base: %d entries in %d categories", len(self.matcher),
+                    len(self.categories))
+
+    def lookup(self, question: str) -> Lookup:
+        return self.matcher.lookup(question)
+
+    def entry(self, entry_id: str) -> KbEntry | None:
+        try:
+            return self.matcher.entry(entry_id)
+        except KeyError:
+            return None
+
+    def topics(self, category: str) -> list[tuple[str, str]]:
+        """(id, title) of a category's entries, in file order."""
+        return [(e.id, e.title) for e in self.entries if e.category == category]
+
+    def category_title(self, category: str) -> str | None:
+        return dict(self.categories).get(category)

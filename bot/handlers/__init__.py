@@ -1,0 +1,1 @@
+"""Handlers, one module per feature; `bot.app` registers them in order."""

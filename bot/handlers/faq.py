@@ -1,0 +1,102 @@
+"""Questions and answers: /faq browsing and search, and free-text questions at any point."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Message, Update
+
+from bot import keyboards, texts
+from bot.context import Context, traced
+from bot.handlers.messaging import reply, settle
+from bot.render import Reply
+from flows.faq import KbEntry
+
+
+def answer_reply(context: Context, entry: KbEntry) -> Reply:
+    """An entry's answer, with its related entries as buttons."""
+    related = [e for e in (context.deps.faq.entry(r) for r in entry.related) if e is not None]
+    markup = keyboards.faq_topics([(e.id, e.title) for e in related])
+    return Reply(f"<b>{texts.esc(entry.title)}</b>\n\n{entry.answer}", markup)
+
+
+async def answer_question(update: Update, context: Context, question: str) -> None:
+    """Answer free text from the knowledge base: an answer, three suggestions, or "don't know"."""
+    deps, user = context.deps, update.effective_user
+    found = deps.faq.lookup(question)
+    if found.decision == "answer" and found.best is not None:
+        entry = deps.faq.entry(found.best.entry_id)
+        if entry is not None:
+            await reply(update, answer_reply(context, entry))
+            return
+    outcome = "suggested" if found.decision == "choose" and found.candidates else "miss"
+    async with deps.db.unit_of_work() as uow:
+        log_id = await uow.knowledge.log_question(
+            user.id if user else None, question[:1000], outcome,
+            found.candidates[0].entry_id if found.candidates else None,
+            found.candidates[0].score if found.candidates else None, deps.clock())
+        await uow.commit()
+    if outcome == "suggested":
+        topics = [(e.id, e.title) for e in
+                  (deps.faq.entry(c.entry_id) for c in found.candidates[:3]) if e is not None]
+        await reply(update, Reply(texts.FAQ_CHOOSE, keyboards.faq_suggestions(log_id, topics)))
+    else:
+        await reply(update, Reply(texts.FAQ_DONT_KNOW, InlineKeyboardMarkup(
+            [[keyboards.Button(texts.FAQ_TOPICS, callback_data="m")]])))
+
+
+@traced("faq")
+async def faq_command(update: Update, context: Context) -> None:
+    """/faq browses the topics; /faq <words> searches them."""
+    words = " ".join(context.args or []).strip()
+    if words:
+        await answer_question(update, context, words)
+    else:
+        await reply(update, Reply(texts.FAQ_MENU, keyboards.faq_menu(context.deps.faq.categories)))
+
+
+@traced("faq_button")
+async def on_faq_button(update: Update, context: Context) -> None:
+    """Menu, category and topic buttons."""
+    query, faq = update.callback_query, context.deps.faq
+    assert query is not None and query.data is not None
+    kind, _, arg = query.data.partition(":")
+    if kind == "m":
+        await query.answer()
+        await _show(query.message, Reply(texts.FAQ_MENU, keyboards.faq_menu(faq.categories)))
+    elif kind == "c" and faq.category_title(arg):
+        await query.answer()
+        title = texts.FAQ_CATEGORY.format(title=texts.esc(faq.category_title(arg)))
+        await _show(query.message, Reply(title, keyboards.faq_topics(faq.topics(arg))))
+    elif kind == "q" and (entry := faq.entry(arg)) is not None:
+        await query.answer()
+        await reply(update, answer_reply(context, entry))
+    else:
+        await query.answer(texts.FAQ_GONE)
+
+
+@traced("faq_suggestion")
+async def on_suggestion(update: Update, context: Context) -> None:
+    """A pick among suggested topics, or "None of these"; both are logged for the KB's growth."""
+    query, user, deps = update.callback_query, update.effective_user, context.deps
+    assert query is not None and query.data is not None and user is not None
+    kind, _, rest = query.data.partition(":")
+    log_id, _, entry_id = rest.partition(":")
+    entry = deps.faq.entry(entry_id) if kind == "s" else None
+    if not log_id.isdigit() or (kind == "s" and entry is None):
+        await query.answer(texts.FAQ_GONE)
+        return
+    async with deps.db.unit_of_work() as uow:
+        await uow.knowledge.resolve_question(int(log_id), user.id,
+                                             "chosen" if entry else "none_fit",
+                                             entry.id if entry else None)
+        await uow.commit()
+    await query.answer()
+    await settle(query)
+    await reply(update, answer_reply(context, entry) if entry else Reply(
+        texts.FAQ_NOTED, InlineKeyboardMarkup([[keyboards.Button(texts.FAQ_TOPICS,
+                                                                 callback_data="m")]])))
+
+
+async def _show(message: object, content: Reply) -> None:
+    """Browse in place: the menu message becomes the category, and back."""
+    if isinstance(message, Message):
+        await message.edit_text(content.text, reply_markup=content.markup)

@@ -1,0 +1,145 @@
+"""Inline keyboards and their callback data: short opaque keys, never user data.
+
+Callback data forms (all well under Telegram's 64 bytes):
+  f:<version>:<action>[:<arg>]   a link-flow answer, valid only while the conversation has that
+                                  version, so an old message's buttons stop working once answered
+  r:<request key>:<a|r|c|u|v|l>  an action on a request (approve, reject, cancel, unlink,
+                                  revoke, new approval link)
+  t:<approval token>:<a|r>       approve or reject through a one-time approval link
+  x:<request key>                skip the rejection reason
+  q:<entry id> / c:<category> / m  FAQ answer, category, menu
+  s:<log id>:<entry id> / n:<log id>  a suggestion chosen, or "none of these"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import texts
+from flows.link_flow import Position, S
+from flows.platforms import available_platforms, get_platform
+
+Button = InlineKeyboardButton
+
+
+@dataclass(frozen=True, slots=True)
+class FlowPress:
+    """A decoded link-flow button."""
+
+    version: int
+    action: str
+    arg: str | None
+
+
+def flow_data(version: int, action: str, arg: str | None = None) -> str:
+    return f"f:{version}:{action}" + (f":{arg}" if arg is not None else "")
+
+
+def parse_flow(data: str) -> FlowPress | None:
+    """Decode `f:` callback data; None for anything malformed (a forged press)."""
+    parts = data.split(":", 3)
+    if len(parts) < 3 or parts[0] != "f" or not parts[1].isdigit():
+        return None
+    return FlowPress(int(parts[1]), parts[2], parts[3] if len(parts) == 4 else None)
+
+
+def parse_pair(data: str, prefix: str) -> tuple[str, str] | None:
+    """Decode `<prefix>:<a>:<b>` callback data; None when malformed."""
+    parts = data.split(":", 2)
+    if len(parts) != 3 or parts[0] != prefix or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+def flow_keyboard(position: Position, version: int, *, explained: bool = False
+                  ) -> InlineKeyboardMarkup | None:
+    """The buttons that answer the conversation's current question."""
+    state, v = position.state, version
+    if state == S.PLATFORM:
+        return InlineKeyboardMarkup([[
+            Button(texts.PLATFORM_NAMES[p.id], callback_data=flow_data(v, "p", p.id))
+            for p in available_platforms()
+        ]])
+    if state == S.PREREQUISITE:
+        row = [Button(texts.YES, callback_data=flow_data(v, "y")),
+               Button(texts.NO, callback_data=flow_data(v, "n"))]
+        if not explained:
+            row.append(Button(texts.WHATS_THIS, callback_data=flow_data(v, "w")))
+        return InlineKeyboardMarkup([row, _back_row(position, v)])
+    if state == S.PREREQUISITE_FIX:
+        return InlineKeyboardMarkup([[
+            Button(texts.DONE_CONTINUE, callback_data=flow_data(v, "d")),
+            Button(texts.LATER, callback_data=flow_data(v, "l")),
+        ], _back_row(position, v)])
+    if state == S.PERMISSIONS:
+        platform = get_platform(position.data["platform"])
+        rows = [[Button(("☑ " if s in position.data["scopes"] else "☐ ") + texts.SCOPE_NAMES[s],
+                        callback_data=flow_data(v, "s", s))] for s in platform.scopes]
+        rows.append([Button(texts.CONTINUE, callback_data=flow_data(v, "ok"))])
+        rows.append(_back_row(position, v))
+        return InlineKeyboardMarkup(rows)
+    if state == S.VISIBILITY:
+        platform = get_platform(position.data["platform"])
+        return InlineKeyboardMarkup([[
+            Button(texts.VISIBILITY_NAMES[o], callback_data=flow_data(v, "v", o))
+            for o in platform.visibility_options
+        ], _back_row(position, v)])
+    if state == S.SUMMARY:
+        return InlineKeyboardMarkup([
+            [Button(texts.SEND, callback_data=flow_data(v, "send"))],
+            [Button(texts.EDIT, callback_data=flow_data(v, "edit")),
+             Button(texts.CANCEL, callback_data=flow_data(v, "x"))],
+        ])
+    if state == S.EDIT_CHOICE:
+        return InlineKeyboardMarkup([
+            [Button(label, callback_data=flow_data(v, "e", field))
+             for field, label in texts.EDIT_FIELDS.items()],
+            _back_row(position, v),
+        ])
+    return None
+
+
+def _back_row(position: Position, version: int) -> list[InlineKeyboardButton]:
+    return [Button(texts.BACK, callback_data=flow_data(version, "b"))] \
+        if position.can_go_back else []
+
+
+def owner_card(key: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        Button(texts.APPROVE, callback_data=f"r:{key}:a"),
+        Button(texts.REJECT, callback_data=f"r:{key}:r"),
+    ]])
+
+
+def link_card(token: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        Button(texts.APPROVE, callback_data=f"t:{token}:a"),
+        Button(texts.REJECT, callback_data=f"t:{token}:r"),
+    ]])
+
+
+def skip_reason(key: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[Button(texts.SKIP, callback_data=f"x:{key}")]])
+
+
+def request_action(label: str, handle: str, key: str, action: str) -> InlineKeyboardButton:
+    return Button(texts.button_for(label, handle), callback_data=f"r:{key}:{action}")
+
+
+def faq_menu(categories: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[Button(title, callback_data=f"c:{cat}")]
+                                 for cat, title in categories])
+
+
+def faq_topics(topics: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    rows = [[Button(title, callback_data=f"q:{entry_id}")] for entry_id, title in topics]
+    rows.append([Button(texts.FAQ_TOPICS, callback_data="m")])
+    return InlineKeyboardMarkup(rows)
+
+
+def faq_suggestions(log_id: int, topics: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    rows = [[Button(title, callback_data=f"s:{log_id}:{entry_id}")] for entry_id, title in topics]
+    rows.append([Button(texts.FAQ_NONE_OF_THESE, callback_data=f"n:{log_id}")])
+    return InlineKeyboardMarkup(rows)

@@ -1,0 +1,131 @@
+"""Turn flow positions and request rows into message texts (and their keyboards)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardMarkup
+
+from bot import keyboards, texts
+from flows.link_flow import Position, S
+from flows.platforms import get_platform
+from storage.repositories import ClaimRow, RequestRow, UserRow
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message to send: HTML text and an optional inline keyboard."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+def question(position: Position, version: int, *, explained: bool = False) -> Reply:
+    """The current question of a link conversation, with the buttons that answer it."""
+    data, state = position.data, position.state
+    text: str
+    if state == S.PLATFORM:
+        text = f"{texts.PLATFORM_QUESTION}\n<i>{texts.PLATFORMS_LATER}</i>"
+    elif state in (S.PREREQUISITE, S.PREREQUISITE_FIX):
+        asked, meaning, fix = texts.PREREQUISITES[data["platform"]][position.prerequisite or ""]
+        total = len(get_platform(data["platform"]).prerequisites)
+        head = f"<b>Before you start ({data.get('prereq', 0) + 1}/{total})</b>\n"
+        if state == S.PREREQUISITE:
+            text = head + asked + (f"\n\n<i>{meaning}</i>" if explained else "")
+        else:
+            text = f"{head}{fix}\n\nTap <b>{texts.DONE_CONTINUE}</b> when it's sorted."
+    elif state == S.AD_ACCOUNT:
+        text = texts.AD_ACCOUNT_QUESTION + _now(data, "ad_account")
+    elif state == S.HANDLE:
+        text = texts.handle_question(data["platform"]) + _now(data, "handle", "@")
+    elif state == S.PERMISSIONS:
+        text = texts.PERMISSIONS_QUESTION
+    elif state == S.VISIBILITY:
+        text = texts.VISIBILITY_QUESTION
+    elif state == S.SUMMARY:
+        text = texts.summary(data["platform"], data["ad_account"], data["handle"],
+                             data["scopes"], data.get("visibility"))
+    elif state == S.EDIT_CHOICE:
+        text = texts.EDIT_QUESTION
+    else:
+        text = texts.NO_FLOW
+    return Reply(text, keyboards.flow_keyboard(position, version, explained=explained))
+
+
+def _now(data: dict[str, object], field: str, prefix: str = "") -> str:
+    """While editing, show the value being replaced."""
+    value = data.get(field)
+    return texts.current_value(f"{prefix}{value}") if data.get("editing") and value else ""
+
+
+def status(position: Position | None, pending: int, authorized: int) -> str:
+    """What /status says: the step in progress, if any, and the request counts."""
+    lines = []
+    if position is None or position.finished:
+        lines.append(texts.NO_FLOW)
+    else:
+        order = list(texts.STEP_TITLES)
+        step = order.index(position.state) + 1
+        lines.append(texts.status_line(min(step, 8), 8, texts.STEP_TITLES[position.state]))
+    lines.append(texts.requests_line(pending, authorized))
+    return "\n".join(lines)
+
+
+def person(user: UserRow | None) -> str:
+    """How a user is named to the other side (plain text; texts escape it)."""
+    if user is None:
+        return "Someone"
+    return f"{user.first_name} (@{user.username})" if user.username else user.first_name
+
+
+def owner_card(request: RequestRow, requester: UserRow | None) -> str:
+    return texts.owner_card(person(requester), request.platform, request.handle,
+                            request.ad_account, request.scopes, request.visibility,
+                            request.expires_at)
+
+
+def closed_card(request: RequestRow, requester: UserRow | None) -> str:
+    """The owner's card once decided: same text, an outcome line, no buttons."""
+    return texts.card_outcome(owner_card(request, requester), request.status,
+                              request.decided_at or request.expires_at)
+
+
+def accounts(requests: list[RequestRow]) -> Reply:
+    """/accounts: the advertiser's requests, with a button for each thing they can do."""
+    if not requests:
+        return Reply(texts.ACCOUNTS_EMPTY)
+    lines = [texts.ACCOUNTS_TITLE]
+    rows = []
+    for r in requests:
+        lines.append(texts.request_line(r.handle, r.ad_account, r.status, r.platform))
+        if r.status == "pending":
+            rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c"),
+                         keyboards.request_action(texts.APPROVAL_LINK, r.handle, r.key, "l")])
+        elif r.status == "authorized":
+            rows.append([keyboards.request_action(texts.UNLINK, r.handle, r.key, "u")])
+    return Reply("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
+
+
+def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]],
+          pending: list[tuple[RequestRow, UserRow | None]]) -> Reply:
+    """/owned: the owner's handles, who may use each, and a Revoke button per grant."""
+    if not claims and not grants and not pending:
+        return Reply(texts.OWNED_EMPTY)
+    shown: dict[tuple[str, str], str] = {(c.platform, c.handle_key): c.handle for c in claims}
+    for r, _ in (*grants, *pending):
+        shown.setdefault((r.platform, r.handle_key), r.handle)
+    lines = [texts.OWNED_TITLE]
+    rows = []
+    for (platform, key), handle in shown.items():
+        lines.append(texts.owned_line(handle, platform))
+        mine = [(r, u) for r, u in grants if (r.platform, r.handle_key) == (platform, key)]
+        waiting = [(r, u) for r, u in pending if (r.platform, r.handle_key) == (platform, key)]
+        for r, u in mine:
+            lines.append(texts.grant_line(person(u), r.ad_account))
+            label = f"{handle} ({person(u)}, {r.ad_account})"[:48]
+            rows.append([keyboards.request_action(texts.REVOKE, label, r.key, "v")])
+        for _, u in waiting:
+            lines.append(texts.pending_line(person(u), handle))
+        if not mine and not waiting:
+            lines.append(f"    – {texts.NO_GRANTS}")
+    return Reply("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)

@@ -1,0 +1,72 @@
+"""Settings, read once from the environment and a `.env` file."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Bot API tokens look like "123456789:AA...": a numeric bot id, a colon, then 30+ URL-safe chars.
+TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. `.env.example` lists each one with its default."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: str | None = None
+    telegram_api_base_url: str | None = None
+    telegram_api_file_url: str | None = None
+    database_url: str = "sqlite+aiosqlite:///linkpilot.db"
+    request_expiry_days: float = Field(default=7.0, gt=0)
+    expiry_check_seconds: float = Field(default=60.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("telegram_bot_token", "telegram_api_base_url", "telegram_api_file_url",
+                     mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def request_lifetime(self) -> timedelta:
+        return timedelta(days=self.request_expiry_days)
+
+    def require_token(self) -> str:
+        """The bot token, or SettingsError saying exactly what is wrong with it."""
+        token = self.telegram_bot_token
+        if token is None:
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is not set. Put the token from @BotFather in the environment "
+                "or in .env, or run `linkpilot chat` to try the bot without Telegram."
+            )
+        if not TOKEN_PATTERN.match(token.strip()):
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN does not look like a bot token (expected "
+                "'<digits>:<at least 30 letters, digits, - or _>' as @BotFather gives it)."
+            )
+        return token.strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation errors into one readable SettingsError line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"Invalid settings: {problems}") from None

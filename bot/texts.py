@@ -1,0 +1,423 @@
+"""Every sentence the bot says, in one place (HTML parse mode; user text is always escaped).
+
+Kept as plain constants and small functions so a translation layer can replace this module later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+PARSE_MODE = "HTML"
+
+
+def esc(text: object) -> str:
+    """User-supplied text made safe for HTML parse mode."""
+    return escape(str(text), quote=False)
+
+
+def when(moment: datetime) -> str:
+    """A date and time the way cards show it (UTC, to the minute)."""
+    return moment.strftime("%d %b %Y, %H:%M UTC")
+
+
+# --- commands (the menu registered with Telegram at start) -------------------------------------
+COMMANDS: list[tuple[str, str]] = [
+    ("link", "Start or resume a link request"),
+    ("accounts", "Your requests and linked accounts"),
+    ("owned", "Accounts you own and who may use them"),
+    ("claim", "Claim your account: /claim @handle"),
+    ("faq", "Questions and answers"),
+    ("status", "Where you are right now"),
+    ("back", "Go back one step"),
+    ("cancel", "Cancel what you are doing"),
+    ("help", "What I can do"),
+]
+
+# --- welcome and help ---------------------------------------------------------------------------
+HELP = (
+    "I help advertisers get an account owner's approval to run ads from their account "
+    "(TikTok Spark Ads), and help owners approve, reject or revoke that access.\n\n"
+    "<b>Advertisers</b>\n"
+    "/link – a step-by-step link request\n"
+    "/accounts – your requests and linked accounts\n\n"
+    "<b>Account owners</b>\n"
+    "/claim @handle – receive the requests for your account here\n"
+    "/owned – your accounts and who may use them\n\n"
+    "<b>Any time</b>\n"
+    "/faq – questions and answers (or just ask me in your own words)\n"
+    "/status – where you are · /back – one step back · /cancel – stop"
+)
+
+
+def welcome(first_name: str) -> str:
+    return f"Hi {esc(first_name)}! I'm Linkpilot.\n\n{HELP}"
+
+
+RESUMING = "Let's pick up where you left off:"
+NO_FLOW = "You have no link request in progress. Send /link to start one."
+
+# --- the link flow ------------------------------------------------------------------------------
+PLATFORM_QUESTION = (
+    "<b>New link request</b>\nWhich platform is the account you want to advertise with on?"
+)
+PLATFORM_NAMES = {"tiktok": "TikTok", "instagram": "Instagram", "facebook": "Facebook"}
+PLATFORMS_LATER = "Instagram and Facebook are coming soon."
+
+YES, NO, WHATS_THIS = "Yes", "No", "What's this?"
+DONE_CONTINUE, LATER = "Done, continue", "Later"
+CONTINUE, BACK = "Continue", "« Back"
+SEND, EDIT, CANCEL = "Send request", "Edit", "Cancel"
+
+# Per platform and prerequisite: (question, what it means, how to fix a "No").
+PREREQUISITES: dict[str, dict[str, tuple[str, str, str]]] = {
+    "tiktok": {
+        "business_center": (
+            "Do you have a <b>TikTok For Business</b> login with an <b>Ads Manager</b> ad "
+            "account (ideally inside a Business Center)?",
+            "TikTok For Business is the login for Ads Manager and Business Center; it is "
+            "separate from the TikTok app account. The ad account holds your campaigns and "
+            "billing. Business Center is the container for your ad accounts, TikTok accounts "
+            "and team, and it is where TikTok's official linking flow lives.",
+            "Create one at ads.tiktok.com: sign up for TikTok For Business, then set up an ad "
+            "account with your business details. Choose the time zone, region and currency "
+            "carefully: they cannot be changed later. Add a payment method so the account can "
+            "run ads (linking itself needs no funds).",
+        ),
+        "ad_account_role": (
+            "Do you have <b>Admin or Operator</b> access on that ad account?",
+            "Ad accounts have Admin, Operator and Analyst roles. Creating Spark Ads from a "
+            "linked TikTok account needs Admin or Operator; only Business Center Admins "
+            "(not Standard members) can request access to a TikTok account.",
+            "Ask an Admin of the ad account or Business Center to give you Admin or Operator "
+            "access to the ad account (Business Center → Users, then the member's assets).",
+        ),
+        "business_account": (
+            "Is the TikTok account you want to link a <b>Business account</b>?",
+            "TikTok accounts are Personal, Business or Organization. A Business account is "
+            "needed to run ads from your own linked account and to publish native posts as "
+            "ads. Sources disagree on whether creators who only authorise posts by code must "
+            "switch, so check with the owner.",
+            "The owner can switch the account type to Business in the TikTok app's account "
+            "settings. Their videos stay; Business accounts lose the general music library and "
+            "use the Commercial Music Library instead.",
+        ),
+    },
+}
+
+AD_ACCOUNT_QUESTION = (
+    "What is the <b>name of the ad account</b> the ads will run from (as shown in Ads Manager)?"
+)
+
+
+def handle_question(platform: str) -> str:
+    name = PLATFORM_NAMES[platform]
+    return (
+        f"Which {name} account should be linked? Send its <b>username</b>, like "
+        "<code>@brand.name</code>, or paste its profile link."
+    )
+
+
+PERMISSIONS_QUESTION = (
+    "Which permissions should the owner grant? Tap to select, then <b>Continue</b>."
+)
+SCOPE_NAMES = {
+    "existing_posts": "Use existing posts in ads",
+    "new_videos": "Publish and manage new videos",
+}
+VISIBILITY_QUESTION = (
+    "Where should new videos published for ads appear?\n"
+    "• <b>Ads only</b> (recommended): shown in ads, hidden from the profile.\n"
+    "• <b>Profile and ads</b>: on the owner's profile and in ads."
+)
+VISIBILITY_NAMES = {"ads_only": "Ads only", "profile_and_ads": "Profile and ads"}
+EDIT_QUESTION = "What would you like to change?"
+EDIT_FIELDS = {"ad_account": "Ad account", "handle": "Username", "permissions": "Permissions"}
+
+
+def current_value(value: str) -> str:
+    return f"\nNow: <code>{esc(value)}</code> (send a new one, or /back)"
+
+
+def summary(platform: str, ad_account: str, handle: str, scopes: list[str],
+            visibility: str | None) -> str:
+    lines = [
+        "<b>Please check your request</b>",
+        f"Platform: {PLATFORM_NAMES[platform]}",
+        f"Ad account: {esc(ad_account)}",
+        f"Account to link: @{esc(handle)}",
+        "Permissions: " + ", ".join(SCOPE_NAMES[s] for s in scopes),
+    ]
+    if visibility:
+        lines.append(f"New videos: {VISIBILITY_NAMES[visibility]}")
+    lines.append("\nSend it to the account owner?")
+    return "\n".join(lines)
+
+
+LATER_SAVED = "No problem, your place is saved. Send /link when you're ready and I'll ask again."
+CANCELLED = "Cancelled. Nothing was sent. Send /link to start again."
+NOTHING_TO_CANCEL = "There's nothing to cancel right now."
+FIRST_QUESTION = "This is the first question; there is nothing to go back to."
+NO_SCOPE = "Please select at least one permission, then tap Continue."
+STALE_BUTTON = "That question was already answered."
+NOT_NOW = "That doesn't fit the current step."
+UNKNOWN_CHOICE = "That option isn't available."
+USE_BUTTONS = "Please answer with the buttons below, or ask me a question."
+TRY_AGAIN = "Someone else changed this at the same moment. Please try again."
+UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."
+TEXT_ONLY = "I can only read text messages. /help lists what I can do."
+ERROR = "Sorry, something went wrong on my side. Your progress is saved; please try again."
+
+HANDLE_PROBLEMS = {
+    "empty": "Please send the account's username.",
+    "spaces": "A username can't contain spaces.",
+    "bad_characters": "A username can only contain letters, digits, <code>_</code> and "
+                      "<code>.</code>; this one has {detail}.",
+    "trailing_period": "A username can't end with a period.",
+    "too_short": "A username needs at least {limit} characters.",
+    "too_long": "A username can have at most {limit} characters.",
+}
+AD_ACCOUNT_PROBLEMS = {
+    "too_short": "The ad account name needs at least 2 characters.",
+    "too_long": "The ad account name can have at most 100 characters.",
+    "multiline": "Please send the ad account name on one line.",
+    "question": "That looks like a question rather than an ad account name.",
+}
+
+
+def handle_problem(problem: str, detail: str = "", limit: int = 0) -> str:
+    shown = " ".join(f"<code>{esc(ch)}</code>" for ch in detail)
+    return HANDLE_PROBLEMS[problem].format(detail=shown, limit=limit)
+
+
+def status_line(step: int, total: int, title: str) -> str:
+    return f"<b>Link request</b>: step {step} of {total} – {title}"
+
+
+STEP_TITLES = {
+    "platform": "platform",
+    "prerequisite": "prerequisites",
+    "prerequisite_fix": "prerequisites",
+    "ad_account": "ad account",
+    "handle": "account username",
+    "permissions": "permissions",
+    "visibility": "visibility of new videos",
+    "summary": "check and send",
+    "edit_choice": "editing",
+}
+
+
+def requests_line(pending: int, authorized: int) -> str:
+    return f"Requests: {pending} waiting for approval, {authorized} linked. See /accounts."
+
+
+# --- requests: advertiser side ------------------------------------------------------------------
+def sent_to_owner(handle: str, expires: datetime) -> str:
+    return (
+        f"✉️ Request sent to the owner of @{esc(handle)}. I'll tell you as soon as they decide.\n"
+        f"It expires on {when(expires)} if they don't answer. /accounts shows its status."
+    )
+
+
+def forward_link(handle: str, link: str, expires: datetime) -> str:
+    return (
+        f"The owner of @{esc(handle)} hasn't connected with me yet (or can't be reached), so "
+        "please forward them this <b>one-time approval link</b>:\n"
+        f"{esc(link)}\n\n"
+        f"It works for one decision and expires on {when(expires)}. /accounts shows its status."
+    )
+
+
+def approved_for_advertiser(handle: str, ad_account: str) -> str:
+    return (
+        f"✅ <b>Authorized</b>: the owner of @{esc(handle)} approved your request for the ad "
+        f"account {esc(ad_account)}.\n\nNext steps in TikTok:\n"
+        "• Business Center → Accounts → TikTok accounts: open the account and, on the "
+        "<b>Link accounts</b> tab, link it to your ad account.\n"
+        "• On the <b>Members</b> tab, assign the people who will create the ads.\n"
+        "• When creating a Spark Ad, pick the account under Identity (refresh the page if it "
+        "isn't listed yet). Everyone creating ads needs Admin or Operator on the ad account.\n\n"
+        "You can unlink it any time from /accounts."
+    )
+
+
+def rejected_for_advertiser(handle: str) -> str:
+    return (
+        f"❌ The owner of @{esc(handle)} rejected your request. Check that the username is "
+        "right and talk to the owner, then send a new one with /link."
+    )
+
+
+def reason_for_advertiser(handle: str, reason: str) -> str:
+    return f"The owner of @{esc(handle)} said why: «{esc(reason)}»"
+
+
+def expired_for_advertiser(handle: str) -> str:
+    return (
+        f"⌛ Your request for @{esc(handle)} expired without an answer. Send a new one with "
+        "/link, and let the owner know it's coming."
+    )
+
+
+def revoked_for_advertiser(handle: str, ad_account: str) -> str:
+    return (
+        f"The owner of @{esc(handle)} revoked your access (ad account {esc(ad_account)}). "
+        "Ads that use this account will stop; pause them in Ads Manager to be sure."
+    )
+
+
+def unlinked_for_owner(requester: str, handle: str) -> str:
+    return f"{esc(requester)} unlinked @{esc(handle)}; they no longer use it for ads."
+
+
+def cancelled_for_owner(requester: str, handle: str) -> str:
+    return f"{esc(requester)} cancelled their request for @{esc(handle)}."
+
+
+# --- requests: the owner's card -----------------------------------------------------------------
+APPROVE, REJECT, SKIP = "✅ Approve", "❌ Reject", "Skip"
+
+
+def owner_card(requester: str, platform: str, handle: str, ad_account: str, scopes: list[str],
+               visibility: str | None, expires: datetime) -> str:
+    lines = [
+        "<b>Link request</b>",
+        f"{esc(requester)} asks to use your {PLATFORM_NAMES[platform]} account "
+        f"<b>@{esc(handle)}</b> for ads.",
+        f"Ad account: {esc(ad_account)}",
+        "Permissions: " + ", ".join(SCOPE_NAMES[s] for s in scopes),
+    ]
+    if visibility:
+        lines.append(f"New videos: {VISIBILITY_NAMES[visibility]}")
+    lines.append(f"Expires: {when(expires)}")
+    lines.append("\nApprove only if you know this advertiser. You can revoke access any time "
+                 "with /owned.")
+    return "\n".join(lines)
+
+
+CARD_OUTCOMES = {
+    "authorized": "✅ Approved",
+    "rejected": "❌ Rejected",
+    "expired": "⌛ Expired without an answer",
+    "cancelled": "Cancelled by the advertiser",
+    "unlinked": "Unlinked by the advertiser",
+    "revoked": "Access revoked",
+}
+
+
+def card_outcome(card_text: str, status: str, at: datetime) -> str:
+    return f"{card_text}\n\n<b>{CARD_OUTCOMES[status]}</b> · {when(at)}"
+
+
+def approved_for_owner(requester: str, handle: str) -> str:
+    return (
+        f"Done: {esc(requester)} may now use @{esc(handle)} for ads. "
+        "Revoke any time with /owned."
+    )
+
+
+REASON_PROMPT = "Rejected. Would you like to tell them why? Send a short reason, or tap Skip."
+REASON_SENT = "Thanks, I've passed your reason on."
+REASON_SKIPPED = "OK, no reason sent."
+REASON_TOO_LONG = "Please keep the reason under 500 characters."
+
+# Short answers to button presses (callback query answers, at most 200 characters).
+DONE_ANSWERS = {
+    "approve": "Approved.", "reject": "Rejected.", "cancel": "Request cancelled.",
+    "unlink": "Unlinked.", "revoke": "Access revoked.",
+}
+REFUSALS = {
+    "already": "This request is already {status}.",
+    "not_allowed": "Only the account's owner can do that.",
+    "own_request": "You can't approve or reject your own request.",
+    "gone": "This button is no longer valid.",
+    "claimed_by_other": "This account is claimed by someone else; only they can decide.",
+}
+STATUS_WORDS = {
+    "pending": "waiting for approval", "authorized": "approved", "rejected": "rejected",
+    "cancelled": "cancelled", "expired": "expired", "unlinked": "unlinked", "revoked": "revoked",
+}
+
+
+def refusal(reason: str, status: str | None = None) -> str:
+    return REFUSALS[reason].format(status=STATUS_WORDS.get(status or "", status))
+
+
+OWN_LINK = (
+    "This is the approval link for your own request; forward it to the account's owner. "
+    "You can't approve it yourself."
+)
+LINK_INVALID = "This approval link is not valid any more: it was used, cancelled or expired."
+
+# --- lists --------------------------------------------------------------------------------------
+ACCOUNTS_EMPTY = "You have no link requests yet. Send /link to make one."
+ACCOUNTS_TITLE = "<b>Your link requests</b>"
+OWNED_EMPTY = (
+    "You haven't claimed any account yet. Send <code>/claim @yourhandle</code> so that requests "
+    "for it come to you here."
+)
+OWNED_TITLE = "<b>Your accounts</b>"
+NO_GRANTS = "No advertiser uses it yet."
+CANCEL_REQUEST, UNLINK, REVOKE, APPROVAL_LINK = "Cancel", "Unlink", "Revoke", "Approval link"
+
+
+def request_line(handle: str, ad_account: str, status: str, platform: str) -> str:
+    return (
+        f"• @{esc(handle)} ({PLATFORM_NAMES[platform]}) → {esc(ad_account)}: "
+        f"<i>{STATUS_WORDS[status]}</i>"
+    )
+
+
+def grant_line(requester: str, ad_account: str) -> str:
+    return f"    – {esc(requester)}, ad account {esc(ad_account)}"
+
+
+def owned_line(handle: str, platform: str) -> str:
+    return f"<b>@{esc(handle)}</b> ({PLATFORM_NAMES[platform]})"
+
+
+def button_for(action: str, handle: str) -> str:
+    return f"{action} @{handle}"
+
+
+def pending_line(requester: str, handle: str) -> str:
+    return f"    – waiting: {esc(requester)} asks for @{esc(handle)} (see the card above)"
+
+
+# --- claims -------------------------------------------------------------------------------------
+CLAIM_USAGE = (
+    "Send <code>/claim @yourhandle</code> with your TikTok username. Requests for that account "
+    "will then come to you here."
+)
+
+
+def claimed(handle: str, pending: int) -> str:
+    extra = f" {pending} request(s) waiting for you follow." if pending else ""
+    return f"@{esc(handle)} is now yours here. Requests for it will come to this chat.{extra}"
+
+
+def claim_already_yours(handle: str) -> str:
+    return f"@{esc(handle)} is already yours."
+
+
+def claim_taken(handle: str) -> str:
+    return (
+        f"@{esc(handle)} has already been claimed by another user. If it's really yours, "
+        "contact the bot's operator."
+    )
+
+
+# --- FAQ ----------------------------------------------------------------------------------------
+FAQ_MENU = "<b>Questions and answers</b>\nPick a topic, or just type your question."
+FAQ_CATEGORY = "<b>{title}</b>"
+FAQ_CHOOSE = "I'm not sure which of these you mean:"
+FAQ_NONE_OF_THESE = "None of these"
+FAQ_DONT_KNOW = (
+    "Sorry, I don't know the answer to that. I've noted the question so the answers can grow. "
+    "Browse the topics with /faq."
+)
+FAQ_NOTED = "Thanks, I've noted the question. Browse the topics with /faq."
+FAQ_TOPICS = "All topics"
+FAQ_RELATED = "Related:"
+FAQ_GONE = "That topic is no longer available."
+BACK_TO_FLOW = "Back to your request:"

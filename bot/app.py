@@ -113,6 +113,13 @@ async def prepare(application: Application[Any, Any, Any, Any, Any, Any]) -> Non
         await application.post_init(application)
 
 
+async def finish(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Shut the application down and run its clean-up (what `run_polling` does last)."""
+    await application.shutdown()
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)
+
+
 async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     deps: Deps = application.bot_data["deps"]
     await deps.db.migrate()

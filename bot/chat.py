@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.app import build_application, prepare
+from bot.app import build_application, finish, prepare
 from bot.local_api import LocalBotApi, Person, SentMessage
 from bot.settings import Settings
 
@@ -111,5 +111,5 @@ async def run_chat(settings: Settings, lines: Any = None) -> None:
             show(seats, current, api, mark)
     finally:
         await application.stop()
-        await application.shutdown()
+        await finish(application)
         print("bye")

@@ -392,7 +392,10 @@ CLAIM_USAGE = (
 
 
 def claimed(handle: str, pending: int) -> str:
-    extra = f" {pending} request(s) waiting for you follow." if pending else ""
+    extra = ""
+    if pending:
+        extra = " 1 request is waiting for you:" if pending == 1 else \
+            f" {pending} requests are waiting for you:"
     return f"@{esc(handle)} is now yours here. Requests for it will come to this chat.{extra}"
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 
 from telegram import Message, Update
-from telegram.ext import ContextTypes
 
 from bot import approvals, keyboards, render, texts
-from bot.context import Context, deps_of, traced
+from bot.context import Context, traced
 from bot.handlers.messaging import edit, reply, settle, tell
 from bot.render import Reply
 from flows.platforms import InvalidHandle, get_platform
@@ -57,7 +56,6 @@ async def close_cards(context: Context, request: RequestRow) -> None:
         await edit(context, card.chat_id, card.message_id, text)
 
 
-@traced("open_link")
 async def open_link(update: Update, context: Context, token: str) -> None:
     """/start <token>: show the one-time approval card to whoever opened the link."""
     deps, user = context.deps, update.effective_user
@@ -288,14 +286,13 @@ async def claim(update: Update, context: Context) -> None:
         await reply(update, texts.claim_taken(handle))
 
 
-async def expiry_sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def expiry_sweep(context: Context) -> None:
     """Job: expire pending requests whose time is up, and tell their advertisers."""
-    ctx: Context = context  # type: ignore[assignment]
-    deps = deps_of(context.application)
+    deps = context.deps
     async with deps.db.unit_of_work() as uow:
         expired = await approvals.expire_due(uow, deps.clock())
         await uow.commit()
     for request in expired:
         logger.info("request %s expired", request.id)
-        await close_cards(ctx, request)
-        await tell(ctx, request.requester_id, texts.expired_for_advertiser(request.handle))
+        await close_cards(context, request)
+        await tell(context, request.requester_id, texts.expired_for_advertiser(request.handle))

@@ -1,0 +1,141 @@
+"""Shared fixtures: a real Application on a real SQLite file, talking to the Bot API double."""
+
+from __future__ import annotations
+
+import os
+
+# PTB 22 warns about its future timedelta API unless opted in; warnings are errors here.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from collections.abc import AsyncIterator  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+
+from bot.app import build_application, finish, prepare  # noqa: E402
+from bot.context import Deps, deps_of  # noqa: E402
+from bot.local_api import LocalBotApi, Person  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+
+
+class Clock:
+    """A settable clock, so expiry can be tested without waiting a week."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "linkpilot.db"
+
+
+@pytest.fixture
+def settings(db_path: Path) -> Settings:
+    return Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db_path}",  # type: ignore[call-arg]
+                    telegram_bot_token=None)
+
+
+@dataclass
+class World:
+    """The bot running on the double, and the people talking to it."""
+
+    settings: Settings
+    clock: Clock
+    api: LocalBotApi = field(default_factory=LocalBotApi)
+    app: Any = None
+    people: dict[int, Person] = field(default_factory=dict)
+
+    async def boot(self) -> None:
+        self.app = build_application(self.settings, token=self.api.token, request=self.api,
+                                     clock=self.clock, run_jobs=False)
+        self.api.attach(self.app)
+        await prepare(self.app)
+
+    async def stop(self) -> None:
+        if self.app is not None:
+            await finish(self.app)
+            self.app = None
+
+    async def restart(self) -> None:
+        """A new process: a new Application on the same database file."""
+        await self.stop()
+        await self.boot()
+
+    @property
+    def deps(self) -> Deps:
+        return deps_of(self.app)
+
+    def person(self, user_id: int, first_name: str, username: str | None = None) -> Person:
+        self.people[user_id] = Person(self.api, user_id, first_name, username)
+        return self.people[user_id]
+
+    async def sweep(self) -> None:
+        """Run the expiry job once, as the job queue would."""
+        from bot.context import Context
+        from bot.handlers.requests import expiry_sweep
+
+        await expiry_sweep(Context(self.app))
+
+
+@pytest.fixture
+async def world(settings: Settings, clock: Clock) -> AsyncIterator[World]:
+    w = World(settings=settings, clock=clock)
+    await w.boot()
+    try:
+        yield w
+    finally:
+        await w.stop()
+
+
+@pytest.fixture
+def ada(world: World) -> Person:
+    """An advertiser."""
+    return world.person(1001, "Ada", "ada_ads")
+
+
+@pytest.fixture
+def owen(world: World) -> Person:
+    """An account owner."""
+    return world.person(2002, "Owen", "owen_creator")
+
+
+@pytest.fixture
+def eve(world: World) -> Person:
+    """Someone with no business deciding anything."""
+    return world.person(3003, "Eve", "eve")
+
+
+async def fill_request(person: Person, handle: str = "@owen.makes", ad_account: str = "Acme Ads",
+                       scopes: tuple[str, ...] = ("Use existing posts",)) -> None:
+    """Walk the link flow up to the summary (all prerequisites met)."""
+    await person.send("/link")
+    await person.press("TikTok")
+    for _ in range(3):
+        await person.press("Yes")
+    await person.send(ad_account)
+    await person.send(handle)
+    for scope in scopes:
+        await person.press(scope)
+    await person.press("Continue")
+    if "Publish and manage new videos" in scopes:
+        await person.press("Ads only")
+
+
+async def send_request(person: Person, **kwargs: Any) -> None:
+    await fill_request(person, **kwargs)
+    await person.press("Send request")

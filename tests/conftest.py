@@ -7,18 +7,18 @@ import os
 # PTB 22 warns about its future timedelta API unless opted in; warnings are errors here.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from collections.abc import AsyncIterator  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-import pytest  # noqa: E402
+import pytest
 
-from bot.app import build_application, finish, prepare  # noqa: E402
-from bot.context import Deps, deps_of  # noqa: E402
-from bot.local_api import LocalBotApi, Person  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.app import build_application, finish, prepare
+from bot.context import Deps, deps_of
+from bot.local_api import LocalBotApi, Person
+from bot.settings import Settings
 
 
 class Clock:

@@ -23,7 +23,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import texts
-from bot.context import Context, Deps, utc_now
+from bot.context import Context, Deps, traced, utc_now
 from bot.faq import FaqService
 from bot.handlers import faq, link, requests
 from bot.handlers.messaging import reply
@@ -135,16 +135,19 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
     await deps.db.dispose()
 
 
+@traced("unknown_button")
 async def on_unknown_button(update: Update, context: Context) -> None:
     """A press whose data we never issued (forged, or from a much older version)."""
     if update.callback_query is not None:
         await update.callback_query.answer(texts.refusal("gone"))
 
 
+@traced("unknown_command")
 async def on_unknown_command(update: Update, context: Context) -> None:
     await reply(update, texts.UNKNOWN_COMMAND)
 
 
+@traced("other_message")
 async def on_other_message(update: Update, context: Context) -> None:
     """Stickers, photos and the like: say what the bot understands."""
     if update.effective_chat is not None and update.effective_user is not None:

@@ -29,11 +29,11 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
     elif state in (S.PREREQUISITE, S.PREREQUISITE_FIX):
         asked, meaning, fix = texts.PREREQUISITES[data["platform"]][position.prerequisite or ""]
         total = len(get_platform(data["platform"]).prerequisites)
-        head = f"<b>Before you start ({data.get('prereq', 0) + 1}/{total})</b>\n"
+        head = texts.prerequisite_head(data.get("prereq", 0) + 1, total)
         if state == S.PREREQUISITE:
             text = head + asked + (f"\n\n<i>{meaning}</i>" if explained else "")
         else:
-            text = f"{head}{fix}\n\nTap <b>{texts.DONE_CONTINUE}</b> when it's sorted."
+            text = head + texts.prerequisite_fix(fix)
     elif state == S.AD_ACCOUNT:
         text = texts.AD_ACCOUNT_QUESTION + _now(data, "ad_account")
     elif state == S.HANDLE:
@@ -74,7 +74,7 @@ def status(position: Position | None, pending: int, authorized: int) -> str:
 def person(user: UserRow | None) -> str:
     """How a user is named to the other side (plain text; texts escape it)."""
     if user is None:
-        return "Someone"
+        return texts.SOMEONE
     return f"{user.first_name} (@{user.username})" if user.username else user.first_name
 
 
@@ -127,5 +127,5 @@ def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]
         for _, u in waiting:
             lines.append(texts.pending_line(person(u), handle))
         if not mine and not waiting:
-            lines.append(f"    – {texts.NO_GRANTS}")
+            lines.append(texts.NO_GRANTS)
     return Reply("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)

@@ -105,6 +105,14 @@ PREREQUISITES: dict[str, dict[str, tuple[str, str, str]]] = {
     },
 }
 
+def prerequisite_head(number: int, total: int) -> str:
+    return f"<b>Before you start ({number}/{total})</b>\n"
+
+
+def prerequisite_fix(how: str) -> str:
+    return f"{how}\n\nTap <b>{DONE_CONTINUE}</b> when it's sorted."
+
+
 AD_ACCOUNT_QUESTION = (
     "What is the <b>name of the ad account</b> the ads will run from (as shown in Ads Manager)?"
 )
@@ -357,7 +365,8 @@ OWNED_EMPTY = (
     "for it come to you here."
 )
 OWNED_TITLE = "<b>Your accounts</b>"
-NO_GRANTS = "No advertiser uses it yet."
+NO_GRANTS = "    – no advertiser uses it yet"
+SOMEONE = "Someone"
 CANCEL_REQUEST, UNLINK, REVOKE, APPROVAL_LINK = "Cancel", "Unlink", "Revoke", "Approval link"
 
 

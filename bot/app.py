@@ -28,6 +28,7 @@ from bot.faq import FaqService
 from bot.handlers import faq, link, requests
 from bot.handlers.messaging import reply
 from bot.settings import Settings
+from storage.repositories import StaleWrite
 from storage.uow import Database
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     add(CallbackQueryHandler(on_unknown_button))
     # Unknown commands, then any other text: answers and questions.
     add(MessageHandler(filters.COMMAND, on_unknown_command))
-    add(MessageHandler(filters.TEXT, link.on_text))
+    add(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, link.on_text))
     add(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, on_other_message))
     application.add_error_handler(on_error)
 
@@ -156,13 +157,18 @@ async def on_other_message(update: Update, context: Context) -> None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure with its traceback and tell the user instead of going silent."""
-    logger.error("update failed: %s", update, exc_info=context.error)
+    stale = isinstance(context.error, StaleWrite)
+    if stale:
+        logger.info("lost a race on a conversation row: %s", context.error)
+    else:
+        logger.error("update failed: %s", update, exc_info=context.error)
     if not isinstance(update, Update):
         return
+    said = texts.TRY_AGAIN if stale else texts.ERROR
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(texts.ERROR)
+            await update.callback_query.answer(said)
         elif update.effective_chat is not None:
-            await update.effective_chat.send_message(texts.ERROR)
+            await update.effective_chat.send_message(said)
     except Exception:  # the error report must never raise in turn
         logger.exception("could not report the error to the user")

@@ -23,10 +23,21 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    # Take SQLite's write lock when the transaction starts. With the driver's default deferred
+    # BEGIN, a unit of work that read a row and then writes it fails at once ("database is
+    # locked") if another writer committed meanwhile; IMMEDIATE makes it wait its turn
+    # (busy_timeout) and then read the fresh row, so version checks decide races cleanly.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # We issue BEGIN ourselves (see _sqlite_begin_immediate); stop the driver doing it.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

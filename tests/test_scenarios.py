@@ -380,3 +380,38 @@ async def test_user_text_is_escaped(world: World, ada: Person, owen: Person) -> 
 async def test_unknown_commands_and_non_text_get_a_reply(ada: Person) -> None:
     await ada.send("/frobnicate")
     assert "don't know that command" in ada.last.plain
+
+
+# --- races -----------------------------------------------------------------------------------------
+
+async def test_two_presses_at_once_on_one_question_take_effect_once(ada: Person) -> None:
+    import asyncio
+
+    await ada.send("/link")
+    await ada.press("TikTok")
+    question = ada.last
+    yes, no = (b.callback_data or "" for b in question.buttons[0][:2])
+    await asyncio.gather(ada.press_data(yes, question.message_id),
+                         ada.press_data(no, question.message_id))
+    answers = [a.text for a in ada.answers[-2:]]
+    assert "That question was already answered." in answers
+    asked = [m.plain for m in ada.inbox if "Before you start (2/3)" in m.plain
+             or "ads.tiktok.com" in m.plain]
+    assert len(asked) == 1  # either the next question or the fix, never both
+
+
+async def test_approve_and_reject_racing_decide_once(world: World, ada: Person,
+                                                     owen: Person) -> None:
+    import asyncio
+
+    await owen.send("/claim owen.makes")
+    await send_request(ada)
+    card = card_of(owen)
+    approve, reject = (b.callback_data or "" for b in card.buttons[0])
+    await asyncio.gather(owen.press_data(approve, card.message_id),
+                         owen.press_data(reject, card.message_id))
+    assert len(await statuses(world)) == 1
+    assert (await statuses(world))[0] in ("authorized", "rejected")
+    decisions = [e for e, *_ in await audit_trail(world) if e in ("approve", "reject")]
+    assert len(decisions) == 1
+    assert any(a.text and a.text.startswith("This request is already") for a in owen.answers)

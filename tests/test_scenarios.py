@@ -382,7 +382,7 @@ async def test_unknown_commands_and_non_text_get_a_reply(ada: Person) -> None:
     assert "don't know that command" in ada.last.plain
 
 
-# --- races -----------------------------------------------------------------------------------------
+# --- races ----------------------------------------------------------------------------------
 
 async def test_two_presses_at_once_on_one_question_take_effect_once(ada: Person) -> None:
     import asyncio

@@ -58,15 +58,26 @@ def _now(data: dict[str, object], field: str, prefix: str = "") -> str:
     return texts.current_value(f"{prefix}{value}") if data.get("editing") and value else ""
 
 
+# The step number /status reports for each state (visibility belongs to the permissions step).
+STEP_NUMBERS = {
+    S.PLATFORM: 1, S.PREREQUISITE: 2, S.PREREQUISITE_FIX: 2, S.AD_ACCOUNT: 3, S.HANDLE: 4,
+    S.PERMISSIONS: 5, S.VISIBILITY: 5, S.SUMMARY: 6, S.EDIT_CHOICE: 6,
+}
+
+
 def status(position: Position | None, pending: int, authorized: int) -> str:
-    """What /status says: the step in progress, if any, and the request counts."""
+    """What /status says: the step in progress and what is filled in, and the request counts."""
     lines = []
     if position is None or position.finished:
         lines.append(texts.NO_FLOW)
     else:
-        order = list(texts.STEP_TITLES)
-        step = order.index(position.state) + 1
-        lines.append(texts.status_line(min(step, 8), 8, texts.STEP_TITLES[position.state]))
+        lines.append(texts.status_line(STEP_NUMBERS[S(position.state)], max(STEP_NUMBERS.values()),
+                                       texts.STEP_TITLES[position.state]))
+        data = position.data
+        if data.get("ad_account"):
+            lines.append(texts.status_value("ad_account", data["ad_account"]))
+        if data.get("handle"):
+            lines.append(texts.status_value("handle", f"@{data['handle']}"))
     lines.append(texts.requests_line(pending, authorized))
     return "\n".join(lines)
 

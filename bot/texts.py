@@ -215,6 +215,10 @@ STEP_TITLES = {
 }
 
 
+def status_value(field: str, value: str) -> str:
+    return f"{EDIT_FIELDS[field]}: {esc(value)}"
+
+
 def requests_line(pending: int, authorized: int) -> str:
     return f"Requests: {pending} waiting for approval, {authorized} linked. See /accounts."
 

@@ -144,7 +144,7 @@ async def test_back_and_status_and_cancel_work_mid_flow(world: World, ada: Perso
     await ada.send("/back")
     assert "TikTok For Business" in ada.last.plain
     await ada.send("/status")
-    assert "step 2 of 8" in ada.inbox[-2].plain
+    assert "step 2 of 6 – prerequisites" in ada.inbox[-2].plain
     await ada.send("/cancel")
     assert "Cancelled. Nothing was sent." in ada.last.plain
     await ada.send("/cancel")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 from bot import approvals
 from bot.context import note_states
 from flows import link_flow
-from flows.link_flow import Position, S
+from flows.link_flow import FlowError, Position, S
+from flows.platforms import InvalidAdAccountName, InvalidHandle
 from storage.repositories import ConversationRow, RequestRow
-from storage.uow import UnitOfWork
+from storage.uow import Database, UnitOfWork
 
 FLOW = "link"
 
@@ -72,3 +74,73 @@ async def _store(uow: UnitOfWork, row: ConversationRow, new: Position, now: date
     if new.state == S.SUBMITTED:
         request = await approvals.submit(uow, row.user_id, new, now, lifetime)
     return Step(new, saved.version, request)
+
+
+class Stale(FlowError):
+    """A button from a question that has been answered since (its version is old)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What became of one event: the conversation as read, and the step or the refusal.
+
+    The unit of work is closed by the time a handler sees this, so no lock is held while it
+    talks to Telegram.
+    """
+
+    row: ConversationRow | None
+    step: Step | None = None
+    error: Exception | None = None
+    question: bool = False  # typed text that is a question for the knowledge base
+
+    @property
+    def position(self) -> Position | None:
+        return position_of(self.row) if self.row else None
+
+
+async def peek(db: Database, user_id: int) -> ConversationRow | None:
+    """The conversation in progress, read without changing it."""
+    async with db.unit_of_work() as uow:
+        row = await active(uow, user_id)
+    if row is not None:
+        note_states(row.state, row.state)
+    return row
+
+
+async def attempt(db: Database, user_id: int, event: str, now: datetime, lifetime: timedelta,
+                  *, version: int | None = None, **kwargs: Any) -> Attempt:
+    """Fire `event` on the user's conversation in its own unit of work.
+
+    With `version`, the event comes from a button and only applies to the question it was on.
+    """
+    async with db.unit_of_work() as uow:
+        row = await active(uow, user_id)
+        if row is None:
+            return Attempt(None)
+        if version is not None and row.version != version:
+            return Attempt(row, error=Stale())
+        try:
+            step = await advance(uow, row, event, now, lifetime, **kwargs)
+        except FlowError as exc:
+            note_states(row.state, row.state)
+            return Attempt(row, error=exc)
+        await uow.commit()
+    return Attempt(row, step)
+
+
+async def attempt_text(db: Database, user_id: int, text: str, now: datetime,
+                       lifetime: timedelta, is_question: Callable[[str], bool]) -> Attempt:
+    """Take typed text as the answer to the current question, unless it is a question."""
+    async with db.unit_of_work() as uow:
+        row = await active(uow, user_id)
+        if row is None or not position_of(row).expects_text or is_question(text):
+            if row is not None:
+                note_states(row.state, row.state)
+            return Attempt(row, question=True)
+        try:
+            step = await answer_text(uow, row, text, now, lifetime)
+        except (InvalidHandle, InvalidAdAccountName) as exc:
+            note_states(row.state, row.state)
+            return Attempt(row, error=exc)
+        await uow.commit()
+    return Attempt(row, step)

@@ -29,7 +29,18 @@ if TYPE_CHECKING:
 
 JSON = dict[str, Any]
 
-__all__ = ["ApiCall", "Button", "CallbackAnswer", "LocalBotApi", "Person", "SentMessage"]
+__all__ = [
+    "ApiCall",
+    "Button",
+    "CallbackAnswer",
+    "HttpFront",
+    "LocalBotApi",
+    "Person",
+    "RemotePerson",
+    "SentMessage",
+    "decode_form",
+    "serve_http",
+]
 
 _TAGS = {
     "b": "bold",
@@ -269,7 +280,7 @@ class LocalBotApi(BaseRequest):
         self._update_seq = itertools.count(1)
         self._query_seq = itertools.count(4_200_000_000_000_000_001)
         self._queue: list[JSON] = []
-        self._queue_event: asyncio.Event | None = None
+        self._queue_waiters: set[asyncio.Event] = set()  # pending long-poll getUpdates
 
     # --- BaseRequest --------------------------------------------------------------------------
     @property
@@ -296,6 +307,10 @@ class LocalBotApi(BaseRequest):
         params: JSON = json.loads(
             json.dumps(request_data.parameters if request_data else {}, default=str)
         )
+        return await self.dispatch(name, params)
+
+    async def dispatch(self, name: str, params: JSON) -> tuple[int, bytes]:
+        """Run Bot API method ``name`` with decoded ``params``: ``(HTTP status, JSON body)``."""
         try:
             fault = self._take_fault(name)
             if fault:
@@ -380,8 +395,13 @@ class LocalBotApi(BaseRequest):
         """Queue a raw update for ``getUpdates`` (long-polling tests); assigns ``update_id``."""
         update.setdefault("update_id", self.next_update_id())
         self._queue.append(update)
-        if self._queue_event is not None:
-            self._queue_event.set()
+        for waiter in self._queue_waiters:
+            waiter.set()
+
+    @property
+    def pending_polls(self) -> int:
+        """Long-polling ``getUpdates`` calls waiting for an update right now (a bot polls)."""
+        return len(self._queue_waiters)
 
     def next_update_id(self) -> int:
         return next(self._update_seq)
@@ -643,13 +663,14 @@ class LocalBotApi(BaseRequest):
         if offset:
             self._queue = [u for u in self._queue if u["update_id"] >= offset]
         if not self._queue and float(p.get("timeout") or 0) > 0:
-            self._queue_event = asyncio.Event()
+            waiter = asyncio.Event()
+            self._queue_waiters.add(waiter)
             try:
-                await asyncio.wait_for(self._queue_event.wait(), float(p["timeout"]))
+                await asyncio.wait_for(waiter.wait(), float(p["timeout"]))
             except TimeoutError:
                 pass
             finally:
-                self._queue_event = None
+                self._queue_waiters.discard(waiter)
         return self._queue[: int(p.get("limit") or 100)]
 
     def _m_deletewebhook(self, p: JSON) -> bool:
@@ -763,6 +784,11 @@ class Person:
 
     async def press(self, label: str, message: SentMessage | None = None) -> list[SentMessage]:
         """Press the inline button labelled ``label`` (exact, else unique case-insensitive part)."""
+        data, message_id = self._button(label, message)
+        return await self.press_data(data, message_id)
+
+    def _button(self, label: str, message: SentMessage | None = None) -> tuple[str, int]:
+        """``(callback_data, message_id)`` of the button :meth:`press` would press."""
         candidates = (
             [m for m in self.inbox if m.message_id == message.message_id]
             if message is not None
@@ -779,7 +805,7 @@ class Person:
                 button = found[0]
                 if button.callback_data is None:
                     raise AssertionError(f"button {button.text!r} is a URL button ({button.url})")
-                return await self.press_data(button.callback_data, msg.message_id)
+                return button.callback_data, msg.message_id
             if len(found) > 1:
                 raise AssertionError(f"{label!r} is ambiguous: {[b.text for b in found]}")
         seen = [msg.labels for msg in candidates if msg.has_buttons]
@@ -838,3 +864,404 @@ class Person:
         ids = self.api.touched_since(mark, self.user_id)
         current = {m.message_id: m for m in self.inbox}
         return [current[mid] for mid in ids if mid in current]
+
+
+# --- the same double over HTTP ------------------------------------------------------------------
+# PTB's HTTPXRequest posts ``RequestData.json_parameters``: each value JSON-encoded unless it is
+# a ``str`` (sent as is). With no files that is ``application/x-www-form-urlencoded``; with files
+# it is ``multipart/form-data`` (file parts carry a filename). Other clients may send JSON bodies or
+# query strings. Decoding must give what ``RequestData.parameters`` gives in-process.
+
+# Top-level parameters whose value is free text: never JSON-decoded ("42" stays a string there).
+_TEXT_PARAMS = frozenset(
+    {
+        "text",
+        "caption",
+        "parse_mode",
+        "callback_query_id",
+        "inline_message_id",
+        "url",
+        "language_code",
+        "business_connection_id",
+        "message_effect_id",
+        "action",
+        "emoji",
+        "title",
+        "description",
+        "short_description",
+        "name",
+        "question",
+        "explanation",
+        "secret_token",
+        "ip_address",
+        "payload",
+        "currency",
+        "start_parameter",
+        "custom_title",
+    }
+)
+_MAX_HEADER_BYTES = 64 * 1024
+_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def decode_form(fields: list[tuple[str, str]]) -> JSON:
+    """Form fields -> Bot API parameters, as ``RequestData.parameters`` holds them in-process.
+
+    Objects, arrays, numbers and booleans arrive JSON-encoded; strings arrive as they are. A value
+    is JSON-decoded unless its parameter is free text or the decoded value would be a string.
+    """
+    params: JSON = {}
+    for key, raw in fields:
+        value: Any = raw
+        if key not in _TEXT_PARAMS:
+            try:
+                decoded = json.loads(raw)
+            except ValueError:
+                pass
+            else:
+                if not isinstance(decoded, str):
+                    value = decoded
+        params[key] = value
+    return params
+
+
+def _header_param(header: str, name: str) -> str | None:
+    m = re.search(rf"""(?:^|;)\s*{name}\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))""", header, re.I)
+    if m is None:
+        return None
+    return re.sub(r"\\(.)", r"\1", m.group(1)) if m.group(1) is not None else m.group(2)
+
+
+def _multipart_fields(body: bytes, content_type: str) -> list[tuple[str, str]]:
+    """Non-file fields of a multipart/form-data body (file parts are skipped: in-process they are
+    not among ``RequestData.parameters`` either)."""
+    boundary = _header_param(content_type, "boundary")
+    if not boundary:
+        raise ApiError(400, "Bad Request: multipart boundary is missing")
+    delimiter = b"--" + boundary.encode("latin-1")
+    fields: list[tuple[str, str]] = []
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):  # the closing delimiter
+            break
+        chunk = chunk.removeprefix(b"\r\n").removesuffix(b"\r\n")
+        head, sep, content = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        disposition = ""
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            key, _, val = line.partition(":")
+            if key.strip().lower() == "content-disposition":
+                disposition = val.strip()
+        name = _header_param(disposition, "name")
+        if name is None or _header_param(disposition, "filename") is not None:
+            continue
+        fields.append((name, content.decode("utf-8")))
+    return fields
+
+
+def _request_params(query: str, content_type: str, body: bytes) -> JSON:
+    from urllib.parse import parse_qsl
+
+    params = decode_form(parse_qsl(query, keep_blank_values=True)) if query else {}
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if not body.strip():
+        return params
+    if kind == "application/json":
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise ApiError(400, "Bad Request: can't parse JSON request body") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "Bad Request: JSON request body must be an object")
+        params.update(data)
+    elif kind == "multipart/form-data":
+        params.update(decode_form(_multipart_fields(body, content_type)))
+    else:  # application/x-www-form-urlencoded, and what clients send without a content type
+        text = body.decode("utf-8")
+        params.update(decode_form(parse_qsl(text, keep_blank_values=True)))
+    return params
+
+
+class HttpFront:
+    """A running HTTP/1.1 server in front of a :class:`LocalBotApi` (see :func:`serve_http`)."""
+
+    def __init__(self, api: LocalBotApi, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.api, self.host, self.port = api, host, port
+        self.requests = 0  # HTTP requests answered, 401s and 404s included
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    @property
+    def base_url(self) -> str:
+        """What to give PTB as ``base_url`` (TELEGRAM_API_BASE_URL): the token follows it."""
+        return f"http://{self.host}:{self.port}/bot"
+
+    @property
+    def url(self) -> str:
+        """The Bot API URL prefix with the token, for plain HTTP clients: ``<url>/getMe``."""
+        return f"{self.base_url}{self.api.token}"
+
+    async def start(self) -> HttpFront:
+        self._server = await asyncio.start_server(self._on_connection, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        """Stop listening and drop every open connection (pending long polls included)."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> HttpFront:
+        return self if self._server is not None else await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- connection handling ---------------------------------------------------------------------
+    def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.ensure_future(self._serve(reader, writer))
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request = await self._read_request(reader, writer)
+                if request is None:
+                    break
+                method, target, headers, body = request
+                keep_alive = headers.get("connection", "").lower() != "close"
+                result = await self._answer(reader, method, target, headers, body)
+                if result is None:  # the client went away while we waited
+                    break
+                status, payload = result
+                self._send(writer, status, payload, keep_alive)
+                await writer.drain()
+                self.requests += 1
+                if not keep_alive:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        except ValueError:  # malformed request line, headers or chunk size
+            with _suppress_connection_errors():
+                self._send(writer, 400, _error_body(400, "Bad Request"), False)
+                await writer.drain()
+        finally:
+            writer.close()
+            with _suppress_connection_errors():
+                await writer.wait_closed()
+
+    async def _read_request(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[str, str, dict[str, str], bytes] | None:
+        line = await reader.readline()
+        while line in (b"\r\n", b"\n"):  # tolerate stray CRLF between requests
+            line = await reader.readline()
+        if not line:
+            return None
+        parts = line.decode("latin-1").split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            raise ValueError("bad request line")
+        method, target, _ = parts
+        headers: dict[str, str] = {}
+        size = 0
+        while True:
+            line = await reader.readline()
+            size += len(line)
+            if size > _MAX_HEADER_BYTES:
+                raise ValueError("headers too large")
+            if line in (b"\r\n", b"\n", b""):
+                break
+            key, sep, value = line.decode("latin-1").partition(":")
+            if not sep:
+                raise ValueError("bad header line")
+            headers[key.strip().lower()] = value.strip()
+        if headers.get("expect", "").lower() == "100-continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await writer.drain()
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            chunks = []
+            while True:
+                size_line = await reader.readline()
+                length = int(size_line.split(b";", 1)[0].strip() or b"x", 16)
+                if length == 0:
+                    while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                chunks.append(await reader.readexactly(length))
+                await reader.readexactly(2)
+            body = b"".join(chunks)
+        else:
+            length = int(headers.get("content-length") or 0)
+            if not 0 <= length <= _MAX_BODY_BYTES:
+                raise ValueError("bad content length")
+            body = await reader.readexactly(length)
+        return method.upper(), target, headers, body
+
+    async def _answer(
+        self,
+        reader: asyncio.StreamReader,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, bytes] | None:
+        from urllib.parse import unquote, urlsplit
+
+        split = urlsplit(target)
+        m = re.fullmatch(r"/bot([^/]+)/([A-Za-z0-9_]+)/?", unquote(split.path))
+        if m is None or method not in ("GET", "POST"):
+            return 404, _error_body(404, "Not Found")
+        if m.group(1) != self.api.token:
+            return 401, _error_body(401, "Unauthorized")
+        try:
+            params = _request_params(split.query, headers.get("content-type", ""), body)
+        except (ApiError, UnicodeDecodeError) as err:
+            desc = err.description if isinstance(err, ApiError) else "Bad Request: invalid UTF-8"
+            return 400, _error_body(400, desc)
+        call = asyncio.ensure_future(self.api.dispatch(m.group(2), params))
+        try:
+            # A long poll can outlive its client (a cancelled request, a stopping updater): stop
+            # waiting for it when the connection closes, as Telegram does.
+            while not call.done():
+                await asyncio.wait({call}, timeout=0.05)
+                if not call.done() and reader.at_eof():
+                    call.cancel()
+                    with _suppress_connection_errors():
+                        await call
+                    return None
+        except BaseException:
+            call.cancel()
+            raise
+        return call.result()
+
+    @staticmethod
+    def _send(writer: asyncio.StreamWriter, status: int, payload: bytes, keep_alive: bool) -> None:
+        from http import HTTPStatus
+
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Error"
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\n"
+            "Server: linkpilot-local-bot-api\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+        )
+        writer.write(head.encode("latin-1") + payload)
+
+
+def _error_body(code: int, description: str) -> bytes:
+    return json.dumps({"ok": False, "error_code": code, "description": description}).encode()
+
+
+def _suppress_connection_errors() -> Any:
+    import contextlib
+
+    return contextlib.suppress(ConnectionError, asyncio.CancelledError, OSError)
+
+
+async def serve_http(api: LocalBotApi, host: str = "127.0.0.1", port: int = 0) -> HttpFront:
+    """Serve ``api`` as a Bot API-compatible HTTP server (``port=0``: any free port).
+
+    Point a bot at ``front.base_url`` (PTB's ``base_url``, or TELEGRAM_API_BASE_URL) with
+    ``api.token`` as its token; ``await front.close()`` when done.
+    """
+    return await HttpFront(api, host, port).start()
+
+
+class RemotePerson(Person):
+    """A :class:`Person` whose updates travel through ``getUpdates`` instead of process_update.
+
+    For a bot that long-polls ``api`` (over :func:`serve_http`, in this process or another). Each
+    action queues the update, then waits (at most ``timeout`` seconds) until the bot has fetched
+    it and answered -- a message sent or edited in this chat for a text message, the callback
+    query answered for a press -- and then until the bot has made no Bot API call for ``settle``
+    seconds. It returns the messages sent or edited in this chat meanwhile; a bot that does not
+    answer in time is an AssertionError.
+    """
+
+    def __init__(
+        self,
+        api: LocalBotApi,
+        user_id: int,
+        first_name: str,
+        username: str | None = None,
+        language_code: str = "en",
+        *,
+        timeout: float = 10.0,
+        settle: float = 0.2,
+    ) -> None:
+        super().__init__(api, user_id, first_name, username, language_code)
+        self.timeout, self.settle = timeout, settle
+
+    async def wait_for(self, predicate: Any, what: str, timeout: float | None = None) -> None:
+        """Poll ``predicate()`` until it is true (AssertionError naming ``what`` on timeout)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.timeout if timeout is None else timeout)
+        while not predicate():
+            if loop.time() > deadline:
+                recent = [(c.method, c.error) for c in self.api.calls[-5:]]
+                raise AssertionError(
+                    f"{self.user['first_name']}: timed out waiting for {what}; "
+                    f"last Bot API calls: {recent}"
+                )
+            await asyncio.sleep(0.01)
+
+    async def press(self, label: str, message: SentMessage | None = None) -> list[SentMessage]:
+        """Like :meth:`Person.press`, but waits (up to ``timeout``) for the button to show up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while True:
+            try:
+                data, message_id = self._button(label, message)
+            except AssertionError:
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.01)
+            else:
+                return await self.press_data(data, message_id)
+
+    async def _deliver(self, payload: JSON) -> list[SentMessage]:
+        api = self.api
+        mark, calls_mark = len(api.touched), len(api.calls)
+        update: JSON = {"update_id": api.next_update_id(), **payload}
+        api.enqueue(update)
+        uid = update["update_id"]
+        await self.wait_for(
+            lambda: all(u["update_id"] != uid for u in api._queue), f"update {uid} to be fetched"
+        )
+        if "callback_query" in payload:
+            qid = payload["callback_query"]["id"]
+            await self.wait_for(lambda: qid not in api._queries, f"the answer to press {qid}")
+        elif "message" in payload:
+            await self.wait_for(
+                lambda: bool(api.touched_since(mark, self.user_id)), "the bot's reply"
+            )
+        await self._settle(calls_mark)
+        ids = api.touched_since(mark, self.user_id)
+        current = {m.message_id: m for m in self.inbox}
+        return [current[mid] for mid in ids if mid in current]
+
+    async def _settle(self, calls_mark: int) -> None:
+        """Wait until the bot has been quiet (no call but getUpdates) for ``self.settle`` s."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+
+        def activity() -> int:
+            return sum(1 for c in self.api.calls[calls_mark:] if c.method.lower() != "getupdates")
+
+        seen, since = activity(), loop.time()
+        while loop.time() - since < self.settle and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+            if (now := activity()) != seen:
+                seen, since = now, loop.time()

@@ -200,11 +200,18 @@ class Draft:
 
     # --- callbacks: they only change the draft ------------------------------------------------
     def remember(self, event: EventData) -> None:
-        self.data["history"].append([self.state, self.data.get("prereq", 0)])
+        self.data["history"].append(
+            [self.state, self.data.get("prereq", 0), bool(self.data.get("editing"))]
+        )
 
     def forget(self, event: EventData) -> None:
-        _, prereq = self.data["history"].pop()
+        # Entries stored before the editing flag was recorded have two items.
+        _, prereq, *rest = self.data["history"].pop()
         self.data["prereq"] = prereq
+        if rest and rest[0]:
+            self.data["editing"] = True
+        else:
+            self.data.pop("editing", None)
 
     def set_platform(self, event: EventData) -> None:
         self.data["platform"] = event.kwargs["platform"]

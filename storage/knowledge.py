@@ -21,7 +21,7 @@ from storage.uow import Database
 BUNDLED_KB = Path(__file__).with_name("knowledge") / "faq.yaml"
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ALLOWED_TAGS = {"b", "i", "code", "a"}
-_TAG = re.compile(r"</?([a-zA-Z0-9]+)(?:\s[^>]*)?>")
+_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9-]*)\b[^>]*>")
 
 
 class KbFileError(ValueError):

@@ -10,9 +10,8 @@ from bot.context import Context, note_states, traced
 from bot.handlers import faq, requests
 from bot.handlers.messaging import pressed_label, reply, settle
 from bot.keyboards import parse_flow
-from flows.link_flow import FlowError, NoScopeChosen, NothingToUndo, Position, S, UnknownChoice
+from flows.link_flow import FlowError, NoScopeChosen, NothingToUndo, S, UnknownChoice
 from flows.platforms import InvalidAdAccountName, InvalidHandle, looks_like_question
-from storage.repositories import ConversationRow
 
 # Button action -> (flow event, name of the argument the button carries).
 EVENTS: dict[str, tuple[str, str | None]] = {
@@ -31,7 +30,7 @@ EVENTS: dict[str, tuple[str, str | None]] = {
 }
 
 
-def flow_error(exc: FlowError) -> str:
+def flow_error(exc: Exception | None) -> str:
     if isinstance(exc, NoScopeChosen):
         return texts.NO_SCOPE
     if isinstance(exc, NothingToUndo):
@@ -104,20 +103,15 @@ async def back(update: Update, context: Context) -> None:
 async def _command_event(update: Update, context: Context, event: str) -> None:
     user, deps = update.effective_user, context.deps
     assert user is not None
-    async with deps.db.unit_of_work() as uow:
-        row = await linking.active(uow, user.id)
-        if row is None:
-            await reply(update, texts.NOTHING_TO_CANCEL if event == "cancel" else texts.NO_FLOW)
-            return
-        try:
-            step = await linking.advance(uow, row, event, deps.clock(),
-                                         deps.settings.request_lifetime)
-        except FlowError as exc:
-            await reply(update, flow_error(exc))
-            await reply(update, render.question(linking.position_of(row), row.version))
-            return
-        await uow.commit()
-    await show(update, context, step)
+    tried = await linking.attempt(deps.db, user.id, event, deps.clock(),
+                                  deps.settings.request_lifetime)
+    if tried.row is None:
+        await reply(update, texts.NOTHING_TO_CANCEL if event == "cancel" else texts.NO_FLOW)
+    elif isinstance(tried.error, FlowError):
+        await reply(update, flow_error(tried.error))
+        await reply(update, render.question(linking.position_of(tried.row), tried.row.version))
+    elif tried.step is not None:
+        await show(update, context, tried.step)
 
 
 @traced("status")
@@ -141,42 +135,42 @@ async def on_flow_button(update: Update, context: Context) -> None:
     query, user, deps = update.callback_query, update.effective_user, context.deps
     assert query is not None and query.data is not None and user is not None
     press = parse_flow(query.data)
-    async with deps.db.unit_of_work() as uow:
-        row = await linking.active(uow, user.id)
-        if row is None or press is None or row.version != press.version:
-            await query.answer(texts.STALE_BUTTON)
+    if press is not None and press.action in ("w", "l"):
+        await _without_transition(update, context, press.version, press.action)
+        return
+    event, arg_name = EVENTS.get(press.action, ("", None)) if press else ("", None)
+    tried = await linking.attempt(
+        deps.db, user.id, event, deps.clock(), deps.settings.request_lifetime,
+        version=press.version if press else -1,
+        **({arg_name: press.arg} if press and arg_name else {}))
+    if tried.step is None:
+        stale = tried.row is None or isinstance(tried.error, linking.Stale)
+        await query.answer(texts.STALE_BUTTON if stale else flow_error(tried.error))
+        if stale:
             await settle(query)
-            return
-        position = linking.position_of(row)
-        if press.action in ("w", "l"):
-            await _without_transition(update, context, row, position, press.action)
-            return
-        event, arg_name = EVENTS.get(press.action, ("", None))
-        kwargs = {arg_name: press.arg} if arg_name else {}
-        try:
-            step = await linking.advance(uow, row, event, deps.clock(),
-                                         deps.settings.request_lifetime, **kwargs)
-        except FlowError as exc:
-            await query.answer(flow_error(exc))
-            return
-        await uow.commit()
+        return
     await query.answer()
     if event == "toggle_scope":
         # Permissions are ticked in place, on the same message.
-        fresh = render.question(step.position, step.version)
+        fresh = render.question(tried.step.position, tried.step.version)
         await query.edit_message_text(fresh.text, reply_markup=fresh.markup)
         return
     await settle(query, f"→ {pressed_label(query) or ''}")
-    await show(update, context, step)
+    await show(update, context, tried.step)
 
 
-async def _without_transition(update: Update, context: Context, row: ConversationRow,
-                              position: Position, action: str) -> None:
+async def _without_transition(update: Update, context: Context, version: int,
+                              action: str) -> None:
     """"What's this?" explains in place; "Later" keeps the place and says how to come back."""
-    query = update.callback_query
-    assert query is not None
-    note_states(row.state, row.state)
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    row = await linking.peek(context.deps.db, user.id)
+    if row is None or row.version != version:
+        await query.answer(texts.STALE_BUTTON)
+        await settle(query)
+        return
     await query.answer()
+    position = linking.position_of(row)
     if action == "w" and position.state == S.PREREQUISITE:
         fresh = render.question(position, row.version, explained=True)
         await query.edit_message_text(fresh.text, reply_markup=fresh.markup)
@@ -193,27 +187,21 @@ async def on_text(update: Update, context: Context) -> None:
     if await requests.take_reason(update, context):
         return
     text = message.text
-    async with deps.db.unit_of_work() as uow:
-        row = await linking.active(uow, user.id)
-        position = linking.position_of(row) if row else None
-        if row is not None and position is not None and position.expects_text \
-                and not _is_question(context, text):
-            try:
-                step = await linking.answer_text(uow, row, text, deps.clock(),
-                                                 deps.settings.request_lifetime)
-            except (InvalidHandle, InvalidAdAccountName) as exc:
-                note_states(row.state, row.state)
-                await reply(update, _invalid(exc))
-                await reply(update, render.question(position, row.version))
-                return
-            await uow.commit()
-            await show(update, context, step)
-            return
-    note_states(row.state if row else None, row.state if row else None)
-    await faq.answer_question(update, context, text)
-    if row is not None and position is not None:
-        await reply(update, texts.BACK_TO_FLOW)
-        await reply(update, render.question(position, row.version))
+    tried = await linking.attempt_text(deps.db, user.id, text, deps.clock(),
+                                       deps.settings.request_lifetime,
+                                       lambda t: _is_question(context, t))
+    if tried.step is not None:
+        await show(update, context, tried.step)
+        return
+    position = tried.position
+    if isinstance(tried.error, (InvalidHandle, InvalidAdAccountName)):
+        await reply(update, _invalid(tried.error))
+    else:
+        await faq.answer_question(update, context, text)
+        if position is not None:
+            await reply(update, texts.BACK_TO_FLOW)
+    if tried.row is not None and position is not None:
+        await reply(update, render.question(position, tried.row.version))
 
 
 def _is_question(context: Context, text: str) -> bool:

@@ -16,6 +16,8 @@ from storage.repositories import RequestRow
 
 logger = logging.getLogger(__name__)
 
+MAX_REASON = 500  # characters; the reason is forwarded in one message
+
 
 def approval_link(context: Context, token: str) -> str:
     return f"https://t.me/{context.deps.bot_username or context.bot.username}?start={token}"
@@ -188,22 +190,24 @@ async def take_reason(update: Update, context: Context) -> bool:
     """If this user owes a rejection reason, store this message as it; True when it did."""
     message, user, deps = update.message, update.effective_user, context.deps
     assert message is not None and user is not None and message.text is not None
+    reason = message.text.strip()
+    request = None
     async with deps.db.unit_of_work() as uow:
         waiting = await approvals.reason_awaited(uow, user.id)
         if waiting is None:
             return False
-        if len(message.text) > 500:
-            await reply(update, texts.REASON_TOO_LONG)
-            return True
-        request = await uow.requests.by_key(waiting.data.get("key", ""))
-        if request is not None:
-            await approvals.add_reason(uow, request, user.id, message.text.strip(),
-                                       deps.clock())
-        await approvals.stop_awaiting_reason(uow, waiting, deps.clock())
-        await uow.commit()
+        if len(reason) <= MAX_REASON:
+            request = await uow.requests.by_key(waiting.data.get("key", ""))
+            if request is not None:
+                await approvals.add_reason(uow, request, user.id, reason, deps.clock())
+            await approvals.stop_awaiting_reason(uow, waiting, deps.clock())
+            await uow.commit()
+    if len(reason) > MAX_REASON:
+        await reply(update, texts.REASON_TOO_LONG)
+        return True
     if request is not None:
         await tell(context, request.requester_id,
-                   texts.reason_for_advertiser(request.handle, message.text.strip()))
+                   texts.reason_for_advertiser(request.handle, reason))
     await reply(update, texts.REASON_SENT)
     return True
 

@@ -1,0 +1,706 @@
+"""Storage on a real SQLite file: migrations, units of work, repositories and the KB loader."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.knowledge import BUNDLED_KB, KbFileError, load_kb, parse_kb
+from storage.models import Base
+from storage.repositories import (
+    REQUESTS,
+    ConversationRow,
+    KbEntryRow,
+    RequestRow,
+    StaleWrite,
+    hash_token,
+)
+from storage.uow import Database, UnitOfWork
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+ADA, OWEN, EVE = 1001, 2002, 3003
+TOPICS = Path(__file__).resolve().parents[1].parent / "shared" / "faq" / "topics.yaml"
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Path:
+    return tmp_path / "t.db"
+
+
+@pytest.fixture
+async def db(db_file: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{db_file}")
+    await database.migrate()
+    async with database.unit_of_work() as uow:
+        for user_id, name in ((ADA, "Ada"), (OWEN, "Owen"), (EVE, "Eve")):
+            await uow.users.seen(user_id, name, None, NOW)
+        await uow.commit()
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def new_request(uow: UnitOfWork, *, key: str = "k1", handle: str = "owen.makes",
+                      now: datetime = NOW, expires_at: datetime | None = None,
+                      owner_id: int | None = OWEN) -> RequestRow:
+    return await uow.requests.create(
+        key=key, requester_id=ADA, platform="tiktok", handle=handle, handle_key=handle.lower(),
+        ad_account="Acme Ads", scopes=["existing_posts"], visibility=None, owner_id=owner_id,
+        now=now, expires_at=expires_at or now + timedelta(days=7))
+
+
+async def committed_request(db: Database, **kwargs: Any) -> RequestRow:
+    async with db.unit_of_work() as uow:
+        request = await new_request(uow, **kwargs)
+        await uow.commit()
+    return request
+
+
+async def status_of(db: Database, request_id: int) -> str:
+    async with db.unit_of_work() as uow:
+        request = await uow.requests.get(request_id)
+    assert request is not None
+    return request.status
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+async def test_migration_is_idempotent(db: Database) -> None:
+    """Starting the bot again on a migrated database changes nothing and loses no data."""
+    await db.migrate()
+    await db.migrate()
+    async with db.engine.connect() as conn:
+        versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        users = (await conn.execute(text("SELECT count(*) FROM users"))).scalar_one()
+    assert versions == [("0001",)]
+    assert users == 3
+
+
+def _schema_diff(conn: Connection) -> list[Any]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return compare_metadata(context, Base.metadata)
+
+
+async def test_migrated_schema_matches_the_models(db: Database) -> None:
+    """The migrations build exactly the tables, columns, types and indexes the models describe."""
+    async with db.engine.connect() as conn:
+        diff = await conn.run_sync(_schema_diff)
+    assert diff == []
+
+
+@pytest.mark.parametrize(("pragma", "expected"), [
+    ("journal_mode", "wal"),
+    ("busy_timeout", 5000),
+    ("foreign_keys", 1),
+])
+async def test_sqlite_connections_are_configured(db: Database, pragma: str,
+                                                 expected: object) -> None:
+    """WAL and a busy timeout let concurrent updates wait for each other instead of failing."""
+    async with db.engine.connect() as conn:
+        value = (await conn.execute(text(f"PRAGMA {pragma}"))).scalar()
+    assert value == expected
+
+
+async def test_foreign_keys_are_enforced(db: Database) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    async with db.unit_of_work() as uow:
+        with pytest.raises(IntegrityError):
+            await uow.claims.add("tiktok", "x.y", "x.y", owner_id=999_999, now=NOW)
+
+
+# --- units of work --------------------------------------------------------------------------
+
+
+async def test_unit_of_work_commits_when_asked(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        await uow.users.seen(42, "Zed", "zed", NOW)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        assert await uow.users.get(42) is not None
+
+
+async def test_unit_of_work_rolls_back_when_not_committed(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        await uow.users.seen(42, "Zed", "zed", NOW)
+        assert await uow.users.get(42) is not None
+    async with db.unit_of_work() as uow:
+        assert await uow.users.get(42) is None
+
+
+async def test_unit_of_work_rolls_back_when_an_exception_escapes(db: Database) -> None:
+    """A handler that crashes half-way leaves no half-written request behind."""
+    with pytest.raises(RuntimeError, match="boom"):
+        async with db.unit_of_work() as uow:
+            await uow.users.seen(42, "Zed", "zed", NOW)
+            await new_request(uow)
+            raise RuntimeError("boom")
+    async with db.unit_of_work() as uow:
+        assert await uow.users.get(42) is None
+        assert await uow.requests.by_key("k1") is None
+
+
+# --- users and conversations ----------------------------------------------------------------
+
+
+async def test_user_seen_again_refreshes_name(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        await uow.users.seen(ADA, "Ada L.", "ada_ads", NOW + timedelta(hours=1))
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        user = await uow.users.get(ADA)
+    assert user is not None
+    assert (user.first_name, user.username) == ("Ada L.", "ada_ads")
+
+
+async def test_conversation_insert_then_versioned_updates(db: Database) -> None:
+    """Each save bumps the version; the draft data round-trips as JSON."""
+    data: dict[str, Any] = {"history": [["platform", 0]], "scopes": ["existing_posts"],
+                            "platform": "tiktok", "prereq": 2}
+    async with db.unit_of_work() as uow:
+        assert await uow.conversations.load(ADA, "link") is None
+        first = await uow.conversations.save(ConversationRow(ADA, "link", "", {}, 0),
+                                             "prerequisite", data, NOW)
+        assert first.version == 1
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        loaded = await uow.conversations.load(ADA, "link")
+        assert loaded == ConversationRow(ADA, "link", "prerequisite", data, 1)
+        second = await uow.conversations.save(loaded, "ad_account", {**data, "prereq": 3}, NOW)
+        assert second.version == 2
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        loaded = await uow.conversations.load(ADA, "link")
+    assert loaded is not None
+    assert (loaded.state, loaded.data["prereq"], loaded.version) == ("ad_account", 3, 2)
+
+
+async def test_conversation_save_over_a_stale_version_raises(db: Database) -> None:
+    """Two updates read the same version: the second write is refused, not silently lost."""
+    async with db.unit_of_work() as uow:
+        await uow.conversations.save(ConversationRow(ADA, "link", "", {}, 0), "platform", {}, NOW)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        read = await uow.conversations.load(ADA, "link")
+    assert read is not None
+    async with db.unit_of_work() as uow:
+        await uow.conversations.save(read, "prerequisite", {"a": 1}, NOW)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        with pytest.raises(StaleWrite):
+            await uow.conversations.save(read, "cancelled", {"b": 2}, NOW)
+    async with db.unit_of_work() as uow:
+        final = await uow.conversations.load(ADA, "link")
+    assert final is not None
+    assert (final.state, final.data, final.version) == ("prerequisite", {"a": 1}, 2)
+
+
+async def test_second_first_insert_of_a_conversation_raises(db: Database) -> None:
+    """Two updates that both saw no row: only one creates it."""
+    fresh = ConversationRow(ADA, "link", "", {}, 0)
+    async with db.unit_of_work() as uow:
+        await uow.conversations.save(fresh, "platform", {"x": 1}, NOW)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        with pytest.raises(StaleWrite):
+            await uow.conversations.save(fresh, "platform", {"x": 2}, NOW)
+        loaded = await uow.conversations.load(ADA, "link")
+    assert loaded is not None and loaded.data == {"x": 1}
+
+
+async def test_conversations_are_per_user_and_flow(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        await uow.conversations.save(ConversationRow(ADA, "link", "", {}, 0), "handle", {}, NOW)
+        await uow.conversations.save(ConversationRow(ADA, "faq", "", {}, 0), "open", {}, NOW)
+        await uow.conversations.save(ConversationRow(EVE, "link", "", {}, 0), "platform", {}, NOW)
+        await uow.conversations.delete(ADA, "link")
+        assert await uow.conversations.load(ADA, "link") is None
+        ada_faq = await uow.conversations.load(ADA, "faq")
+        eve_link = await uow.conversations.load(EVE, "link")
+    assert ada_faq is not None and ada_faq.state == "open"
+    assert eve_link is not None and eve_link.state == "platform"
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+async def test_created_request_is_pending_and_readable_by_key(db: Database) -> None:
+    request = await committed_request(db)
+    assert request.status == "pending"
+    async with db.unit_of_work() as uow:
+        assert await uow.requests.by_key("k1") == request
+        assert await uow.requests.get(request.id) == request
+
+
+async def test_move_is_conditional_on_the_status_it_starts_from(db: Database) -> None:
+    """A second decision from 'pending' finds the row already moved and changes nothing."""
+    request = await committed_request(db)
+    async with db.unit_of_work() as uow:
+        assert await uow.requests.move(request.id, "pending", "authorized", NOW, decided=True,
+                                       owner_id=OWEN)
+        assert not await uow.requests.move(request.id, "pending", "rejected", NOW,
+                                           decided=True, reason="no")
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        after = await uow.requests.get(request.id)
+    assert after is not None
+    assert (after.status, after.reason, after.decided_at) == ("authorized", None, NOW)
+
+
+async def test_move_of_unknown_request_returns_false(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        assert not await uow.requests.move(12345, "pending", "authorized", NOW)
+
+
+async def _race(db: Database, attempts: list[Callable[[UnitOfWork], Awaitable[bool]]]
+                ) -> list[bool]:
+    """Run each attempt in its own unit of work (own connection), all released together.
+
+    Every attempt was read as 'pending' by its caller before any of them writes: the barrier
+    makes all tasks open their units of work at the same moment, so SQLite has to serialise
+    them, and each writer's result depends only on its own conditional update."""
+    started = asyncio.Barrier(len(attempts))
+    connections: set[int] = set()
+
+    async def one(attempt: Callable[[UnitOfWork], Awaitable[bool]]) -> bool:
+        await started.wait()
+        async with db.unit_of_work() as uow:
+            raw = await uow.requests._conn.get_raw_connection()
+            connections.add(id(raw.dbapi_connection))
+            moved = await attempt(uow)
+            await uow.commit()
+            return moved
+
+    results = list(await asyncio.gather(*(one(a) for a in attempts)))
+    assert len(connections) >= 2, "the attempts must run on separate connections"
+    return results
+
+
+async def test_race_two_decisions_on_one_pending_request_exactly_one_wins(db: Database) -> None:
+    """Owner taps Approve while the advertiser taps Cancel: exactly one decision is stored.
+
+    Each runs in its own unit of work on its own connection; SQLite serialises the writers
+    (WAL + busy timeout), and the loser's `WHERE status = 'pending'` then matches nothing.
+    Without that condition both would report success and the first decision would be lost."""
+    request = await committed_request(db)
+
+    def attempt(to: str) -> Callable[[UnitOfWork], Awaitable[bool]]:
+        async def go(uow: UnitOfWork) -> bool:
+            return await uow.requests.move(request.id, "pending", to, NOW, decided=True)
+        return go
+
+    results = await _race(db, [attempt("authorized"), attempt("cancelled")])
+    assert sorted(results) == [False, True]
+    winner = "authorized" if results[0] else "cancelled"
+    assert await status_of(db, request.id) == winner
+
+
+async def test_race_many_concurrent_decisions_exactly_one_wins(db: Database) -> None:
+    request = await committed_request(db)
+    targets = ["authorized", "rejected", "cancelled", "expired"] * 2
+
+    def attempt(to: str) -> Callable[[UnitOfWork], Awaitable[bool]]:
+        async def go(uow: UnitOfWork) -> bool:
+            return await uow.requests.move(request.id, "pending", to, NOW, decided=True)
+        return go
+
+    results = await _race(db, [attempt(t) for t in targets])
+    assert results.count(True) == 1
+    assert await status_of(db, request.id) == targets[results.index(True)]
+
+
+async def test_race_harness_detects_an_unconditional_update(db: Database) -> None:
+    """Control for the race tests: an update without the status condition lets both 'win'."""
+    request = await committed_request(db)
+
+    def blind(to: str) -> Callable[[UnitOfWork], Awaitable[bool]]:
+        async def go(uow: UnitOfWork) -> bool:
+            conn: AsyncConnection = uow.requests._conn  # the unit's own connection
+            result = await conn.execute(
+                update(REQUESTS).where(REQUESTS.c.id == request.id).values(status=to))
+            return result.rowcount == 1
+        return go
+
+    assert await _race(db, [blind("authorized"), blind("cancelled")]) == [True, True]
+
+
+async def test_approval_token_is_stored_only_as_a_hash(db: Database, db_file: Path) -> None:
+    """A copy of the database file cannot be used to approve anything."""
+    request = await committed_request(db)
+    token = "tok_" + "Z9" * 14
+    async with db.unit_of_work() as uow:
+        await uow.requests.set_token(request.id, token)
+        await uow.commit()
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(select(REQUESTS))).all()
+    stored = [str(v) for row in rows for v in row]
+    assert not any(token in v for v in stored)
+    assert hash_token(token) == hashlib.sha256(token.encode()).hexdigest()
+    assert hash_token(token) in stored
+    raw = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
+    assert token.encode() not in raw
+    async with db.unit_of_work() as uow:
+        found = await uow.requests.by_token(token)
+        assert found is not None and found.id == request.id and found.has_token
+        assert await uow.requests.by_token(token + "x") is None
+        assert await uow.requests.by_token(hash_token(token)) is None
+
+
+async def test_a_new_token_replaces_the_old_one(db: Database) -> None:
+    request = await committed_request(db)
+    async with db.unit_of_work() as uow:
+        await uow.requests.set_token(request.id, "first-token")
+        await uow.requests.set_token(request.id, "second-token")
+        assert await uow.requests.by_token("first-token") is None
+        assert await uow.requests.by_token("second-token") is not None
+
+
+@pytest.mark.parametrize("to", ["authorized", "rejected", "cancelled", "expired"])
+async def test_leaving_pending_kills_the_approval_link(db: Database, to: str) -> None:
+    request = await committed_request(db)
+    async with db.unit_of_work() as uow:
+        await uow.requests.set_token(request.id, "one-time")
+        assert await uow.requests.move(request.id, "pending", to, NOW)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        assert await uow.requests.by_token("one-time") is None
+        after = await uow.requests.get(request.id)
+    assert after is not None and not after.has_token
+
+
+async def test_due_selects_only_pending_requests_whose_time_is_up(db: Database) -> None:
+    hour = timedelta(hours=1)
+    async with db.unit_of_work() as uow:
+        late = await new_request(uow, key="late", expires_at=NOW - 2 * hour)
+        on_time = await new_request(uow, key="now", expires_at=NOW)
+        later = await new_request(uow, key="later", expires_at=NOW - hour)
+        await new_request(uow, key="future", expires_at=NOW + hour)
+        for key, to in (("authd", "authorized"), ("rej", "rejected"), ("exp", "expired")):
+            r = await new_request(uow, key=key, expires_at=NOW - 3 * hour)
+            assert await uow.requests.move(r.id, "pending", to, NOW)
+        due = await uow.requests.due(NOW)
+        limited = await uow.requests.due(NOW, limit=1)
+    assert [r.key for r in due] == [late.key, later.key, on_time.key]
+    assert [r.key for r in limited] == ["late"]
+
+
+async def test_due_compares_instants_not_local_clock_text(db: Database) -> None:
+    """An expiry given in another time zone is due at the same instant."""
+    plus_two = timezone(timedelta(hours=2))
+    async with db.unit_of_work() as uow:
+        await new_request(uow, expires_at=datetime(2026, 11, 22, 13, 30, tzinfo=plus_two))
+        assert [r.key for r in await uow.requests.due(NOW)] == ["k1"]  # 11:30 UTC
+        assert await uow.requests.due(NOW - timedelta(hours=1)) == []
+
+
+async def test_datetimes_round_trip_as_aware_utc(db: Database) -> None:
+    plus_five = timezone(timedelta(hours=5, minutes=30))
+    created = datetime(2026, 11, 22, 17, 45, 12, 345678, tzinfo=plus_five)
+    async with db.unit_of_work() as uow:
+        request = await new_request(uow, now=created, expires_at=created + timedelta(days=7))
+        await uow.requests.move(request.id, "pending", "authorized", created, decided=True)
+        await uow.audit.record(request.id, OWEN, "approve", "pending", "authorized", created)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        stored = await uow.requests.get(request.id)
+        (audit,) = await uow.audit.of_request(request.id)
+    assert stored is not None and stored.decided_at is not None
+    for value in (stored.created_at, stored.expires_at, stored.decided_at, audit.at):
+        assert value.tzinfo is UTC
+    assert stored.created_at == created
+    assert stored.created_at.hour == 12 and stored.created_at.microsecond == 345678
+    assert stored.expires_at == created + timedelta(days=7)
+    assert audit.at == created
+
+
+async def test_naive_datetime_is_refused(db: Database) -> None:
+    """A naive datetime would be stored as if it were UTC; it is rejected instead."""
+    async with db.unit_of_work() as uow:
+        with pytest.raises(StatementError, match="naive datetime"):
+            await uow.users.seen(77, "Naive", None, datetime(2026, 11, 22, 12, 0))
+
+
+async def test_requester_and_owner_listings(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        a = await new_request(uow, key="a")
+        b = await new_request(uow, key="b", handle="other")
+        c = await new_request(uow, key="c", owner_id=None)
+        await uow.requests.move(a.id, "pending", "rejected", NOW)
+        pending = await uow.requests.pending_for_owner(OWEN)
+        mine = await uow.requests.of_requester(ADA)
+    assert [r.key for r in pending] == [b.key]
+    assert [r.key for r in mine] == [c.key, b.key, a.key]  # open first, newest first
+
+
+async def test_assign_unclaimed_routes_only_ownerless_pending_requests(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        free = await new_request(uow, key="free", owner_id=None)
+        done = await new_request(uow, key="done", owner_id=None)
+        other = await new_request(uow, key="other", owner_id=None, handle="someone.else")
+        await uow.requests.move(done.id, "pending", "cancelled", NOW)
+        await uow.requests.assign_unclaimed("tiktok", "owen.makes", OWEN)
+        rows = {r.key: r for r in (await uow.requests.of_requester(ADA))}
+    assert rows[free.key].owner_id == OWEN
+    assert rows[done.key].owner_id is None
+    assert rows[other.key].owner_id is None
+
+
+# --- claims, grants, audit, cards -----------------------------------------------------------
+
+
+async def test_claiming_a_taken_handle_returns_the_existing_owners_claim(db: Database) -> None:
+    """The first owner keeps the handle; a later claimant is told who holds it."""
+    async with db.unit_of_work() as uow:
+        first = await uow.claims.add("tiktok", "owen.makes", "owen.makes", OWEN, NOW)
+        second = await uow.claims.add("tiktok", "Owen.Makes", "owen.makes", EVE, NOW)
+        await uow.commit()
+    assert first.owner_id == OWEN
+    assert second == first
+    async with db.unit_of_work() as uow:
+        assert await uow.claims.of_owner(EVE) == []
+        assert [c.handle for c in await uow.claims.of_owner(OWEN)] == ["owen.makes"]
+
+
+async def test_same_handle_on_another_platform_is_a_separate_claim(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        await uow.claims.add("tiktok", "owen", "owen", OWEN, NOW)
+        other = await uow.claims.add("meta", "owen", "owen", EVE, NOW)
+    assert other.owner_id == EVE
+
+
+async def test_grants_open_and_close(db: Database) -> None:
+    request = await committed_request(db)
+    async with db.unit_of_work() as uow:
+        await uow.grants.open(request.id, OWEN, ADA, NOW)
+        assert await uow.grants.active_count(OWEN) == 1
+        await uow.grants.close(request.id, "revoked", NOW)
+        assert await uow.grants.active_count(OWEN) == 0
+
+
+async def test_audit_rows_come_back_in_the_order_recorded(db: Database) -> None:
+    request = await committed_request(db)
+    other = await committed_request(db, key="k2")
+    async with db.unit_of_work() as uow:
+        await uow.audit.record(request.id, ADA, "create", None, "pending", NOW)
+        await uow.audit.record(other.id, ADA, "create", None, "pending", NOW)
+        await uow.audit.record(request.id, OWEN, "approve", "pending", "authorized",
+                               NOW + timedelta(minutes=1))
+        await uow.audit.record(request.id, ADA, "unlink", "authorized", "unlinked",
+                               NOW - timedelta(minutes=5), reason="done")
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        rows = await uow.audit.of_request(request.id)
+    assert [(r.event, r.actor_id, r.from_status, r.to_status, r.reason) for r in rows] == [
+        ("create", ADA, None, "pending", None),
+        ("approve", OWEN, "pending", "authorized", None),
+        ("unlink", ADA, "authorized", "unlinked", "done"),
+    ]
+
+
+async def test_cards_take_returns_and_removes_them(db: Database) -> None:
+    """Each button card is edited once: taking them twice yields nothing the second time."""
+    request = await committed_request(db)
+    other = await committed_request(db, key="k2")
+    async with db.unit_of_work() as uow:
+        await uow.cards.add(request.id, OWEN, 10, NOW)
+        await uow.cards.add(request.id, ADA, 11, NOW)
+        await uow.cards.add(other.id, OWEN, 12, NOW)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        taken = await uow.cards.take(request.id)
+        await uow.commit()
+    assert sorted((c.chat_id, c.message_id) for c in taken) == [(ADA, 11), (OWEN, 10)]
+    async with db.unit_of_work() as uow:
+        assert await uow.cards.take(request.id) == []
+        assert [c.message_id for c in await uow.cards.take(other.id)] == [12]
+
+
+# --- knowledge base: repository -------------------------------------------------------------
+
+
+def kb_entry(entry_id: str, *, category: str = "basics", answer: str = "An answer that is long.",
+             related: list[str] | None = None) -> KbEntryRow:
+    return KbEntryRow(entry_id, f"Title {entry_id}", [f"phrase {entry_id}"], answer, "tiktok",
+                      category, related or [], ["https://example.com/a"])
+
+
+async def test_knowledge_replace_adds_updates_removes_and_is_idempotent(db: Database) -> None:
+    cats = [("basics", "Basics"), ("more", "More")]
+    async with db.unit_of_work() as uow:
+        assert await uow.knowledge.replace(cats, [kb_entry("a"), kb_entry("b")], NOW) == (2, 0, 0)
+        await uow.commit()
+    changed = [kb_entry("c", category="more"),
+               kb_entry("a", category="more", answer="A different answer text.")]
+    async with db.unit_of_work() as uow:
+        assert await uow.knowledge.replace([("more", "More!")], changed, NOW) == (1, 1, 1)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        assert await uow.knowledge.replace([("more", "More!")], changed, NOW) == (0, 0, 0)
+        assert await uow.knowledge.entries() == changed
+        assert await uow.knowledge.categories() == [("more", "More!")]
+
+
+async def test_knowledge_replace_counts_a_reorder_as_no_change(db: Database) -> None:
+    cats = [("basics", "Basics")]
+    async with db.unit_of_work() as uow:
+        await uow.knowledge.replace(cats, [kb_entry("a"), kb_entry("b")], NOW)
+        assert await uow.knowledge.replace(cats, [kb_entry("b"), kb_entry("a")], NOW) == (0, 0, 0)
+        assert [e.id for e in await uow.knowledge.entries()] == ["b", "a"]
+
+
+# --- knowledge base: the data file ----------------------------------------------------------
+
+
+def topic_ids() -> list[str]:
+    ids = []
+    for line in TOPICS.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            ids.append(line.split(":", 1)[0].strip())
+    return ids
+
+
+def test_bundled_knowledge_base_parses() -> None:
+    categories, entries = parse_kb(BUNDLED_KB.read_text(encoding="utf-8"))
+    assert len(entries) >= 45
+    assert categories
+    assert len({e.id for e in entries}) == len(entries)
+
+
+def test_bundled_knowledge_base_covers_every_required_topic() -> None:
+    required = topic_ids()
+    assert len(required) >= 10, f"no topics read from {TOPICS}"
+    _, entries = parse_kb(BUNDLED_KB.read_text(encoding="utf-8"))
+    missing = sorted(set(required) - {e.id for e in entries})
+    assert missing == []
+
+
+def _document(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "version": 1,
+        "categories": {"linking": "Linking", "approval": "Approval"},
+        "entries": [
+            {"id": "alpha-topic", "title": "How do I link?", "phrasings": ["how to link"],
+             "answer": "Open <b>Ads Manager</b> and ask the owner to approve.",
+             "platform": "tiktok", "category": "linking", "related": ["beta-topic"],
+             "sources": ["https://ads.tiktok.com/help/article/link"]},
+            {"id": "beta-topic", "title": "Why was it rejected?", "phrasings": ["rejected"],
+             "answer": "The owner said no; ask them <i>why</i> and send again.",
+             "platform": "tiktok", "category": "approval"},
+        ],
+    }
+    for key, value in changes.items():
+        doc[key] = value
+    return doc
+
+
+def _with_beta(**fields: Any) -> str:
+    doc = _document()
+    beta = doc["entries"][1]
+    for key, value in fields.items():
+        if value is None:
+            beta.pop(key)
+        else:
+            beta[key] = value
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def test_minimal_document_parses() -> None:
+    categories, entries = parse_kb(yaml.safe_dump(_document(), sort_keys=False))
+    assert categories == [("linking", "Linking"), ("approval", "Approval")]
+    assert [e.id for e in entries] == ["alpha-topic", "beta-topic"]
+    assert entries[1].related == [] and entries[1].sources == []
+
+
+MALFORMED = {
+    "missing_answer": (_with_beta(answer=None), "answer"),
+    "missing_title": (_with_beta(title=None), "title"),
+    "unknown_category": (_with_beta(category="nonsense"), "category"),
+    "duplicate_id": (_with_beta(id="alpha-topic"), "id"),
+    "unknown_related_id": (_with_beta(related=["gamma-topic"]), "related"),
+    "self_related": (_with_beta(related=["beta-topic"]), "related"),
+    "html_p": (_with_beta(answer="<p>Paragraphs are not Telegram HTML at all.</p>"), "answer"),
+    "html_br": (_with_beta(answer="First line of the answer<br>second line."), "answer"),
+    "html_br_self_closing": (_with_beta(answer="First line of the answer<br/>second line."),
+                             "answer"),
+    "html_div_attr": (_with_beta(answer='<div class="x">A boxed answer text here.</div>'),
+                      "answer"),
+    "html_script": (_with_beta(answer="<script>alert(1)</script> and some more text"), "answer"),
+    "source_not_url": (_with_beta(sources=["ads.tiktok.com/help"]), "sources"),
+    "source_not_http": (_with_beta(sources=["ftp://example.com/file"]), "sources"),
+    "unknown_platform": (_with_beta(platform="myspace"), "platform"),
+    "unknown_field": (_with_beta(colour="blue"), "colour"),
+}
+
+
+@pytest.mark.parametrize(("document", "field"), MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_entry_names_the_entry_and_field(document: str, field: str) -> None:
+    """The editor of faq.yaml is told which entry and which field to fix."""
+    expected_id = "alpha-topic" if field == "id" else "beta-topic"
+    with pytest.raises(KbFileError) as info:
+        parse_kb(document)
+    message = str(info.value)
+    assert repr(expected_id) in message
+    assert field in message
+
+
+@pytest.mark.parametrize("document", [
+    "version: 1\nentries: [unclosed\n",
+    "version: 1\n  categories: {a: b}\n bad: indent\n",
+    "entries:\n\t- id: tab-indented\n",
+])
+def test_bad_yaml_raises_kb_file_error(document: str) -> None:
+    with pytest.raises(KbFileError, match="YAML"):
+        parse_kb(document)
+
+
+@pytest.mark.parametrize(("document", "field"), [
+    (yaml.safe_dump(_document(categories={}), sort_keys=False), "categories"),
+    (yaml.safe_dump(_document(entries=[]), sort_keys=False), "entries"),
+    (yaml.safe_dump({k: v for k, v in _document().items() if k != "version"}), "version"),
+    ("just a string", "(root)"),
+])
+def test_malformed_file_level_names_the_field(document: str, field: str) -> None:
+    with pytest.raises(KbFileError) as info:
+        parse_kb(document)
+    assert field in str(info.value)
+
+
+async def test_load_kb_imports_then_reloading_changes_nothing(db: Database) -> None:
+    _, entries = parse_kb(BUNDLED_KB.read_text(encoding="utf-8"))
+    assert await load_kb(db, BUNDLED_KB, NOW) == (len(entries), 0, 0)
+    assert await load_kb(db, BUNDLED_KB, NOW + timedelta(days=1)) == (0, 0, 0)
+    async with db.unit_of_work() as uow:
+        assert await uow.knowledge.entries() == entries
+
+
+async def test_failed_load_leaves_the_stored_knowledge_base_unchanged(db: Database,
+                                                                      tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(_document(), sort_keys=False), encoding="utf-8")
+    await load_kb(db, good, NOW)
+    async with db.unit_of_work() as uow:
+        before = (await uow.knowledge.categories(), await uow.knowledge.entries())
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(_with_beta(related=["missing-topic"]), encoding="utf-8")
+    with pytest.raises(KbFileError):
+        await load_kb(db, bad, NOW)
+    async with db.unit_of_work() as uow:
+        after = (await uow.knowledge.categories(), await uow.knowledge.entries())
+    assert after == before
+    assert [e.id for e in after[1]] == ["alpha-topic", "beta-topic"]

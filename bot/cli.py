@@ -22,7 +22,7 @@ logger = logging.getLogger("linkpilot")
 def configure_logging(level: str) -> None:
     """Our own modules at `level`; chatty libraries one step quieter."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "apscheduler", "telegram.ext.Application", "aiosqlite",
+    for noisy in ("httpx", "apscheduler", "telegram.ext.Application", "aiosqlite", "transitions",
                   "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

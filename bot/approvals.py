@@ -28,6 +28,7 @@ class Acted:
     """A decision that was stored: the row before and after it."""
 
     event: str
+    actor_id: int
     before: RequestRow
     after: RequestRow
 
@@ -95,7 +96,7 @@ async def act(uow: UnitOfWork, request: RequestRow, event: str, actor_id: int, n
         await uow.grants.close(request.id, decision.to, now)
     after = await uow.requests.get(request.id)
     assert after is not None
-    return Acted(event=event, before=request, after=after)
+    return Acted(event=event, actor_id=actor_id, before=request, after=after)
 
 
 async def expire(uow: UnitOfWork, request: RequestRow, now: datetime) -> RequestRow | None:

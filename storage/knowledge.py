@@ -98,10 +98,10 @@ def parse_kb(text: str) -> tuple[list[tuple[str, str]], list[KbEntryRow]]:
         seen.add(entry.id)
         entries.append(KbEntryRow(entry.id, entry.title, entry.phrasings, entry.answer,
                                   entry.platform, entry.category, entry.related, entry.sources))
-    for entry in entries:
-        missing = [r for r in entry.related if r not in seen or r == entry.id]
+    for row in entries:
+        missing = [r for r in row.related if r not in seen or r == row.id]
         if missing:
-            raise KbFileError(f"entry {entry.id!r}: field 'related': unknown or self ids {missing}")
+            raise KbFileError(f"entry {row.id!r}: field 'related': unknown or self ids {missing}")
     return list(document.categories.items()), entries
 
 

@@ -152,7 +152,7 @@ async def _after_decision(update: Update, context: Context, acted: approvals.Act
     elif acted.event == "revoke":
         await tell(context, request.requester_id,
                    texts.revoked_for_advertiser(request.handle, request.ad_account))
-        await _refresh(update, await _owned_reply(context, update.effective_user.id))
+        await _refresh(update, await _owned_reply(context, acted.actor_id))
     else:  # cancel or unlink, by the advertiser
         if request.owner_id is not None:
             said = texts.cancelled_for_owner if acted.event == "cancel" \
@@ -231,8 +231,7 @@ async def _accounts_reply(context: Context, user_id: int) -> Reply:
         return render.accounts(await uow.requests.of_requester(user_id))
 
 
-async def _owned_reply(context: Context, user_id: int | None) -> Reply:
-    assert user_id is not None
+async def _owned_reply(context: Context, user_id: int) -> Reply:
     async with context.deps.db.unit_of_work() as uow:
         claims = await uow.claims.of_owner(user_id)
         grants = await uow.requests.authorized_for_owner(user_id)

@@ -120,13 +120,18 @@ def eve(world: World) -> Person:
     return world.person(3003, "Eve", "eve")
 
 
-async def fill_request(person: Person, handle: str = "@owen.makes", ad_account: str = "Acme Ads",
-                       scopes: tuple[str, ...] = ("Use existing posts",)) -> None:
-    """Walk the link flow up to the summary (all prerequisites met)."""
+async def pass_prerequisites(person: Person) -> None:
+    """Start a TikTok link request and answer Yes to every prerequisite."""
     await person.send("/link")
     await person.press("TikTok")
     for _ in range(3):
         await person.press("Yes")
+
+
+async def fill_request(person: Person, handle: str = "@owen.makes", ad_account: str = "Acme Ads",
+                       scopes: tuple[str, ...] = ("Use existing posts",)) -> None:
+    """Walk the link flow up to the summary (all prerequisites met)."""
+    await pass_prerequisites(person)
     await person.send(ad_account)
     await person.send(handle)
     for scope in scopes:

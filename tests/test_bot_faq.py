@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.local_api import Person
 from storage.repositories import KB_QUESTIONS
-from tests.conftest import World
+from tests.conftest import World, pass_prerequisites
 
 
 async def logged(world: World) -> list[tuple[str, str, str | None]]:
@@ -14,10 +14,7 @@ async def logged(world: World) -> list[tuple[str, str, str | None]]:
 
 
 async def reach_handle_question(ada: Person) -> None:
-    await ada.send("/link")
-    await ada.press("TikTok")
-    for _ in range(3):
-        await ada.press("Yes")
+    await pass_prerequisites(ada)
     await ada.send("Acme Ads")
 
 
@@ -33,10 +30,7 @@ async def test_question_while_waiting_for_a_username_resumes_the_same_step(
 
 
 async def test_a_valid_answer_is_never_taken_for_a_question(ada: Person) -> None:
-    await ada.send("/link")
-    await ada.press("TikTok")
-    for _ in range(3):
-        await ada.press("Yes")
+    await pass_prerequisites(ada)
     await ada.send("Spark Ads Agency")  # a name made of FAQ words is still a name
     assert "Which TikTok account" in ada.last.plain
     await ada.send("spark.ads")

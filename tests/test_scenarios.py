@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from bot.local_api import Person
 from storage.repositories import AUDIT, REQUESTS
-from tests.conftest import World, fill_request, send_request
+from tests.conftest import World, fill_request, pass_prerequisites, send_request
 
 
 async def statuses(world: World) -> list[str]:
@@ -111,10 +111,7 @@ async def test_whats_this_explains_in_place(ada: Person) -> None:
 
 
 async def test_invalid_username_gets_the_reason_and_the_same_question(ada: Person) -> None:
-    await ada.send("/link")
-    await ada.press("TikTok")
-    for _ in range(3):
-        await ada.press("Yes")
+    await pass_prerequisites(ada)
     await ada.send("Acme Ads")
     replies = await ada.send("brand.name.")
     assert "can't end with a period" in replies[0].plain

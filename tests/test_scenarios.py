@@ -5,11 +5,15 @@ Each test asserts what the people involved would see in Telegram.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+import pytest
+
 from bot.local_api import Person
+from bot.settings import Settings
 from storage.repositories import AUDIT, REQUESTS
-from tests.conftest import World, fill_request, pass_prerequisites, send_request
+from tests.conftest import Clock, World, fill_request, pass_prerequisites, send_request
 
 
 async def statuses(world: World) -> list[str]:
@@ -412,3 +416,24 @@ async def test_approve_and_reject_racing_decide_once(world: World, ada: Person,
     decisions = [e for e, *_ in await audit_trail(world) if e in ("approve", "reject")]
     assert len(decisions) == 1
     assert any(a.text and a.text.startswith("This request is already") for a in owen.answers)
+
+
+async def test_one_log_line_per_update_with_states_and_time(
+        ada: Person, caplog: pytest.LogCaptureFixture) -> None:
+    await ada.send("/link")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="linkpilot.updates"):
+        await ada.press("TikTok")
+    lines = [r.getMessage() for r in caplog.records if r.name == "linkpilot.updates"]
+    assert len(lines) == 1
+    assert lines[0].startswith("user=1001 event=flow_button state=platform->prerequisite took=")
+    assert lines[0].endswith("ms ok")
+
+
+async def test_the_expiry_check_is_scheduled(world: World, settings: Settings,
+                                             clock: Clock) -> None:
+    from bot.app import build_application
+
+    app = build_application(settings, token=world.api.token, request=world.api, clock=clock)
+    jobs = [job.name for job in app.job_queue.jobs()]
+    assert jobs == ["expiry_sweep"]

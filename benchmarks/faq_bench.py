@@ -1,0 +1,232 @@
+"""Benchmark the FAQ matcher: accuracy on the development questions and lookup latency.
+
+Usage (from the repository root)::
+
+    python benchmarks/faq_bench.py [--kb PATH] [--dev PATH] [--synthetic N] [--rounds N]
+
+Prints top-1 accuracy on in-scope development questions (strict: decision "answer" with the
+right entry; lenient: "answer" or "choose" with the right entry first), the share of
+out-of-scope questions declined, every miss, and the median and p99 latency of one lookup on
+the real knowledge base and on a synthetic one of ``--synthetic`` entries (the real entries
+plus generated ones). Exits non-zero when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    # Run as a plain script from anywhere: make the repository importable.
+    sys.path.insert(0, str(REPO))
+
+from flows.faq import FaqMatcher, KbEntry  # noqa: E402
+from flows.faq.text import tokenise  # noqa: E402
+
+DEFAULT_KB = REPO / "storage" / "knowledge" / "faq.yaml"
+DEFAULT_DEV = REPO.parent / "shared" / "faq" / "dev-set.yaml"
+
+TARGET_ACCURACY = 0.95
+TARGET_DECLINED = 0.95
+TARGET_MEDIAN_REAL_MS = 1.0
+TARGET_MEDIAN_SYNTHETIC_MS = 5.0
+SEED = 20240611
+
+
+@dataclass(frozen=True, slots=True)
+class DevQuestion:
+    """One development question and the entry id that answers it (None: out of scope)."""
+
+    text: str
+    expected: str | None
+
+
+def load_entries(path: Path) -> list[KbEntry]:
+    """Read the knowledge-base YAML into entries."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [
+        KbEntry(
+            id=str(raw["id"]),
+            title=str(raw["title"]),
+            phrasings=tuple(str(p) for p in raw.get("phrasings") or ()),
+            answer=str(raw.get("answer") or ""),
+            platform=str(raw.get("platform") or "general"),
+            category=str(raw.get("category") or ""),
+            related=tuple(str(r) for r in raw.get("related") or ()),
+            sources=tuple(str(s) for s in raw.get("sources") or ()),
+        )
+        for raw in data["entries"]
+    ]
+
+
+def load_dev(path: Path) -> list[DevQuestion]:
+    """Read the development questions."""
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [DevQuestion(str(item["q"]), item.get("id")) for item in items]
+
+
+def synthetic_entries(real: Sequence[KbEntry], total: int, seed: int = SEED) -> list[KbEntry]:
+    """The real entries plus generated ones, ``total`` in all, identical for the same seed.
+
+    Words come from the real entries' vocabulary and from made-up syllable words, drawn with a
+    Zipf-like distribution so that, as in a real knowledge base, a few words (some of them
+    domain words such as "tiktok" or "account") occur in thousands of entries and most occur in
+    a handful. That is the hard case for an inverted index.
+    """
+    rng = random.Random(seed)
+    counts = Counter(t for e in real for t in tokenise(" ".join((e.title, *e.phrasings, e.answer))))
+    # Real words keep their real frequency order, so domain words ("tiktok", "account",
+    # "link") land near the top and appear in a large share of the synthetic entries.
+    vocabulary = sorted(counts, key=lambda word: (-counts[word], word))
+    syllables = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"]
+    invented = sorted(
+        {"".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))) for _ in range(30_000)}
+        - set(vocabulary)
+    )
+    rng.shuffle(invented)
+    # One real word for every two invented ones, down the frequency ranks.
+    words: list[str] = []
+    for rank in range(max(len(vocabulary), len(invented) // 2)):
+        words.extend(vocabulary[rank : rank + 1])
+        words.extend(invented[2 * rank : 2 * rank + 2])
+    cumulative = list(itertools.accumulate(1.0 / (rank + 1) for rank in range(len(words))))
+
+    def sentence(low: int, high: int) -> str:
+        return " ".join(rng.choices(words, cum_weights=cumulative, k=rng.randint(low, high)))
+
+    entries = list(real)
+    for number in range(total - len(real)):
+        entries.append(
+            KbEntry(
+                id=f"synthetic-{number:05d}",
+                title=sentence(5, 9).capitalize() + "?",
+                phrasings=tuple(sentence(3, 8) for _ in range(rng.randint(6, 10))),
+                answer=sentence(40, 90) + ".",
+                platform=rng.choice(("tiktok", "meta", "instagram", "facebook", "general")),
+                category="synthetic",
+            )
+        )
+    return entries
+
+
+def evaluate(matcher: FaqMatcher, questions: Sequence[DevQuestion]) -> tuple[float, float, float]:
+    """Print every miss; return (strict accuracy, lenient accuracy, declined share)."""
+    in_scope = [q for q in questions if q.expected]
+    out_of_scope = [q for q in questions if not q.expected]
+    strict = lenient = declined = 0
+    printed = False
+    print("misses (and weak hits: right entry first, but offered as a choice):")
+    for question in questions:
+        result = matcher.lookup(question.text)
+        top = result.best.entry_id if result.best else None
+        shown = " ".join(f"{c.entry_id}:{c.score:.2f}" for c in result.candidates)
+        if question.expected:
+            strict += result.decision == "answer" and top == question.expected
+            hit = result.decision != "decline" and top == question.expected
+            lenient += hit
+            if not hit or result.decision != "answer":
+                label = "  weak" if hit else "  MISS"
+                printed = True
+                print(
+                    f"{label} {question.text!r} want={question.expected} "
+                    f"got={result.decision} [{shown}]"
+                )
+        else:
+            declined += result.decision == "decline"
+            if result.decision != "decline":
+                printed = True
+                print(f"  MISS {question.text!r} want=decline got={result.decision} [{shown}]")
+    if not printed:
+        print("  (none)")
+    return (
+        strict / max(len(in_scope), 1),
+        lenient / max(len(in_scope), 1),
+        declined / max(len(out_of_scope), 1),
+    )
+
+
+def latency(matcher: FaqMatcher, texts: Sequence[str], rounds: int) -> tuple[float, float]:
+    """Median and p99 milliseconds per lookup over ``rounds`` passes (after one warm-up pass)."""
+    for text in texts:
+        matcher.lookup(text)
+    samples: list[float] = []
+    clock = time.perf_counter
+    for _ in range(rounds):
+        for text in texts:
+            start = clock()
+            matcher.lookup(text)
+            samples.append((clock() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return 0 when every target is met."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kb", type=Path, default=DEFAULT_KB, help="knowledge-base YAML")
+    parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="development questions")
+    parser.add_argument("--synthetic", type=int, default=10_000, help="synthetic KB size")
+    parser.add_argument("--rounds", type=int, default=20, help="timed passes over the questions")
+    args = parser.parse_args(argv)
+
+    entries = load_entries(args.kb)
+    questions = load_dev(args.dev)
+    texts = [q.text for q in questions]
+
+    started = time.perf_counter()
+    matcher = FaqMatcher(entries)
+    built_ms = (time.perf_counter() - started) * 1000
+    print(f"knowledge base: {args.kb} ({len(matcher)} entries, index built in {built_ms:.0f} ms)")
+    print(
+        f"dev questions: {args.dev} ({sum(1 for q in questions if q.expected)} in scope, "
+        f"{sum(1 for q in questions if not q.expected)} out of scope)"
+    )
+    strict, lenient, declined = evaluate(matcher, questions)
+    median_real, p99_real = latency(matcher, texts, args.rounds)
+
+    synthetic = synthetic_entries(entries, args.synthetic)
+    started = time.perf_counter()
+    big = FaqMatcher(synthetic)
+    built_big_s = time.perf_counter() - started
+    median_big, p99_big = latency(big, texts, max(1, args.rounds // 4))
+
+    print()
+    print(f"top-1 accuracy, strict (answer, right entry):            {strict:7.1%}")
+    print(f"top-1 accuracy, lenient (answer or choose, right first): {lenient:7.1%}")
+    print(f"out-of-scope declined:                                   {declined:7.1%}")
+    print(
+        f"latency, real KB ({len(matcher)} entries):        "
+        f"median {median_real:.3f} ms, p99 {p99_real:.3f} ms"
+    )
+    print(
+        f"latency, synthetic KB ({len(big)} entries): "
+        f"median {median_big:.3f} ms, p99 {p99_big:.3f} ms (index built in {built_big_s:.1f} s)"
+    )
+
+    failures = [
+        name
+        for name, ok in (
+            ("accuracy", lenient >= TARGET_ACCURACY),
+            ("declined", declined >= TARGET_DECLINED),
+            ("latency (real)", median_real < TARGET_MEDIAN_REAL_MS),
+            ("latency (synthetic)", median_big < TARGET_MEDIAN_SYNTHETIC_MS),
+        )
+        if not ok
+    ]
+    print("targets:", "all met" if not failures else "missed " + ", ".join(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,425 @@
+"""Match a user's free-text question to a knowledge-base entry, or decide not to."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from operator import itemgetter
+
+from flows.faq.index import Document, InvertedIndex
+from flows.faq.lexicon import ANCHOR_WORDS, ANTONYMS, PHRASES, STOP_WORDS, SYNONYM_GROUPS
+from flows.faq.model import KbEntry, Lookup, Scored
+from flows.faq.spelling import SpellingCorrector
+from flows.faq.text import Analyzer, bigrams, tokenise
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Turns match statistics into confidences, and confidences into a decision.
+
+    A candidate's confidence is ``fit * share``:
+
+    * ``fit`` says whether the entry is about the question at all: a logistic function of its
+      coverage (IDF-weighted share of the question's terms it contains), strength (how central
+      those terms are to it), similarity to its closest phrasing, and the share of question
+      words the knowledge base has never seen. It alone separates in scope from out of scope.
+    * ``share`` is a softmax of the candidates' retrieval scores (BM25 plus a bonus for
+      similarity to the closest phrasing), so two entries that match equally well split the
+      confidence and neither is answered outright.
+
+    The weights come from a logistic fit on development questions (in scope against out of
+    scope, the latter weighted up), so a confidence reads roughly as the probability that the
+    entry is the right answer: about 0.5 means even odds.
+    """
+
+    coverage_weight: float = 4.6
+    strength_weight: float = 3.0
+    similarity_weight: float = 1.3
+    # Per share of question words the knowledge base has never seen.
+    unknown_weight: float = -4.0
+    bias: float = -1.9
+    # How much the nearest-phrasing similarity (0..1) adds to the retrieval score.
+    similarity_boost: float = 2.0
+    # Softmax temperature over the candidates' retrieval scores. The scores are not normalised
+    # by the question's length on purpose: evidence adds up, so a one-word question ("code")
+    # separates entries less than a full sentence does and ends in a choice, not an answer.
+    temperature: float = 0.5
+    # Below this fit the question is out of scope.
+    fit_threshold: float = 0.55
+    # At or above this confidence, and this far ahead of the runner-up, the best entry is
+    # answered without asking.
+    answer_threshold: float = 0.5
+    answer_margin: float = 0.2
+    # Similarity at which a question counts as a verbatim knowledge-base phrasing.
+    verbatim_similarity: float = 0.9
+    # Typo-corrected words count a little less: the correction might be wrong.
+    corrected_weight: float = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """An entry after reranking: its confidence and the evidence behind it."""
+
+    entry_id: str
+    confidence: float
+    fit: float
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Impacts:
+    """A question term's contribution per entry, best first, capped at ``_IMPACT_CAP`` entries.
+
+    ``values`` maps each listed entry to its contribution; ``complete`` says no entry was cut.
+    """
+
+    ordered: tuple[tuple[int, float], ...]
+    values: dict[int, float]
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """One question term and the indexed terms that may stand in for it."""
+
+    term: str
+    # (indexed term, synonym weight, factor = synonym weight * IDF used for the stand-in)
+    members: tuple[tuple[str, float, float], ...]
+    idf: float
+    # 1, or less for a typo-corrected word
+    weight: float
+
+
+# Candidates kept for the confidence stage.
+_TOP_K = 10
+# Candidates whose score is completed exactly before the top K are taken.
+_EXACT_POOL = 64
+# Per question term, only the entries where it weighs most generate candidates. A term in
+# thousands of entries barely separates them; its exact contribution is still added for the
+# pooled candidates. Knowledge bases smaller than this are scored exactly.
+_IMPACT_CAP = 768
+# Question terms whose impact lists are kept; past this the cache starts over.
+_IMPACT_CACHE_LIMIT = 4096
+# A question is a sentence or two; a pasted wall of text is cut here so it cannot stall the bot.
+_MAX_QUESTION_CHARS = 1000
+_MAX_QUESTION_TOKENS = 64
+
+
+class FaqMatcher:
+    """Lexical FAQ retrieval: BM25-style scoring over titles and phrasings, calibrated decisions.
+
+    The index is built once. A lookup walks the (capped) postings of the question's terms,
+    completes the scores of a small pool of candidates, reranks the best few by similarity to
+    their closest phrasing and turns the result into a decision.
+    """
+
+    def __init__(self, entries: Iterable[KbEntry]) -> None:
+        self._entries: tuple[KbEntry, ...] = tuple(entries)
+        self._by_id: dict[str, KbEntry] = {}
+        for entry in self._entries:
+            if entry.id in self._by_id:
+                raise ValueError(f"duplicate knowledge-base entry id: {entry.id!r}")
+            self._by_id[entry.id] = entry
+        self._calibration = Calibration()
+        self._analyzer = Analyzer()
+        vocabulary: Counter[str] = Counter()
+        documents: list[Document] = []
+        for entry in self._entries:
+            questions = []
+            for text in (entry.title, *entry.phrasings):
+                tokens = tokenise(text)
+                vocabulary.update(tokens)
+                questions.append(self._analyzer.terms_of_tokens(tokens))
+            answer = tokenise(entry.answer)
+            vocabulary.update(answer)
+            documents.append(Document(questions, self._analyzer.terms_of_tokens(answer)))
+        self._index = InvertedIndex(documents)
+        self._speller = SpellingCorrector(self._vocabulary(vocabulary), protected=STOP_WORDS)
+        self._synonyms = self._build_synonyms()
+        self._antonyms = self._build_antonyms()
+        self._anchors = self._build_anchors()
+        self._unknown_idf = self._index.unknown_idf()
+        self._impacts: dict[str, _Impacts] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entry(self, entry_id: str) -> KbEntry:
+        """Return the entry with this id; raises KeyError for an unknown id."""
+        return self._by_id[entry_id]
+
+    # ----------------------------------------------------------------------------------------
+    # building
+
+    @staticmethod
+    def _vocabulary(words: Counter[str]) -> Counter[str]:
+        """Surface words typos are corrected towards: the knowledge base's plus the lexicon's."""
+        lexicon: list[str] = [*PHRASES, *PHRASES.values(), *ANCHOR_WORDS]
+        for _, group in SYNONYM_GROUPS:
+            lexicon.extend(group)
+        for text in lexicon:
+            for token in tokenise(text):
+                words[token] += 1
+        return words
+
+    def _build_synonyms(self) -> dict[str, dict[str, float]]:
+        """Stemmed soft-synonym table: term -> {stand-in term: weight}."""
+        table: dict[str, dict[str, float]] = {}
+        for weight, words in SYNONYM_GROUPS:
+            stems = self._analyzer.stems_of(words)
+            for stem in stems:
+                row = table.setdefault(stem, {})
+                for other in stems:
+                    if other != stem and row.get(other, 0.0) < weight:
+                        row[other] = weight
+        return table
+
+    def _build_antonyms(self) -> dict[str, frozenset[str]]:
+        """Stemmed opposite-action table: term -> terms that mean the opposite."""
+        table: dict[str, set[str]] = {}
+        for left, right in ANTONYMS:
+            for a in self._analyzer.stems_of([left]):
+                for b in self._analyzer.stems_of([right]):
+                    table.setdefault(a, set()).add(b)
+                    table.setdefault(b, set()).add(a)
+        return {term: frozenset(opposites) for term, opposites in table.items()}
+
+    def _build_anchors(self) -> frozenset[str]:
+        """Terms that mark a question as belonging to this domain.
+
+        The curated anchor words, plus numbers and codes the knowledge base itself mentions
+        (error codes such as 4025, limits such as 800).
+        """
+        anchors = set(self._analyzer.stems_of(ANCHOR_WORDS))
+        # Small numbers ("2 plus 2") are everywhere; three digits and up are codes and limits.
+        anchors.update(t for t in self._index.postings if sum(ch.isdigit() for ch in t) >= 3)
+        return frozenset(anchors)
+
+    # ----------------------------------------------------------------------------------------
+    # lookup
+
+    def lookup(self, question: str) -> Lookup:
+        """Find the entry that answers a question and decide whether to answer, offer or decline."""
+        terms, corrected = self._question_terms(question)
+        groups = self._groups(terms, corrected)
+        if not any(group.members for group in groups):
+            return Lookup("decline", None, ())
+        top = self._retrieve(groups, bigrams(terms))
+        ranked = self._rerank(groups, top)
+        return self._decide(ranked, has_anchor=not self._anchors.isdisjoint(terms))
+
+    def _question_terms(self, question: str) -> tuple[list[str], frozenset[str]]:
+        """Analyse a question: typo-fix, rewrite, stem; also report which terms were corrected."""
+        tokens = tokenise(question[:_MAX_QUESTION_CHARS])[:_MAX_QUESTION_TOKENS]
+        fixed = [self._speller.correct(token) for token in tokens]
+        corrected = frozenset(
+            self._analyzer.stem(new) for old, new in zip(tokens, fixed, strict=True) if old != new
+        )
+        terms = self._analyzer.terms_of_tokens(fixed)
+        return list(dict.fromkeys(terms)), corrected
+
+    def _groups(self, terms: list[str], corrected: frozenset[str]) -> list[_Group]:
+        """Expand each question term into the indexed terms that can match it."""
+        index = self._index
+        groups: list[_Group] = []
+        for term in terms:
+            candidates: list[tuple[str, float]] = []
+            if term in index.postings:
+                candidates.append((term, 1.0))
+            for other, weight in self._synonyms.get(term, {}).items():
+                if other in index.postings:
+                    candidates.append((other, weight))
+            if term in index.postings:
+                idf = index.idf[term]
+            elif candidates:
+                # A word the entries never use but whose synonyms they do: weigh it like the
+                # rarest stand-in, which is what it will be matched through.
+                idf = max(index.idf[m] for m, _ in candidates)
+            else:
+                idf = self._unknown_idf
+            # A stand-in never counts for more than its own rarity: "grant" must not lend its
+            # high IDF to "approve", which half the entries use.
+            members = tuple(
+                (member, synonym_weight, synonym_weight * min(idf, index.idf[member]))
+                for member, synonym_weight in candidates
+            )
+            weight = self._calibration.corrected_weight if term in corrected else 1.0
+            groups.append(_Group(term, members, idf, weight))
+        return groups
+
+    def _impacts_of(self, group: _Group) -> _Impacts:
+        """The group's per-entry contributions (best stand-in per entry), cached per term."""
+        impacts = self._impacts.get(group.term)
+        if impacts is not None:
+            return impacts
+        postings = self._index.postings
+        if len(group.members) == 1:
+            member, _, factor = group.members[0]
+            values = {doc: factor * value for doc, value in postings[member].items()}
+        else:
+            values = {}
+            for member, _, factor in group.members:
+                for doc, value in postings[member].items():
+                    value *= factor
+                    if value > values.get(doc, 0.0):
+                        values[doc] = value
+        complete = len(values) <= _IMPACT_CAP
+        ordered = (
+            tuple(values.items())
+            if complete
+            else tuple(heapq.nlargest(_IMPACT_CAP, values.items(), key=itemgetter(1)))
+        )
+        impacts = _Impacts(ordered, values if complete else dict(ordered), complete)
+        if len(self._impacts) >= _IMPACT_CACHE_LIMIT:
+            self._impacts.clear()
+        self._impacts[group.term] = impacts
+        return impacts
+
+    def _exact(self, group: _Group, doc: int) -> float:
+        """The group's contribution to one entry, looked up in the full postings."""
+        postings = self._index.postings
+        return max(factor * postings[member].get(doc, 0.0) for member, _, factor in group.members)
+
+    def _retrieve(self, groups: list[_Group], pairs: list[str]) -> list[tuple[int, float]]:
+        """The best ``_TOP_K`` entries by BM25-style score, best first.
+
+        Each term's impact list generates candidates; a term whose list was capped then adds
+        its exact contribution to the pooled candidates it had not reached, so the pool is
+        scored exactly. Small knowledge bases never hit the cap and are scored exactly.
+        """
+        scores: dict[int, float] = {}
+        capped: list[tuple[_Group, _Impacts]] = []
+        for group in groups:
+            if not group.members:
+                continue
+            impacts = self._impacts_of(group)
+            weight = group.weight
+            get = scores.get
+            for doc, value in impacts.ordered:
+                scores[doc] = get(doc, 0.0) + weight * value
+            if not impacts.complete:
+                capped.append((group, impacts))
+        if capped and len(scores) > _EXACT_POOL:
+            pool = dict(heapq.nlargest(_EXACT_POOL, scores.items(), key=itemgetter(1)))
+        else:
+            pool = scores
+        for group, impacts in capped:
+            for doc in pool:
+                if doc not in impacts.values:
+                    pool[doc] += group.weight * self._exact(group, doc)
+        bigram_postings = self._index.bigram_postings
+        for pair in pairs:
+            for doc, value in bigram_postings.get(pair, {}).items():
+                if doc in pool:
+                    pool[doc] += value
+        return heapq.nlargest(_TOP_K, pool.items(), key=itemgetter(1))
+
+    def _similarity(self, groups: list[_Group], doc: int, norm: float) -> float:
+        """Cosine similarity between the question and the entry's closest title or phrasing.
+
+        Unlike the entry-level score this penalises a phrasing for the words it has and the
+        question lacks, so "link tiktok account" prefers "link a TikTok account" over "can't
+        see the option to link a TikTok account". A phrasing that uses the opposite of a
+        question word ("remove" for "add") loses that word's weight instead of gaining it.
+        """
+        idf = self._index.idf
+        best = 0.0
+        for vector in self._index.sentences[doc]:
+            total = 0.0
+            for group in groups:
+                value = 0.0
+                for member, _, factor in group.members:
+                    weight = vector.get(member)
+                    if weight is not None and factor * weight > value:
+                        value = factor * weight
+                if value == 0.0:
+                    for opposite in self._antonyms.get(group.term, ()):
+                        weight = vector.get(opposite)
+                        if weight is not None:
+                            value = -min(group.idf, idf[opposite]) * weight
+                            break
+                total += group.weight * value
+            best = max(best, total)
+        return best / norm if norm else 0.0
+
+    def _evidence(self, groups: list[_Group], doc: int) -> tuple[float, float]:
+        """Coverage and strength of an entry's match: IDF-weighted shares of the question.
+
+        Coverage counts a question term as present when the entry's title or phrasings contain
+        it (or a stand-in, at the stand-in's weight), half when only the answer does. Strength
+        also asks how central the term is to the entry. An unknown word weighs in the
+        denominator: that is what sinks "how do I change my car's oil".
+        """
+        index = self._index
+        postings, in_questions = index.postings, index.in_questions
+        top_strength = index.max_strength
+        total = covered = strength = 0.0
+        for group in groups:
+            mass = group.weight * group.idf
+            total += mass
+            best_cover = best_strength = 0.0
+            for member, _, factor in group.members:
+                value = postings[member].get(doc)
+                if value is None:
+                    continue
+                share = factor / group.idf
+                in_question = doc in in_questions.get(member, ())
+                best_cover = max(best_cover, share if in_question else 0.5 * share)
+                best_strength = max(best_strength, share * value / top_strength)
+            covered += mass * best_cover
+            strength += mass * best_strength
+        if total == 0:
+            return 0.0, 0.0
+        return covered / total, strength / total
+
+    def _rerank(self, groups: list[_Group], top: list[tuple[int, float]]) -> list[_Candidate]:
+        """Score the best few entries in full and turn the scores into confidences."""
+        if not top:
+            return []
+        c = self._calibration
+        masses = [g.weight * g.idf for g in groups]
+        norm = math.sqrt(sum(m * m for m in masses))
+        unknown = sum(1 for g in groups if not g.members) / len(groups)
+        rows: list[tuple[float, float, float, int]] = []
+        for doc, raw in top:
+            coverage, strength = self._evidence(groups, doc)
+            similarity = self._similarity(groups, doc, norm)
+            z = (
+                c.coverage_weight * coverage
+                + c.strength_weight * strength
+                + c.similarity_weight * similarity
+                + c.unknown_weight * unknown
+                + c.bias
+            )
+            fit = 1.0 / (1.0 + math.exp(-z))
+            rows.append((raw + c.similarity_boost * similarity, fit, similarity, doc))
+        best_score = max(row[0] for row in rows)
+        shares = [math.exp((row[0] - best_score) / c.temperature) for row in rows]
+        total = sum(shares)
+        candidates = [
+            _Candidate(self._entries[doc].id, fit * share / total, fit, similarity)
+            for (_, fit, similarity, doc), share in zip(rows, shares, strict=True)
+        ]
+        candidates.sort(key=lambda cand: cand.confidence, reverse=True)
+        return candidates
+
+    def _decide(self, ranked: list[_Candidate], *, has_anchor: bool) -> Lookup:
+        """Answer a confident best, offer close candidates, decline what is out of scope."""
+        c = self._calibration
+        candidates = tuple(Scored(cand.entry_id, cand.confidence) for cand in ranked[:3])
+        if not ranked:
+            return Lookup("decline", None, candidates)
+        best = ranked[0]
+        # A question that (nearly) repeats a phrasing of the knowledge base is in the domain by
+        # definition, even without a domain word: "what can you do", "help".
+        in_domain = has_anchor or best.similarity >= c.verbatim_similarity
+        if not in_domain or best.fit < c.fit_threshold:
+            return Lookup("decline", None, candidates)
+        runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
+        if best.confidence >= c.answer_threshold and best.confidence - runner_up >= c.answer_margin:
+            return Lookup("answer", candidates[0], candidates)
+        # A good fit with a small share means several entries match equally: let the user pick.
+        return Lookup("choose", candidates[0], candidates)

@@ -1,0 +1,232 @@
+"""Behaviour of the FAQ matcher on the real knowledge base: synonyms, typos, declines, choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.faq import FaqMatcher, KbEntry, Lookup
+
+REPO = Path(__file__).resolve().parents[1]
+KB_PATH = REPO / "storage" / "knowledge" / "faq.yaml"
+DEV_SET = Path(__file__).resolve().parents[1].parent / "shared" / "faq" / "dev-set.yaml"
+
+
+def load_entries(path: Path) -> list[KbEntry]:
+    """Read the knowledge-base YAML the way the bot does, into matcher entries."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [
+        KbEntry(
+            id=raw["id"],
+            title=raw["title"],
+            phrasings=tuple(raw.get("phrasings") or ()),
+            answer=raw.get("answer") or "",
+            platform=raw.get("platform") or "general",
+            category=raw.get("category") or "",
+            related=tuple(raw.get("related") or ()),
+            sources=tuple(raw.get("sources") or ()),
+        )
+        for raw in data["entries"]
+    ]
+
+
+@pytest.fixture(scope="module")
+def entries() -> list[KbEntry]:
+    return load_entries(KB_PATH)
+
+
+@pytest.fixture(scope="module")
+def matcher(entries: list[KbEntry]) -> FaqMatcher:
+    return FaqMatcher(entries)
+
+
+def assert_found(result: Lookup, entry_id: str) -> None:
+    """The question is answered, or offered as a choice, with this entry first."""
+    assert result.decision != "decline", result
+    assert result.best is not None
+    assert result.best.entry_id == entry_id, result
+
+
+# --------------------------------------------------------------------------------------------
+# the API
+
+
+def test_len_and_entry_lookup(matcher: FaqMatcher, entries: list[KbEntry]) -> None:
+    assert len(matcher) == len(entries)
+    assert matcher.entry("tiktok-unlink") == next(e for e in entries if e.id == "tiktok-unlink")
+    with pytest.raises(KeyError):
+        matcher.entry("no-such-entry")
+
+
+def test_duplicate_ids_are_rejected(entries: list[KbEntry]) -> None:
+    with pytest.raises(ValueError, match="duplicate"):
+        FaqMatcher([entries[0], entries[0]])
+
+
+def test_candidates_are_top_three_best_first_with_scores_in_unit_range(
+    matcher: FaqMatcher,
+) -> None:
+    result = matcher.lookup("how do I link my tiktok account")
+    assert 1 <= len(result.candidates) <= 3
+    scores = [c.score for c in result.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert result.best == result.candidates[0]
+
+
+def test_an_empty_knowledge_base_declines_everything() -> None:
+    result = FaqMatcher([]).lookup("how do I link my tiktok account")
+    assert result == Lookup("decline", None, ())
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "?!", "..."])
+def test_empty_or_blank_input_declines(matcher: FaqMatcher, question: str) -> None:
+    assert matcher.lookup(question) == Lookup("decline", None, ())
+
+
+# --------------------------------------------------------------------------------------------
+# normalisation, synonyms and typos
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how to disconnect my tik tok from ads manager",
+        "remove my TikTok account from the ad account",
+        "How do I UNLINK my TikTok\u2019s account??",
+        "detach tiktok from my advertiser account",
+    ],
+)
+def test_unlink_synonyms_and_spelling_variants(matcher: FaqMatcher, question: str) -> None:
+    result = matcher.lookup(question)
+    assert result.decision == "answer"
+    assert_found(result, "tiktok-unlink")
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("how do I connect my ig to my fb page", "meta-connect-instagram-to-page"),
+        ("does my insta need to be a professional account", "meta-instagram-professional-required"),
+        ("can I message ig users from messenger", "meta-messaging"),
+        ("share insta posts on fb", "meta-cross-posting"),
+    ],
+)
+def test_instagram_and_facebook_abbreviations(
+    matcher: FaqMatcher, question: str, entry_id: str
+) -> None:
+    assert_found(matcher.lookup(question), entry_id)
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("my ad code expired", "spark-code-expired"),
+        ("how does a creator make a video code", "spark-code-generate"),
+        ("how many tiktok accounts can a bc have", "tiktok-linking-limits"),
+        ("how do I take back an advertiser's access to my tiktok", "tiktok-revoke-access"),
+        ("the owner said no to my request", "tiktok-owner-rejects"),
+    ],
+)
+def test_domain_synonyms(matcher: FaqMatcher, question: str, entry_id: str) -> None:
+    assert_found(matcher.lookup(question), entry_id)
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("how do i unlnik my tiktok acount", "tiktok-unlink"),
+        ("can i conect my instagarm to a facebok page", "meta-connect-instagram-to-page"),
+        ("my spark cdoe has exipred", "spark-code-expired"),
+    ],
+)
+def test_typos_are_tolerated(matcher: FaqMatcher, question: str, entry_id: str) -> None:
+    assert_found(matcher.lookup(question), entry_id)
+
+
+# --------------------------------------------------------------------------------------------
+# out of scope
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what's the capital of Peru",
+        "write me a poem",
+        "asdfgh",
+        "how do I bake bread",
+        "hi",
+        "hello there!",
+        "thanks a lot",
+        "tell me a joke",
+        "what is 12 times 7",
+        "how do I reset my router",
+        "who won the football match yesterday",
+        "how do I link my spotify to discord",
+        "zxcvbnm qwerty",
+    ],
+)
+def test_out_of_scope_questions_decline(matcher: FaqMatcher, question: str) -> None:
+    result = matcher.lookup(question)
+    assert result.decision == "decline", result
+    assert result.best is None
+
+
+# --------------------------------------------------------------------------------------------
+# ambiguity
+
+
+@pytest.mark.parametrize("question", ["spark code", "tiktok account", "access"])
+def test_ambiguous_queries_offer_a_choice(matcher: FaqMatcher, question: str) -> None:
+    result = matcher.lookup(question)
+    assert result.decision == "choose", result
+    assert len(result.candidates) == 3
+    assert result.best == result.candidates[0]
+    # A choice means no candidate is a clear winner.
+    assert result.candidates[0].score < 0.5
+
+
+def test_choose_offers_the_plausible_entries(matcher: FaqMatcher) -> None:
+    result = matcher.lookup("spark code")
+    assert {c.entry_id for c in result.candidates} <= {
+        "spark-code-generate",
+        "spark-code-apply",
+        "spark-code-validity",
+        "spark-code-expired",
+        "spark-code-invalid",
+        "spark-delete-post-or-code",
+    }
+
+
+def test_a_clear_question_is_answered_with_high_confidence(matcher: FaqMatcher) -> None:
+    result = matcher.lookup("what happens if the owner rejects my authorization request")
+    assert result.decision == "answer"
+    assert result.best is not None
+    assert result.best.entry_id == "tiktok-owner-rejects"
+    assert result.best.score >= 0.5
+
+
+# --------------------------------------------------------------------------------------------
+# development-set floor
+
+
+def test_dev_set_accuracy_floor(matcher: FaqMatcher) -> None:
+    if not DEV_SET.exists():
+        pytest.skip(f"development set not found at {DEV_SET}")
+    questions = yaml.safe_load(DEV_SET.read_text(encoding="utf-8"))
+    in_scope = [q for q in questions if q["id"]]
+    out_of_scope = [q for q in questions if not q["id"]]
+    hits = [q["q"] for q in in_scope if _top(matcher, q["q"]) == q["id"]]
+    declined = [q["q"] for q in out_of_scope if matcher.lookup(q["q"]).decision == "decline"]
+    missed = sorted({q["q"] for q in in_scope} - set(hits))
+    leaked = sorted({q["q"] for q in out_of_scope} - set(declined))
+    assert len(hits) / len(in_scope) >= 0.95, missed
+    assert len(declined) / len(out_of_scope) >= 0.95, leaked
+
+
+def _top(matcher: FaqMatcher, question: str) -> str | None:
+    """The entry the bot would put first (answer or first choice), None when it declines."""
+    result = matcher.lookup(question)
+    return result.best.entry_id if result.decision != "decline" and result.best else None

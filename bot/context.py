@@ -9,13 +9,16 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.settings import Settings
 from storage.uow import Database
+
+if TYPE_CHECKING:
+    from bot.faq import FaqService
 
 logger = logging.getLogger("linkpilot.updates")
 
@@ -30,7 +33,7 @@ class Deps:
 
     settings: Settings
     db: Database
-    faq: Any  # bot.faq.FaqService; typed loosely to keep this module import-light
+    faq: FaqService
     clock: Callable[[], datetime] = utc_now
     bot_username: str = ""
 

@@ -18,6 +18,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -363,6 +364,18 @@ class LocalBotApi(BaseRequest):
         self._faults.setdefault(method.lower(), []).append(
             _Fault(error_code, description, retry_after, times)
         )
+
+    def forget(self, user_ids: Iterable[int]) -> None:
+        """Drop everything kept about these users, and the call logs (Telegram's memory, not
+        the bot's: long benchmarks call this so the double's records don't count as growth)."""
+        self.calls.clear()
+        self.callback_answers.clear()
+        self.touched.clear()
+        for user_id in user_ids:
+            self._chats.pop(user_id, None)
+            self._next_id.pop(user_id, None)
+            self._users.pop(user_id, None)
+            self.started.discard(user_id)
 
     def messages(self, chat_id: int) -> list[SentMessage]:
         """Current state of every (undeleted) message the bot sent to ``chat_id``."""

@@ -20,6 +20,10 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL mode, a busy timeout and enforced foreign keys."""
+    if url.startswith("sqlite"):
+        # Units of work always end their transaction, so the pool's rollback-on-return would be
+        # a second, empty one: a wasted round trip to aiosqlite's thread on every update.
+        kwargs.setdefault("pool_reset_on_return", None)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

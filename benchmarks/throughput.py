@@ -1,0 +1,683 @@
+"""Throughput of the link flow: Linkpilot (durable state in SQLite) vs a plain PTB bot.
+
+Usage (from the repository root)::
+
+    python benchmarks/throughput.py [--users N] [--rounds R] [--profile] [--baseline-settle]
+                                    [--no-memory]
+
+Both bots run on the in-process Bot API double (:class:`bot.local_api.LocalBotApi`) and are fed
+pre-built ``Update`` objects through ``await application.process_update(update)``, users
+interleaved round-robin (every user's step 1, then every user's step 2, ...). The conversation is
+a 4-step slice of the link flow that is pure state machine and database::
+
+    /link  ->  press TikTok  ->  press Yes  ->  press Yes
+
+1. **Linkpilot**: the real application (``bot.app.build_application``) on a fresh SQLite file.
+   Callback data carries the conversation version (``f:<version>:<action>[:<arg>]``), which is
+   deterministic per user: the row starts at version 1 and every stored step adds one.
+2. **Baseline**: the same four steps written the plain PTB way, a ``ConversationHandler`` with
+   in-memory state and no persistence, replying with the same texts and inline keyboards.
+3. The two are interleaved in ``R`` rounds (alternating which goes first) because the machine is
+   noisy; the summary gives the median of rounds and the Linkpilot/baseline ratio per round.
+4. Memory, each bot in a fresh subprocess: RSS (VmRSS) before and after ``N`` users, then the
+   tracemalloc growth over another ``N`` users, per 1,000 users: right after them (the double's
+   records of them included) and once the double has forgotten them, which is what the bot
+   itself keeps (the double stands for Telegram's servers; its memory is not the bot's).
+5. ``--profile`` runs one more Linkpilot leg under cProfile and prints, in microseconds per
+   update, the own time by area (our modules, PTB, SQLAlchemy, the double, waiting...), the top
+   25 entries by cumulative time and the top entries by own time.
+
+``--baseline-settle`` makes the baseline also edit the pressed message as Linkpilot does, so both
+make the same Bot API calls and the remaining gap is state handling alone.
+
+Figures only; nothing here passes or fails, except that an update the bot did not answer as
+expected is counted and reported (a broken flow makes the figures meaningless).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import cProfile
+import gc
+import json
+import logging
+import os
+import platform
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import warnings
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# PTB 22 warns about its future timedelta API unless opted in (must precede importing telegram).
+os.environ["PTB_TIMEDELTA"] = "true"
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    # Run as a plain script from anywhere: make the repository importable.
+    sys.path.insert(0, str(REPO))
+
+import sqlalchemy  # noqa: E402
+import telegram  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from telegram import LinkPreviewOptions, Update  # noqa: E402
+from telegram.constants import ParseMode  # noqa: E402
+from telegram.ext import (  # noqa: E402
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    Defaults,
+)
+from telegram.warnings import PTBUserWarning  # noqa: E402
+
+from bot import render  # noqa: E402
+from bot.app import build_application, finish, prepare  # noqa: E402
+from bot.context import deps_of  # noqa: E402
+from bot.local_api import LocalBotApi, Person  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from flows.link_flow import Position, S  # noqa: E402
+
+JSON = dict[str, Any]
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+
+LINK = "/link"
+# The three presses after /link, with the version each question carries (see bot.keyboards).
+PRESSES: tuple[str, ...] = ("f:1:p:tiktok", "f:2:y", "f:3:y")
+STEPS = 1 + len(PRESSES)
+FINAL_VERSION = STEPS  # the row after the 4th stored step
+
+WARMUP_USERS = 20
+PROBE_USER = 9_000_000
+WARMUP_BASE = 8_000_000
+TIMED_BASE = 1_000_000
+TRACED_BASE = 2_000_000
+TRACE_FRAMES = 8  # enough to name the line of this repository an allocation came from
+PROFILE_TOP = 25
+PROFILE_TOP_OWN = 15
+EPOLL_WAIT = "<method 'poll' of 'select.epoll' objects>"
+
+
+# --- the two bots -----------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """A bot under test, on its own Bot API double."""
+
+    name: str
+    app: AnyApp
+    api: LocalBotApi
+    close: Callable[[], Awaitable[None]]
+    # Extra check of the durable state: how many of the given users are where they should be.
+    stored: Callable[[Sequence[int]], Awaitable[int]] | None = None
+
+
+async def linkpilot_bench(db_file: Path) -> Bench:
+    """Linkpilot as the tests build it, with its state in a fresh SQLite file."""
+    api = LocalBotApi()
+    settings = Settings(_env_file=None,  # type: ignore[call-arg]
+                        database_url=f"sqlite+aiosqlite:///{db_file}", telegram_bot_token=None)
+    app = build_application(settings, token=api.token, request=api, run_jobs=False)
+    api.attach(app)
+    await prepare(app)
+
+    async def stored(user_ids: Sequence[int]) -> int:
+        async with deps_of(app).db.engine.connect() as conn:
+            count = (await conn.execute(
+                text("SELECT count(*) FROM conversations WHERE flow = 'link' AND version = :v"
+                     " AND user_id BETWEEN :lo AND :hi"),
+                {"v": FINAL_VERSION, "lo": min(user_ids), "hi": max(user_ids)},
+            )).scalar_one()
+        return int(count)
+
+    return Bench("linkpilot", app, api, lambda: finish(app), stored)
+
+
+PLATFORM, PREREQUISITE = range(2)
+
+
+def baseline_replies() -> list[render.Reply]:
+    """The questions the baseline asks: the same texts and keyboards Linkpilot sends."""
+    history: list[list[Any]] = [[S.PLATFORM.value, 0]]
+    replies = [render.question(Position(S.PLATFORM, {"history": [], "scopes": []}), 1)]
+    for prereq in range(3):
+        data = {"platform": "tiktok", "prereq": prereq, "history": history, "scopes": []}
+        replies.append(render.question(Position(S.PREREQUISITE, data), 2 + prereq))
+        history = [*history, [S.PREREQUISITE.value, prereq]]
+    return replies
+
+
+async def baseline_bench(*, settle: bool) -> Bench:
+    """The four steps the plain PTB way: a ConversationHandler with in-memory state.
+
+    With ``settle`` the pressed message is edited as Linkpilot does (chosen answer appended,
+    buttons removed), so both bots make the same Bot API calls.
+    """
+    replies = baseline_replies()
+    api = LocalBotApi()
+
+    async def answer_press(update: Update, label: str) -> None:
+        query = update.callback_query
+        assert query is not None and query.message is not None
+        await query.answer()
+        if settle and isinstance(query.message, telegram.Message):
+            await query.edit_message_text(f"{query.message.text_html}\n\n<i>→ {label}</i>",
+                                          reply_markup=None)
+
+    async def link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        assert update.effective_chat is not None
+        reply = replies[0]
+        await update.effective_chat.send_message(reply.text, reply_markup=reply.markup)
+        return PLATFORM
+
+    async def platform_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        assert update.callback_query is not None and update.effective_chat is not None
+        assert context.user_data is not None and update.callback_query.data is not None
+        await answer_press(update, "TikTok")
+        context.user_data["platform"] = update.callback_query.data.rsplit(":", 1)[-1]
+        context.user_data["prereq"] = 0
+        reply = replies[1]
+        await update.effective_chat.send_message(reply.text, reply_markup=reply.markup)
+        return PREREQUISITE
+
+    async def prerequisite_met(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        assert update.effective_chat is not None and context.user_data is not None
+        await answer_press(update, "Yes")
+        context.user_data["prereq"] += 1
+        reply = replies[1 + context.user_data["prereq"]]
+        await update.effective_chat.send_message(reply.text, reply_markup=reply.markup)
+        return PREREQUISITE
+
+    async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        return ConversationHandler.END
+
+    with warnings.catch_warnings():
+        # "per_message=False: CallbackQueryHandler will not be tracked for every message" is
+        # the intended set-up (one conversation per user, as in Linkpilot).
+        warnings.simplefilter("ignore", PTBUserWarning)
+        conversation = ConversationHandler(
+            entry_points=[CommandHandler("link", link)],
+            states={
+                PLATFORM: [CallbackQueryHandler(platform_chosen, pattern=r"^f:\d+:p:")],
+                PREREQUISITE: [CallbackQueryHandler(prerequisite_met, pattern=r"^f:\d+:y$")],
+            },
+            fallbacks=[CommandHandler("cancel", cancel)],
+        )
+    app: AnyApp = (
+        Application.builder()
+        .token(api.token)
+        .defaults(Defaults(parse_mode=ParseMode.HTML,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .request(api)
+        .get_updates_request(api)
+        .build()
+    )
+    app.add_handler(conversation)
+    api.attach(app)
+    await app.initialize()
+    return Bench("baseline", app, api, app.shutdown)
+
+
+BenchFactory = Callable[[int], Awaitable[Bench]]
+
+
+def factories(workdir: Path, *, settle: bool) -> dict[str, BenchFactory]:
+    """Makers of a fresh bot per leg (``serial`` names the SQLite file)."""
+
+    async def linkpilot(serial: int) -> Bench:
+        return await linkpilot_bench(workdir / f"linkpilot-{serial}.db")
+
+    async def baseline(serial: int) -> Bench:
+        return await baseline_bench(settle=settle)
+
+    return {"linkpilot": linkpilot, "baseline": baseline}
+
+
+# --- the users --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Script:
+    """What one user's conversation looks like, recorded from a probe user on the same bot."""
+
+    pressed: list[JSON]  # the bot message each press is made on (Message JSON)
+    final_text: str  # plain text of the bot's last question
+
+
+def _copy(message: JSON) -> JSON:
+    return json.loads(json.dumps(message))
+
+
+async def record_script(bench: Bench) -> Script:
+    """Walk the probe user through the four steps with ``Person`` and keep what it saw.
+
+    Also checks that each pressed callback data is on the message it is pressed on, i.e. that
+    the versions in ``PRESSES`` are the ones the bot issues.
+    """
+    api = bench.api
+    person = Person(api, PROBE_USER, "Probe")
+    await person.send(LINK)
+    pressed: list[JSON] = []
+    for data in PRESSES:
+        message = person.last
+        offered = [b.callback_data for row in message.buttons for b in row]
+        if data not in offered:
+            raise RuntimeError(f"{bench.name}: {data!r} is not offered; buttons: {offered}")
+        stored = api.find(PROBE_USER, message.message_id)
+        assert stored is not None
+        pressed.append(_copy(api.message_json(stored)))
+        await person.press_data(data, message.message_id)
+        if person.last_answer is not None:
+            raise RuntimeError(f"{bench.name}: {data!r} answered {person.last_answer!r}")
+    return Script(pressed, person.last.plain)
+
+
+def build_updates(bench: Bench, script: Script, user_ids: Sequence[int]) -> list[list[Update]]:
+    """Pre-build every user's updates: one list per step, users in order (round-robin).
+
+    The double is prepared as ``Person`` would do it (user known, chat started, the /link
+    message stored so message ids line up, callback query ids issued).
+    """
+    api, bot = bench.api, bench.app.bot
+    steps: list[list[Update]] = [[] for _ in range(STEPS)]
+    command = [{"type": "bot_command", "offset": 0, "length": len(LINK)}]
+    for user_id in user_ids:
+        user: JSON = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}",
+                      "language_code": "en"}
+        api.register_user(user)
+        api.started.add(user_id)
+        incoming = api.record_incoming(user_id, LINK, command)
+        steps[0].append(Update.de_json(
+            {"update_id": api.next_update_id(), "message": api.message_json(incoming)}, bot))
+        for step, (data, template) in enumerate(zip(PRESSES, script.pressed, strict=True), 1):
+            message = copy.deepcopy(template)
+            message["chat"] = api.chat_json(user_id)
+            query = {"id": api.new_query(user_id), "from": user, "message": message,
+                     "data": data, "chat_instance": str(user_id * 31 + api.bot_user["id"])}
+            steps[step].append(Update.de_json(
+                {"update_id": api.next_update_id(), "callback_query": query}, bot))
+    return steps
+
+
+async def feed(app: AnyApp, steps: list[list[Update]]) -> list[float]:
+    """Process every update in order; the latency of each, in seconds."""
+    latencies: list[float] = []
+    clock = time.perf_counter
+    for step in steps:
+        for update in step:
+            started = clock()
+            await app.process_update(update)
+            latencies.append(clock() - started)
+    return latencies
+
+
+async def unfinished(bench: Bench, script: Script, user_ids: Sequence[int]) -> int:
+    """How many users do not see the expected last question (or lack the stored row)."""
+    last_id = script.pressed[-1]["message_id"] + 1
+    wrong = 0
+    for user_id in user_ids:
+        message = bench.api.find(user_id, last_id)
+        if message is None or message.plain != script.final_text:
+            wrong += 1
+    if bench.stored is not None:
+        wrong = max(wrong, len(user_ids) - await bench.stored(user_ids))
+    return wrong
+
+
+# --- one timed leg ----------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile of ``values`` (``share`` in 0..1)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+@dataclass
+class LegResult:
+    """One bot's figures for one round."""
+
+    name: str
+    seconds: float
+    latencies: list[float]
+    calls: Counter[str]
+    failures: int
+
+    @property
+    def updates(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def per_second(self) -> float:
+        return self.updates / self.seconds
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.latencies) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.latencies, 0.99) * 1000
+
+    @property
+    def calls_per_update(self) -> float:
+        return sum(self.calls.values()) / self.updates
+
+
+async def prepared(make: BenchFactory, serial: int, users: int
+                   ) -> tuple[Bench, Script, list[list[Update]], list[int]]:
+    """A fresh bot, warmed up, with ``users`` users' updates built and not yet processed."""
+    bench = await make(serial)
+    script = await record_script(bench)
+    warmup_ids = range(WARMUP_BASE, WARMUP_BASE + WARMUP_USERS)
+    await feed(bench.app, build_updates(bench, script, warmup_ids))
+    user_ids = list(range(TIMED_BASE, TIMED_BASE + users))
+    return bench, script, build_updates(bench, script, user_ids), user_ids
+
+
+async def timed_leg(make: BenchFactory, serial: int, users: int,
+                    profiler: cProfile.Profile | None = None) -> LegResult:
+    """Time one bot over ``users`` users (optionally under ``profiler``)."""
+    bench, script, steps, user_ids = await prepared(make, serial, users)
+    try:
+        calls_before = len(bench.api.calls)
+        gc.collect()
+        if profiler is not None:
+            profiler.enable()
+        started = time.perf_counter()
+        latencies = await feed(bench.app, steps)
+        seconds = time.perf_counter() - started
+        if profiler is not None:
+            profiler.disable()
+        made = bench.api.calls[calls_before:]
+        calls = Counter(c.method for c in made)
+        failures = await unfinished(bench, script, user_ids) + sum(1 for c in made if c.error)
+        return LegResult(bench.name, seconds, latencies, calls, failures)
+    finally:
+        await bench.close()
+
+
+async def timed_rounds(make: dict[str, BenchFactory], users: int, rounds: int
+                       ) -> list[dict[str, LegResult]]:
+    """``rounds`` rounds of both legs, alternating which goes first."""
+    results: list[dict[str, LegResult]] = []
+    order = list(make)
+    for r in range(rounds):
+        names = order if r % 2 == 0 else order[::-1]
+        got: dict[str, LegResult] = {}
+        for name in names:
+            got[name] = await timed_leg(make[name], r, users)
+            print(f"  round {r + 1}: {describe(got[name])}", flush=True)
+        results.append(got)
+    return results
+
+
+def describe(result: LegResult) -> str:
+    calls = ", ".join(f"{m} {n / result.updates:.2f}" for m, n in sorted(result.calls.items()))
+    failed = f"  FAILED UPDATES: {result.failures}" if result.failures else ""
+    return (f"{result.name:<9} {result.per_second:7.0f} updates/s  median "
+            f"{result.median_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
+            f"Bot API calls/update {result.calls_per_update:.2f} ({calls}){failed}")
+
+
+# --- memory (in a subprocess per bot) ----------------------------------------------------------
+
+
+def rss_bytes() -> int:
+    """Current resident set size (VmRSS); the peak from getrusage where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+async def memory_leg(make: BenchFactory, users: int) -> JSON:
+    """RSS around ``users`` users, then tracemalloc growth over another ``users`` users.
+
+    Both are taken twice: right after the users (the double's records of them included) and
+    after the double has forgotten them (what the bot itself keeps).
+    """
+    bench, script, steps, user_ids = await prepared(make, 0, users)
+    bench.api.forget([PROBE_USER, *range(WARMUP_BASE, WARMUP_BASE + WARMUP_USERS)])
+    try:
+        gc.collect()
+        rss_before = rss_bytes()
+        await feed(bench.app, steps)
+        gc.collect()
+        rss_after = rss_bytes()
+        failures = await unfinished(bench, script, user_ids)
+        bench.api.forget(user_ids)
+        del steps
+        gc.collect()
+        rss_forgotten = rss_bytes()
+
+        traced_ids = list(range(TRACED_BASE, TRACED_BASE + users))
+        traced_steps = build_updates(bench, script, traced_ids)
+        gc.collect()
+        tracemalloc.start(TRACE_FRAMES)
+        before = tracemalloc.take_snapshot()
+        await feed(bench.app, traced_steps)
+        gc.collect()
+        with_double = tracemalloc.take_snapshot()
+        failures += await unfinished(bench, script, traced_ids)
+        bench.api.forget(traced_ids)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+    finally:
+        await bench.close()
+
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    before = before.filter_traces(ignore)
+    total = with_double.filter_traces(ignore).compare_to(before, "filename")
+    bot_only = after.filter_traces(ignore).compare_to(before, "traceback")
+    per_thousand = 1000 / users
+    top = [{"kib": s.size_diff / 1024 * per_thousand, "where": _where(s.traceback)}
+           for s in sorted(bot_only, key=lambda s: -s.size_diff)[:5]]
+    return {
+        "name": bench.name,
+        "users": users,
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+        "rss_forgotten": rss_forgotten,
+        "traced_total_per_1000": sum(s.size_diff for s in total) * per_thousand,
+        "traced_bot_per_1000": sum(s.size_diff for s in bot_only) * per_thousand,
+        "top_bot_growth": top,
+        "failures": failures,
+    }
+
+
+def _where(traceback: tracemalloc.Traceback) -> str:
+    """Where a block was allocated, and from which line of this repository (if not there)."""
+    frames = [f"{_short(f.filename)}:{f.lineno}" for f in reversed(traceback)]  # newest first
+    ours = next((f for f in frames if f.startswith(("bot/", "flows/", "storage/"))), None)
+    return frames[0] + (f" (from {ours})" if ours and ours != frames[0] else "")
+
+
+def measure_memory(name: str, args: argparse.Namespace) -> JSON:
+    """Run one bot's memory leg in a fresh interpreter, so RSS is that bot's alone."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--memory-leg", name,
+               "--users", str(args.users)]
+    if args.baseline_settle:
+        command.append("--baseline-settle")
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory leg {name} failed:\n{done.stderr}")
+    result: JSON = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def describe_memory(m: JSON) -> str:
+    mib = 1024 * 1024
+    lines = [
+        f"{m['name']:<9} RSS {m['rss_before'] / mib:.1f} -> {m['rss_after'] / mib:.1f} MiB over "
+        f"{m['users']} users ({(m['rss_after'] - m['rss_before']) / mib:+.1f} MiB; "
+        f"{(m['rss_forgotten'] - m['rss_before']) / mib:+.1f} MiB once the double forgot them)",
+        f"{'':<10}tracemalloc growth per 1,000 users: {m['traced_bot_per_1000'] / 1024:+.1f} KiB "
+        f"kept by the bot ({m['traced_total_per_1000'] / 1024:+.1f} KiB with the double's "
+        f"records); largest:",
+    ]
+    lines += [f"{'':<10}{t['kib']:+8.1f} KiB  {t['where']}" for t in m["top_bot_growth"]
+              if abs(t["kib"]) >= 0.5]
+    if m["failures"]:
+        lines.append(f"{'':<10}FAILED UPDATES: {m['failures']}")
+    return "\n".join(lines)
+
+
+# --- the profile --------------------------------------------------------------------------------
+
+
+def _short(filename: str) -> str:
+    """A file name without the interpreter's or the repository's prefix."""
+    for marker in ("site-packages/", "lib/python3.11/", "lib/python3/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    if filename.startswith(str(REPO)):
+        return filename[len(str(REPO)) + 1:]
+    return filename
+
+
+def _area(filename: str, func: str) -> str:
+    """Which layer a profiled function belongs to."""
+    if func == EPOLL_WAIT:
+        return "idle: event loop waiting (for the aiosqlite thread)"
+    if filename == "~":
+        return "C built-ins (json, str, isinstance, queues, greenlet switches...)"
+    if filename.startswith(str(REPO)):
+        relative = filename[len(str(REPO)) + 1:]
+        if relative == "bot/local_api.py":
+            return "Bot API double (bot/local_api.py)"
+        return "benchmark" if relative.startswith("benchmarks/") else f"Linkpilot: {relative}"
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0]
+    if filename.startswith("<sqlalchemy"):
+        return "sqlalchemy"  # its generated wrappers
+    if filename.startswith("<"):
+        return "stdlib (other)"
+    module = _short(filename).split("/", 1)[0].removesuffix(".py")
+    return f"stdlib {module}" if module in ("asyncio", "json", "selectors", "copy", "enum",
+                                            "logging", "re") else "stdlib (other)"
+
+
+def print_profile(profiler: cProfile.Profile, updates: int, seconds: float) -> None:
+    """Top entries by cumulative and by own time, in microseconds per update."""
+    stats: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = \
+        pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+
+    def rows(key: int, top: int) -> None:
+        print(f"  {'calls/upd':>9} {'own us':>8} {'cum us':>8}  function")
+        ranked = sorted(stats.items(), key=lambda item: -item[1][key])[:top]
+        for (filename, line, func), (_, ncalls, own, cum, _) in ranked:
+            where = f"{_short(filename)}:{line}" if line else filename
+            print(f"  {ncalls / updates:9.2f} {own / updates * 1e6:8.1f} "
+                  f"{cum / updates * 1e6:8.1f}  {func}  ({where})")
+
+    areas: dict[str, float] = {}  # own seconds per area
+    for (filename, _, func), (_, _, own, _, _) in stats.items():
+        area = _area(filename, func)
+        areas[area] = areas.get(area, 0.0) + own
+    print(f"\nProfile of one Linkpilot leg: {updates} updates, {seconds / updates * 1e6:.0f} us "
+          f"per update under cProfile (coroutines count one call per resumption)")
+    print("\nOwn time by area, us per update:")
+    ranked = sorted(areas.items(), key=lambda item: -item[1])
+    shown = [(area, own) for area, own in ranked if own / updates * 1e6 >= 10]
+    rest = sum(areas.values()) - sum(own for _, own in shown)
+    for area, own in [*shown, ("everything else", rest)]:
+        print(f"  {own / updates * 1e6:8.1f}  {area}")
+    print(f"\nTop {PROFILE_TOP} by cumulative time:")
+    rows(3, PROFILE_TOP)
+    print(f"\nTop {PROFILE_TOP_OWN} by own time:")
+    rows(2, PROFILE_TOP_OWN)
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=1000, help="users per leg (default 1000)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile one Linkpilot leg and print the top entries")
+    parser.add_argument("--baseline-settle", action="store_true",
+                        help="the baseline also edits the pressed message, as Linkpilot does")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory legs")
+    parser.add_argument("--memory-leg", choices=["linkpilot", "baseline"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.users < 1 or args.rounds < 1:
+        parser.error("--users and --rounds must be at least 1")
+    return args
+
+
+def header(args: argparse.Namespace) -> str:
+    return (f"Linkpilot throughput: {args.users} users x {STEPS} updates "
+            f"({LINK} -> {' -> '.join(PRESSES)}), {args.rounds} round(s)\n"
+            f"Python {platform.python_version()}, PTB {telegram.__version__}, SQLAlchemy "
+            f"{sqlalchemy.__version__}, {os.cpu_count()} CPUs; baseline settles pressed "
+            f"messages: {'yes' if args.baseline_settle else 'no'}")
+
+
+def summary(results: list[dict[str, LegResult]]) -> None:
+    """Medians of rounds, and the Linkpilot/baseline ratios measured round by round."""
+    print("\nMedian of rounds:")
+    for name in ("linkpilot", "baseline"):
+        legs = [r[name] for r in results]
+        print(f"  {name:<9} {statistics.median(x.per_second for x in legs):7.0f} updates/s  "
+              f"median {statistics.median(x.median_ms for x in legs):6.2f} ms  "
+              f"p99 {statistics.median(x.p99_ms for x in legs):6.2f} ms  "
+              f"Bot API calls/update {legs[0].calls_per_update:.2f}")
+    speed = [r["linkpilot"].per_second / r["baseline"].per_second for r in results]
+    cost = [r["linkpilot"].median_ms / r["baseline"].median_ms for r in results]
+    extra = [r["linkpilot"].median_ms - r["baseline"].median_ms for r in results]
+    print(f"  Linkpilot's extra median cost per update: {statistics.median(extra):.2f} ms")
+    print(f"  Linkpilot/baseline throughput: {statistics.median(speed):.2f} "
+          f"(rounds: {', '.join(f'{s:.2f}' for s in speed)}); median per-update cost: "
+          f"{statistics.median(cost):.2f}x (rounds: {', '.join(f'{c:.2f}' for c in cost)})")
+
+
+async def profile_leg(make: BenchFactory, users: int) -> None:
+    profiler = cProfile.Profile()
+    result = await timed_leg(make, 999, users, profiler)
+    print_profile(profiler, result.updates, result.seconds)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with tempfile.TemporaryDirectory(prefix="linkpilot-bench-") as tmp:
+        make = factories(Path(tmp), settle=args.baseline_settle)
+        if args.memory_leg:
+            print(json.dumps(asyncio.run(memory_leg(make[args.memory_leg], args.users))))
+            return 0
+        print(header(args), flush=True)
+        print("\nTimed rounds (pre-built updates, users round-robin, await process_update):")
+        results = asyncio.run(timed_rounds(make, args.users, args.rounds))
+        summary(results)
+        if not args.no_memory:
+            print(f"\nMemory (each bot in a fresh process; tracemalloc over another "
+                  f"{args.users} users):", flush=True)
+            for name in ("linkpilot", "baseline"):
+                print("  " + describe_memory(measure_memory(name, args)), flush=True)
+        if args.profile:
+            asyncio.run(profile_leg(make["linkpilot"], args.users))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -60,25 +60,12 @@ async def issue_link(uow: UnitOfWork, request: RequestRow) -> str:
 
 async def act(uow: UnitOfWork, request: RequestRow, event: str, actor_id: int, now: datetime, *,
               holds_link: bool = False) -> Acted:
-    """Apply one event for `actor_id`; raise Refused (with a reason for the reply) if not allowed.
-
-    A pending request whose time is up counts as expired even before the sweep stores it, so a
-    late press cannot approve it.
-    """
-    if request.status == Status.PENDING and now >= request.expires_at:
-        raise Refused("already", Status.EXPIRED)
-    if request.status != Status.PENDING and event in ("approve", "reject", "cancel"):
-        raise Refused("already", Status(request.status))
-    if request.status != Status.AUTHORIZED and event in ("unlink", "revoke"):
-        raise Refused("already", Status(request.status))
-    role = request_flow.role_of(actor_id, requester_id=request.requester_id,
-                                owner_id=request.owner_id, holds_link=holds_link)
-    if role is Role.REQUESTER and event in ("approve", "reject"):
-        raise Refused("own_request")
-    if role is Role.STRANGER and holds_link and request.owner_id is not None:
-        raise Refused("claimed_by_other")
-    decision = request_flow.decide(request.status, event, role, now=now,
-                                   expires_at=request.expires_at)
+    """Apply one event for `actor_id` and store it; raise Refused (with the reason to reply
+    with) if the rules or a concurrent decision say no."""
+    decision, role = request_flow.judge(
+        request.status, event, actor_id, requester_id=request.requester_id,
+        owner_id=request.owner_id, holds_link=holds_link, now=now,
+        expires_at=request.expires_at)
     owner_id = actor_id if role is Role.OWNER else None
     if not await uow.requests.move(request.id, decision.from_, decision.to, now,
                                    decided=decision.from_ is Status.PENDING, owner_id=owner_id):

@@ -138,6 +138,39 @@ def decide(
     return Decision(event=event, from_=Status(status), to=Status(new_status))
 
 
+def judge(
+    status: str,
+    event: str,
+    actor_id: int,
+    *,
+    requester_id: int,
+    owner_id: int | None,
+    holds_link: bool,
+    now: datetime,
+    expires_at: datetime,
+) -> tuple[Decision, Role]:
+    """Every rule for one person's event on a request: the move and the actor's role, or
+    Refused with the reason to tell them.
+
+    A pending request whose time is up counts as expired even before the expiry sweep stores
+    it, so a late press cannot approve it.
+    """
+    if status == Status.PENDING and now >= expires_at:
+        raise Refused("already", Status.EXPIRED)
+    role = role_of(actor_id, requester_id=requester_id, owner_id=owner_id, holds_link=holds_link)
+    try:
+        decision = decide(status, event, role, now=now, expires_at=expires_at)
+    except Refused as refused:
+        if refused.reason == "not_open":
+            raise Refused("already", refused.status) from None
+        if role is Role.REQUESTER and event in ("approve", "reject"):
+            raise Refused("own_request", refused.status) from None
+        if role is Role.STRANGER and holds_link and owner_id is not None:
+            raise Refused("claimed_by_other", refused.status) from None
+        raise
+    return decision, role
+
+
 def role_of(
     user_id: int,
     *,

@@ -230,3 +230,58 @@ def test_keys_and_tokens_are_unique_over_many_draws() -> None:
     tokens = {new_approval_token() for _ in range(20_000)}
     assert len(keys) == 20_000
     assert len(tokens) == 20_000
+
+
+# --- judge: the rules as a person meets them -----------------------------------------------------
+
+REQUESTER, OWNER, STRANGER = 1, 2, 3
+LATER = NOW + timedelta(days=7)
+
+
+def judged(status: str, event: str, actor: int, *, owner_id: int | None = OWNER,
+           holds_link: bool = False, now: datetime = NOW) -> tuple[str, str | None]:
+    """(outcome, detail): ("ok", new status) or ("refused", reason)."""
+    try:
+        decision, _ = request_flow.judge(status, event, actor, requester_id=REQUESTER,
+                                         owner_id=owner_id, holds_link=holds_link, now=now,
+                                         expires_at=LATER)
+    except Refused as refused:
+        return "refused", refused.reason
+    return "ok", decision.to
+
+
+def test_judge_lets_the_claimed_owner_decide() -> None:
+    assert judged("pending", "approve", OWNER) == ("ok", "authorized")
+    assert judged("pending", "reject", OWNER) == ("ok", "rejected")
+
+
+def test_judge_tells_the_requester_they_cannot_approve_their_own_request() -> None:
+    assert judged("pending", "approve", REQUESTER) == ("refused", "own_request")
+    assert judged("pending", "reject", REQUESTER, owner_id=None, holds_link=True) == (
+        "refused", "own_request")
+
+
+def test_judge_tells_a_link_holder_when_someone_else_owns_the_handle() -> None:
+    assert judged("pending", "approve", STRANGER, holds_link=True) == (
+        "refused", "claimed_by_other")
+    assert judged("pending", "approve", STRANGER, owner_id=None, holds_link=True) == (
+        "ok", "authorized")
+
+
+def test_judge_refuses_strangers_without_the_link() -> None:
+    assert judged("pending", "approve", STRANGER, owner_id=None) == ("refused", "not_allowed")
+
+
+def test_judge_says_already_for_decided_requests_whoever_presses() -> None:
+    for actor in (REQUESTER, OWNER, STRANGER):
+        assert judged("authorized", "approve", actor) == ("refused", "already")
+    assert judged("rejected", "unlink", REQUESTER) == ("refused", "already")
+
+
+def test_judge_treats_a_due_request_as_expired_before_the_sweep() -> None:
+    assert judged("pending", "approve", OWNER, now=LATER) == ("refused", "already")
+    try:
+        request_flow.judge("pending", "approve", OWNER, requester_id=REQUESTER,
+                           owner_id=OWNER, holds_link=False, now=LATER, expires_at=LATER)
+    except Refused as refused:
+        assert refused.status == Status.EXPIRED

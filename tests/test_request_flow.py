@@ -280,8 +280,7 @@ def test_judge_says_already_for_decided_requests_whoever_presses() -> None:
 
 def test_judge_treats_a_due_request_as_expired_before_the_sweep() -> None:
     assert judged("pending", "approve", OWNER, now=LATER) == ("refused", "already")
-    try:
+    with pytest.raises(Refused) as refused:
         request_flow.judge("pending", "approve", OWNER, requester_id=REQUESTER,
                            owner_id=OWNER, holds_link=False, now=LATER, expires_at=LATER)
-    except Refused as refused:
-        assert refused.status == Status.EXPIRED
+    assert refused.value.status == Status.EXPIRED

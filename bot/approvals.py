@@ -20,7 +20,8 @@ from storage.uow import UnitOfWork
 logger = logging.getLogger(__name__)
 
 # Button actions on a request and the request-machine event each one fires.
-ACTIONS = {"a": "approve", "r": "reject", "c": "cancel", "u": "unlink", "v": "revoke"}
+# Unlink and revoke are asked first ("u", "v") and done once confirmed ("u!", "v!").
+ACTIONS = {"a": "approve", "r": "reject", "c": "cancel", "u!": "unlink", "v!": "revoke"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,12 @@ def request_action(label: str, handle: str, key: str, action: str) -> InlineKeyb
     return Button(texts.button_for(label, handle), callback_data=f"r:{key}:{action}")
 
 
+def confirm(key: str, action: str, yes: str) -> InlineKeyboardMarkup:
+    """Yes (do `action!`) or keep (redraw the list) for a destructive action."""
+    return InlineKeyboardMarkup([[Button(yes, callback_data=f"r:{key}:{action}!"),
+                                  Button(texts.KEEP, callback_data=f"r:{key}:k")]])
+
+
 def faq_menu(categories: list[tuple[str, str]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[Button(title, callback_data=f"c:{cat}")]
                                  for cat, title in categories])

@@ -374,6 +374,23 @@ SOMEONE = "Someone"
 CANCEL_REQUEST, UNLINK, REVOKE, APPROVAL_LINK = "Cancel", "Unlink", "Revoke", "Approval link"
 
 
+YES_UNLINK, YES_REVOKE, KEEP = "Yes, unlink", "Yes, revoke", "No, keep it"
+
+
+def confirm_unlink(handle: str, ad_account: str) -> str:
+    return (
+        f"Unlink @{esc(handle)} from the ad account {esc(ad_account)}? You will need the owner's "
+        "approval again to use it. Pause ads that use it in Ads Manager first."
+    )
+
+
+def confirm_revoke(handle: str, requester: str, ad_account: str) -> str:
+    return (
+        f"Revoke {esc(requester)}'s access to @{esc(handle)} (ad account {esc(ad_account)})? "
+        "Ads that use your account will stop."
+    )
+
+
 def request_line(handle: str, ad_account: str, status: str, platform: str) -> str:
     return (
         f"• @{esc(handle)} ({PLATFORM_NAMES[platform]}) → {esc(ad_account)}: "

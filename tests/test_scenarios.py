@@ -253,6 +253,11 @@ async def test_unlink_and_revoke(world: World, ada: Person, owen: Person) -> Non
     await owen.press("Approve", card_of(owen))
     await ada.send("/accounts")
     await ada.press("Unlink @owen.makes")
+    assert "Unlink @owen.makes from the ad account Acme Ads?" in ada.last.plain
+    await ada.press("No, keep it")
+    assert "approved" in ada.last.plain and await statuses(world) == ["authorized"]
+    await ada.press("Unlink @owen.makes")
+    await ada.press("Yes, unlink")
     assert "unlinked" in ada.last.plain
     assert "Ada (@ada_ads) unlinked @owen.makes" in owen.last.plain
 
@@ -260,9 +265,15 @@ async def test_unlink_and_revoke(world: World, ada: Person, owen: Person) -> Non
     await owen.press("Approve", card_of(owen))
     await owen.send("/owned")
     await owen.press("Revoke")
+    assert "Revoke Ada (@ada_ads)'s access to @owen.makes (ad account Second Ads)?" \
+        in owen.last.plain
+    await owen.press("Yes, revoke")
     assert owen.last_answer == "Access revoked."
     assert "revoked your access (ad account Second Ads)" in ada.last.plain
     assert await statuses(world) == ["unlinked", "revoked"]
+    forged = f"r:{(await _key(world))}:v!"
+    await ada.press_data(forged, ada.last.message_id)
+    assert ada.last_answer == "This request is already unlinked."
 
 
 async def test_pending_requests_expire_from_the_database(world: World, ada: Person,

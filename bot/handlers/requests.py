@@ -93,7 +93,34 @@ async def on_request_button(update: Update, context: Context) -> None:
         return
     async with context.deps.db.unit_of_work() as uow:
         request = await uow.requests.by_key(pair[0]) if pair else None
+        requester = await uow.users.get(request.requester_id) if request else None
+    if pair is not None and request is not None and pair[1] in ("u", "v", "k"):
+        await _confirm_or_keep(update, context, request, render.person(requester), pair[1])
+        return
     await _decide(update, context, request, approvals.ACTIONS.get(pair[1]) if pair else None)
+
+
+async def _confirm_or_keep(update: Update, context: Context, request: RequestRow,
+                           requester: str, action: str) -> None:
+    """Ask before unlinking or revoking; "keep" redraws the list it came from."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    mine = user.id == request.requester_id if action != "v" else user.id == request.owner_id
+    if action == "k":
+        await query.answer()
+        await _refresh(update, await (_accounts_reply(context, user.id)
+                                      if user.id == request.requester_id
+                                      else _owned_reply(context, user.id)))
+    elif not mine:
+        await query.answer(texts.refusal("not_allowed"))
+    elif request.status != Status.AUTHORIZED:
+        await query.answer(texts.refusal("already", request.status))
+    else:
+        await query.answer()
+        text = texts.confirm_unlink(request.handle, request.ad_account) if action == "u" \
+            else texts.confirm_revoke(request.handle, requester, request.ad_account)
+        yes = texts.YES_UNLINK if action == "u" else texts.YES_REVOKE
+        await _refresh(update, Reply(text, keyboards.confirm(request.key, action, yes)))
 
 
 @traced("link_button")

@@ -3,17 +3,25 @@
 Usage (from the repository root)::
 
     python benchmarks/faq_bench.py [--kb PATH] [--dev PATH] [--synthetic N] [--rounds N]
+                                   [--loo] [--loo-misses]
 
 Prints top-1 accuracy on in-scope development questions (strict: decision "answer" with the
 right entry; lenient: "answer" or "choose" with the right entry first), the share of
 out-of-scope questions declined, every miss, and the median and p99 latency of one lookup on
 the real knowledge base and on a synthetic one of ``--synthetic`` entries (the real entries
 plus generated ones). Exits non-zero when a target is missed.
+
+``--loo`` adds a leave-one-phrasing-out score: every phrasing of the knowledge base is removed
+from its entry and asked as a question of the rest, which measures how well the matcher
+generalises from an entry's meaning rather than from a near-copy of the question. It is
+reported (strict, lenient, and wrong answers) but has no target; ``--loo-misses`` lists the
+phrasings it gets wrong.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import random
 import statistics
@@ -156,6 +164,42 @@ def evaluate(matcher: FaqMatcher, questions: Sequence[DevQuestion]) -> tuple[flo
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LooResult:
+    """Leave-one-phrasing-out counts."""
+
+    asked: int
+    strict: int
+    lenient: int
+    wrong_answers: int
+
+
+def leave_one_out(entries: Sequence[KbEntry], *, show_misses: bool = False) -> LooResult:
+    """Ask every phrasing of the knowledge base with that phrasing removed from its entry.
+
+    Strict and lenient are as for the development questions; a wrong answer is a decision
+    "answer" with another entry (a miss that a user would actually be shown).
+    """
+    asked = strict = lenient = wrong = 0
+    for position, entry in enumerate(entries):
+        for skipped, phrasing in enumerate(entry.phrasings):
+            reduced = list(entries)
+            reduced[position] = dataclasses.replace(
+                entry, phrasings=entry.phrasings[:skipped] + entry.phrasings[skipped + 1 :]
+            )
+            result = FaqMatcher(reduced).lookup(phrasing)
+            top = result.best.entry_id if result.best else None
+            hit = result.decision != "decline" and top == entry.id
+            asked += 1
+            lenient += hit
+            strict += hit and result.decision == "answer"
+            wrong += result.decision == "answer" and top != entry.id
+            if show_misses and not hit:
+                shown = " ".join(f"{c.entry_id}:{c.score:.2f}" for c in result.candidates)
+                print(f"  LOO {phrasing!r} want={entry.id} got={result.decision} [{shown}]")
+    return LooResult(asked, strict, lenient, wrong)
+
+
 def latency(matcher: FaqMatcher, texts: Sequence[str], rounds: int) -> tuple[float, float]:
     """Median and p99 milliseconds per lookup over ``rounds`` passes (after one warm-up pass)."""
     for text in texts:
@@ -178,6 +222,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="development questions")
     parser.add_argument("--synthetic", type=int, default=10_000, help="synthetic KB size")
     parser.add_argument("--rounds", type=int, default=20, help="timed passes over the questions")
+    parser.add_argument(
+        "--loo", action="store_true", help="also score leave-one-phrasing-out (slower)"
+    )
+    parser.add_argument(
+        "--loo-misses", action="store_true", help="with --loo, list the phrasings it misses"
+    )
     args = parser.parse_args(argv)
 
     entries = load_entries(args.kb)
@@ -193,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{sum(1 for q in questions if not q.expected)} out of scope)"
     )
     strict, lenient, declined = evaluate(matcher, questions)
+    loo = None
+    if args.loo:
+        if args.loo_misses:
+            print("leave-one-phrasing-out misses:")
+        loo = leave_one_out(entries, show_misses=args.loo_misses)
     median_real, p99_real = latency(matcher, texts, args.rounds)
 
     synthetic = synthetic_entries(entries, args.synthetic)
@@ -205,6 +260,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"top-1 accuracy, strict (answer, right entry):            {strict:7.1%}")
     print(f"top-1 accuracy, lenient (answer or choose, right first): {lenient:7.1%}")
     print(f"out-of-scope declined:                                   {declined:7.1%}")
+    if loo is not None:
+        asked = max(loo.asked, 1)
+        print(
+            f"leave-one-phrasing-out ({loo.asked} phrasings): strict {loo.strict / asked:.1%}, "
+            f"lenient {loo.lenient / asked:.1%}, wrong answers {loo.wrong_answers / asked:.1%}"
+        )
     print(
         f"latency, real KB ({len(matcher)} entries):        "
         f"median {median_real:.3f} ms, p99 {p99_real:.3f} ms"

@@ -175,6 +175,68 @@ def test_out_of_scope_questions_decline(matcher: FaqMatcher, question: str) -> N
 
 
 # --------------------------------------------------------------------------------------------
+# domain-adjacent questions: the platforms' own words, but no topic of this bot
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "who is the founder of instagram",
+        "who founded linkpilot",
+        "how can I gain more followers on instagram",
+        "how do I start a live stream on tiktok",
+        "will the government ban tiktok",
+        "how do I run ads on snapchat",
+        "when is the best hour to upload a tiktok",
+        "how do I change my instagram bio",
+        "how do I get a verified badge on tiktok",
+        "can you recommend a good camera for reels",
+        "how do I close my facebook account for good",
+        "what is the most popular song on tiktok right now",
+        "how do I link my tiktok to my youtube channel",
+        "pair my headphones with my laptop",
+    ],
+)
+def test_domain_adjacent_questions_decline(matcher: FaqMatcher, question: str) -> None:
+    result = matcher.lookup(question)
+    assert result.decision == "decline", result
+    assert result.best is None
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        # share "go live", "followers", "delete", "who", "business account" with the above
+        ("when will my tiktok campaign go live", "tiktok-launch-campaign"),
+        ("does my tiktok need many followers before I can link it", "tiktok-requirements"),
+        (
+            "can the creator delete the spark code while my ad is running",
+            "spark-delete-post-or-code",
+        ),
+        ("who can request access to a tiktok account in business center", "ads-manager-roles"),
+        ("I want to delete the data this bot keeps about me", "bot-data-privacy"),
+        (
+            "can I set up one campaign that runs on instagram and facebook",
+            "meta-single-campaign-both",
+        ),
+        ("switch my tiktok to a business profile, will I lose videos", "tiktok-switch-to-business"),
+    ],
+)
+def test_in_scope_neighbours_of_adjacent_questions_are_answered(
+    matcher: FaqMatcher, question: str, entry_id: str
+) -> None:
+    result = matcher.lookup(question)
+    assert result.decision == "answer", result
+    assert_found(result, entry_id)
+
+
+def test_a_question_about_one_platform_prefers_that_platforms_entry(matcher: FaqMatcher) -> None:
+    # Instagram has an entry on needing a business account too; the question names TikTok.
+    result = matcher.lookup("does my tiktok have to be a business account to link it")
+    assert_found(result, "tiktok-business-vs-personal")
+
+
+# --------------------------------------------------------------------------------------------
 # ambiguity
 
 

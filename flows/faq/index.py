@@ -27,17 +27,23 @@ class IndexTuning:
     bigram_weight: float = 0.5
     # The title counts as this many phrasings: it is the canonical wording of the question.
     title_weight: float = 1.0
+    # The answer's summary line (its opening in bold) counts as this many phrasings: it states
+    # the topic in the answer's own words, which a new wording of the question often shares.
+    lead_weight: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class Document:
     """One entry as the index sees it: its question sentences and answer, already analysed.
 
-    ``questions[0]`` is the title, the rest are the phrasings.
+    ``questions[0]`` is the title, the rest are the phrasings; ``lead`` is the answer's summary
+    line, indexed with them (see ``IndexTuning.lead_weight``).
     """
 
     questions: Sequence[Sequence[str]]
     answer: Sequence[str]
+    # The answer's summary line (its opening in bold), if any.
+    lead: Sequence[str] = ()
 
 
 class InvertedIndex:
@@ -55,7 +61,8 @@ class InvertedIndex:
         self.postings: dict[str, dict[int, float]] = {}
         self.bigram_postings: dict[str, dict[int, float]] = {}
         self.idf: dict[str, float] = {}
-        # Entries whose title or phrasings (not just the answer) contain the term.
+        # Entries whose title, phrasings or answer summary (not just the answer body) contain
+        # the term.
         self.in_questions: dict[str, set[int]] = {}
         # Per entry, each title/phrasing as a unit-length IDF-weighted term vector, for the
         # nearest-phrasing similarity that reranks the best few entries.
@@ -73,10 +80,14 @@ class InvertedIndex:
             unigram_counts: defaultdict[str, float] = defaultdict(float)
             bigram_counts: defaultdict[str, float] = defaultdict(float)
             total = 0.0
-            for position, sentence in enumerate(doc.questions):
+            sentences = [
+                (s, t.title_weight if i == 0 else 1.0) for i, s in enumerate(doc.questions)
+            ]
+            if t.lead_weight and doc.lead:
+                sentences.append((doc.lead, t.lead_weight))
+            for sentence, weight in sentences:
                 if not sentence:
                     continue
-                weight = t.title_weight if position == 0 else 1.0
                 total += weight
                 for term in set(sentence):
                     unigram_counts[term] += weight

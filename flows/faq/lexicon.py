@@ -223,7 +223,24 @@ PHRASES: Final[dict[str, str]] = {
     "what does linkpilot do": "bot capabilities",
     "logging in": "login",
     "sign in": "login",
-    "go live": "launch",
+    # An ad or campaign that goes live is launched; a person who goes live on TikTok is
+    # streaming, which is no topic here.
+    "ad go live": "ad launch",
+    "ad goes live": "ad launch",
+    "ad going live": "ad launch",
+    "ad went live": "ad launch",
+    "ads go live": "ads launch",
+    "ads going live": "ads launch",
+    "ads went live": "ads launch",
+    "campaign go live": "campaign launch",
+    "campaign goes live": "campaign launch",
+    "campaign going live": "campaign launch",
+    "campaign went live": "campaign launch",
+    "campaigns go live": "campaigns launch",
+    "go live": "live stream",
+    "goes live": "live stream",
+    "going live": "live stream",
+    "went live": "live stream",
     "top up": "topup",
     "topping up": "topup",
     "cross post": "crosspost",
@@ -255,8 +272,22 @@ PHRASES: Final[dict[str, str]] = {
     "ya": "you",
 }
 
+# Everyday words that are kept as terms (they separate some topics) but are no topic in
+# themselves: they count for less everywhere, so a rare one ("yet", "inside") that happens to be
+# in one phrasing cannot carry a question to that entry, and a question whose only matches are
+# such words does not look covered.
+WEAK_WORDS: Final[frozenset[str]] = _words(
+    """
+    now yet still already ever never again later soon else other another thing things stuff way
+    ways get gets got getting make makes made making use uses used using new old next last
+    different between without within inside while lot lots possible happen happens happened say
+    says said give gives gave given take takes took put try tried keep kept come comes came done
+    """
+)
+
 # Words the stemmer must leave alone because their stem would merge two meanings.
-UNSTEMMED: Final[frozenset[str]] = frozenset({"linked"})
+# "Founded" (established) is not the past tense of "find".
+UNSTEMMED: Final[frozenset[str]] = frozenset({"linked", "founded", "founding"})
 
 # Soft synonyms: words that usually mean the same thing in this domain but not always. They widen
 # the question (never the knowledge base) at a reduced weight, so an exact word still wins over a
@@ -313,6 +344,8 @@ SYNONYM_GROUPS: Final[tuple[tuple[float, tuple[str, ...]], ...]] = (
     _synonyms(0.6, "campaign ad promotion objective"),
     _synonyms(0.7, "generate create make obtain produce find"),
     _synonyms(0.8, "valid validity last duration period long lifetime days"),
+    _synonyms(0.6, "valid last forever permanent permanently indefinitely unlimited"),
+    _synonyms(0.8, "extend renew prolong refresh"),
     _synonyms(0.5, "business professional creator commercial"),
     _synonyms(0.8, "professional creator business"),
     _synonyms(0.6, "personal regular normal private"),
@@ -328,6 +361,7 @@ SYNONYM_GROUPS: Final[tuple[tuple[float, tuple[str, ...]], ...]] = (
     _synonyms(0.8, "store keep save collect retain record log"),
     _synonyms(0.7, "why benefit advantage worth gain point reason purpose unlock pros"),
     _synonyms(0.7, "check verify status confirm tell sure succeed successful success worked"),
+    _synonyms(0.6, "success successful successfully properly correctly"),
     _synonyms(0.8, "identity persona display"),
     _synonyms(0.8, "whatis explain definition meaning mean define overview purpose"),
     _synonyms(0.7, "how steps step guide instructions process procedure tutorial"),
@@ -337,7 +371,20 @@ SYNONYM_GROUPS: Final[tuple[tuple[float, tuple[str, ...]], ...]] = (
     _synonyms(0.8, "currency usd eur gbp dollar dollars euro euros pounds"),
     _synonyms(0.7, "linked related integrated same together relationship owned"),
     _synonyms(0.8, "both same together simultaneously also"),
-    _synonyms(0.7, "option button setting menu tab field"),
+    _synonyms(0.7, "option button setting menu tab field toggle switch dropdown"),
+    _synonyms(
+        0.7,
+        "affect impact effect consequence downside downsides drawback drawbacks disadvantage "
+        "disadvantages risk lose",
+    ),
+    _synonyms(
+        0.8,
+        "person people colleague colleagues coworker coworkers employee employees teammate staff "
+        "member user users",
+    ),
+    _synonyms(0.7, "notification notified alert inbox"),
+    _synonyms(0.7, "phone mobile app"),
+    _synonyms(0.7, "existing organic regular normal"),
     _synonyms(0.8, "owner admin"),
     _synonyms(0.7, "spark boost promote promoted"),
     _synonyms(0.8, "authorization authorize permission approval"),
@@ -364,6 +411,18 @@ ANTONYMS: Final[tuple[tuple[str, str], ...]] = (
     ("join", "leave"),
     ("request", "remove"),
 )
+
+# Platforms by family, for questions and for the ``platform`` field of entries: a question that
+# names TikTok is not about an entry on Instagram, however many other words they share. Meta's
+# apps are one family because their entries cover the links between them.
+PLATFORM_FAMILIES: Final[dict[str, str]] = {
+    "tiktok": "tiktok",
+    "meta": "meta",
+    "facebook": "meta",
+    "instagram": "meta",
+    "messenger": "meta",
+    "whatsapp": "meta",
+}
 
 # Words that place a question inside this bot's domain. A question none of whose words is an
 # anchor (or a number/code that occurs in the knowledge base) is declined however well its

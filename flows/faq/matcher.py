@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 
-from flows.faq.index import Document, InvertedIndex
-from flows.faq.lexicon import ANCHOR_WORDS, ANTONYMS, PHRASES, STOP_WORDS, SYNONYM_GROUPS
+from flows.faq.index import Document, IndexTuning, InvertedIndex
+from flows.faq.lexicon import (
+    ANCHOR_WORDS,
+    ANTONYMS,
+    PHRASES,
+    PLATFORM_FAMILIES,
+    STOP_WORDS,
+    SYNONYM_GROUPS,
+    WEAK_WORDS,
+)
 from flows.faq.model import KbEntry, Lookup, Scored
 from flows.faq.spelling import SpellingCorrector
 from flows.faq.text import Analyzer, bigrams, tokenise
@@ -22,41 +31,68 @@ class Calibration:
 
     A candidate's confidence is ``fit * share``:
 
+    * ``share`` is a softmax of the candidates' retrieval scores (BM25 plus bonuses for
+      similarity to the closest phrasing and for question words only the answer explains, less
+      a penalty for an entry about another platform than the question names), so two entries
+      that match equally well split the confidence and neither is answered outright.
     * ``fit`` says whether the entry is about the question at all: a logistic function of its
       coverage (IDF-weighted share of the question's terms it contains), strength (how central
-      those terms are to it), similarity to its closest phrasing, and the share of question
-      words the knowledge base has never seen. It alone separates in scope from out of scope.
-    * ``share`` is a softmax of the candidates' retrieval scores (BM25 plus a bonus for
-      similarity to the closest phrasing), so two entries that match equally well split the
-      confidence and neither is answered outright.
+      those terms are to it), the share of question words the knowledge base has never seen,
+      a platform clash, and the candidate's share. A question the knowledge base does not
+      cover tends to meet many entries on its generic words ("how", "tiktok", "account") and
+      none on the words that carry its meaning, so its best match is incomplete and not far
+      ahead of the rest; a paraphrase of an entry meets that entry on its distinctive words.
 
-    The weights come from a logistic fit on development questions (in scope against out of
-    scope, the latter weighted up), so a confidence reads roughly as the probability that the
-    entry is the right answer: about 0.5 means even odds.
+    The fit's weights come from a logistic fit of in-scope questions against out-of-scope ones
+    that share the domain's vocabulary ("how do I get verified on instagram"). The in-scope
+    side is leave-one-out: each knowledge-base phrasing asked of the knowledge base without
+    it, so the fit learns from paraphrases rather than near-copies. Neither side is the
+    development set.
     """
 
-    coverage_weight: float = 4.6
-    strength_weight: float = 3.0
-    similarity_weight: float = 1.3
+    coverage_weight: float = 5.71
+    strength_weight: float = 3.41
     # Per share of question words the knowledge base has never seen.
-    unknown_weight: float = -4.0
-    bias: float = -1.9
+    unknown_weight: float = -6.08
+    # When the question names only platforms other than the entry's.
+    clash_weight: float = -3.05
+    share_weight: float = 3.43
+    bias: float = -6.47
     # How much the nearest-phrasing similarity (0..1) adds to the retrieval score.
-    similarity_boost: float = 2.0
+    similarity_boost: float = 2.5
+    # Retrieval-score bonus per share of the question explained only by the entry's answer:
+    # the answer vouches for words no phrasing happens to use.
+    answer_boost: float = 1.0
+    # Retrieval-score penalty for an entry about another platform than the question names.
+    clash_penalty: float = 1.0
     # Softmax temperature over the candidates' retrieval scores. The scores are not normalised
     # by the question's length on purpose: evidence adds up, so a one-word question ("code")
     # separates entries less than a full sentence does and ends in a choice, not an answer.
     temperature: float = 0.5
     # Below this fit the question is out of scope.
-    fit_threshold: float = 0.55
+    fit_threshold: float = 0.4
     # At or above this confidence, and this far ahead of the runner-up, the best entry is
     # answered without asking.
-    answer_threshold: float = 0.5
+    answer_threshold: float = 0.4
     answer_margin: float = 0.2
     # Similarity at which a question counts as a verbatim knowledge-base phrasing.
     verbatim_similarity: float = 0.9
     # Typo-corrected words count a little less: the correction might be wrong.
     corrected_weight: float = 0.8
+    # Everyday words (see ``WEAK_WORDS``) count this much of their IDF.
+    weak_weight: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """How an entry explains a question (see :meth:`FaqMatcher._evidence`)."""
+
+    # IDF-weighted share of the question's terms the entry contains (answer-only terms half)
+    coverage: float
+    # share of the question found only in the entry's answer, not its title or phrasings
+    answer_only: float
+    # IDF-weighted centrality of the question's terms in the entry, as a share
+    strength: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +129,8 @@ class _Group:
     weight: float
 
 
+# The answer's opening in bold: a one-line summary of the answer.
+_LEAD = re.compile(r"<b>(.*?)</b>", re.DOTALL)
 # Candidates kept for the confidence stage.
 _TOP_K = 10
 # Candidates whose score is completed exactly before the top K are taken.
@@ -112,18 +150,26 @@ class FaqMatcher:
     """Lexical FAQ retrieval: BM25-style scoring over titles and phrasings, calibrated decisions.
 
     The index is built once. A lookup walks the (capped) postings of the question's terms,
-    completes the scores of a small pool of candidates, reranks the best few by similarity to
-    their closest phrasing and turns the result into a decision.
+    completes the scores of a small pool of candidates, reranks the best few (similarity to
+    their closest phrasing, words only their answer explains, platform clashes) and turns the
+    result into a decision. ``tuning`` and ``calibration`` replace the fitted defaults; they
+    exist for benchmarks and experiments, not for production use.
     """
 
-    def __init__(self, entries: Iterable[KbEntry]) -> None:
+    def __init__(
+        self,
+        entries: Iterable[KbEntry],
+        *,
+        tuning: IndexTuning | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
         self._entries: tuple[KbEntry, ...] = tuple(entries)
         self._by_id: dict[str, KbEntry] = {}
         for entry in self._entries:
             if entry.id in self._by_id:
                 raise ValueError(f"duplicate knowledge-base entry id: {entry.id!r}")
             self._by_id[entry.id] = entry
-        self._calibration = Calibration()
+        self._calibration = calibration or Calibration()
         self._analyzer = Analyzer()
         vocabulary: Counter[str] = Counter()
         documents: list[Document] = []
@@ -135,12 +181,23 @@ class FaqMatcher:
                 questions.append(self._analyzer.terms_of_tokens(tokens))
             answer = tokenise(entry.answer)
             vocabulary.update(answer)
-            documents.append(Document(questions, self._analyzer.terms_of_tokens(answer)))
-        self._index = InvertedIndex(documents)
+            lead = _LEAD.match(entry.answer.lstrip())
+            lead_terms = self._analyzer.terms(lead.group(1)) if lead else []
+            documents.append(
+                Document(questions, self._analyzer.terms_of_tokens(answer), lead_terms)
+            )
+        self._index = InvertedIndex(documents, tuning)
         self._speller = SpellingCorrector(self._vocabulary(vocabulary), protected=STOP_WORDS)
         self._synonyms = self._build_synonyms()
         self._antonyms = self._build_antonyms()
         self._anchors = self._build_anchors()
+        self._weak = frozenset(self._analyzer.stems_of(WEAK_WORDS))
+        self._platform_terms = {
+            stem: family
+            for word, family in PLATFORM_FAMILIES.items()
+            for stem in self._analyzer.stems_of([word])
+        }
+        self._entry_platforms = tuple(PLATFORM_FAMILIES.get(e.platform) for e in self._entries)
         self._unknown_idf = self._index.unknown_idf()
         self._impacts: dict[str, _Impacts] = {}
 
@@ -208,7 +265,8 @@ class FaqMatcher:
         if not any(group.members for group in groups):
             return Lookup("decline", None, ())
         top = self._retrieve(groups, bigrams(terms))
-        ranked = self._rerank(groups, top)
+        platforms = frozenset(p for t in terms if (p := self._platform_terms.get(t)) is not None)
+        ranked = self._rerank(groups, top, platforms)
         return self._decide(ranked, has_anchor=not self._anchors.isdisjoint(terms))
 
     def _question_terms(self, question: str) -> tuple[list[str], frozenset[str]]:
@@ -247,6 +305,8 @@ class FaqMatcher:
                 for member, synonym_weight in candidates
             )
             weight = self._calibration.corrected_weight if term in corrected else 1.0
+            if term in self._weak:
+                weight *= self._calibration.weak_weight
             groups.append(_Group(term, members, idf, weight))
         return groups
 
@@ -345,64 +405,80 @@ class FaqMatcher:
             best = max(best, total)
         return best / norm if norm else 0.0
 
-    def _evidence(self, groups: list[_Group], doc: int) -> tuple[float, float]:
-        """Coverage and strength of an entry's match: IDF-weighted shares of the question.
+    def _evidence(self, groups: list[_Group], doc: int) -> _Evidence:
+        """How well an entry explains the question: IDF-weighted shares of the question's terms.
 
-        Coverage counts a question term as present when the entry's title or phrasings contain
-        it (or a stand-in, at the stand-in's weight), half when only the answer does. Strength
-        also asks how central the term is to the entry. An unknown word weighs in the
-        denominator: that is what sinks "how do I change my car's oil".
+        A question term counts as explained when the entry's title or phrasings contain it (or
+        a stand-in, at the stand-in's weight), and half when only the answer does. An unknown
+        word weighs in the denominator: that is what sinks "how do I change my car's oil".
         """
         index = self._index
         postings, in_questions = index.postings, index.in_questions
         top_strength = index.max_strength
-        total = covered = strength = 0.0
+        total = covered = answer_only = strength = 0.0
         for group in groups:
             mass = group.weight * group.idf
             total += mass
-            best_cover = best_strength = 0.0
+            best_cover = best_answer = best_strength = 0.0
             for member, _, factor in group.members:
                 value = postings[member].get(doc)
                 if value is None:
                     continue
                 share = factor / group.idf
-                in_question = doc in in_questions.get(member, ())
-                best_cover = max(best_cover, share if in_question else 0.5 * share)
+                if doc in in_questions.get(member, ()):
+                    best_cover = max(best_cover, share)
+                else:
+                    best_answer = max(best_answer, share)
                 best_strength = max(best_strength, share * value / top_strength)
-            covered += mass * best_cover
+            covered += mass * max(best_cover, 0.5 * best_answer)
+            answer_only += mass * max(0.0, best_answer - best_cover)
             strength += mass * best_strength
         if total == 0:
-            return 0.0, 0.0
-        return covered / total, strength / total
+            return _Evidence(0.0, 0.0, 0.0)
+        return _Evidence(covered / total, answer_only / total, strength / total)
 
-    def _rerank(self, groups: list[_Group], top: list[tuple[int, float]]) -> list[_Candidate]:
+    def _platform_clash(self, platforms: frozenset[str], doc: int) -> bool:
+        """Whether the question names only platforms other than the entry's own."""
+        own = self._entry_platforms[doc]
+        return bool(platforms) and own is not None and own not in platforms
+
+    def _rerank(
+        self, groups: list[_Group], top: list[tuple[int, float]], platforms: frozenset[str]
+    ) -> list[_Candidate]:
         """Score the best few entries in full and turn the scores into confidences."""
         if not top:
             return []
         c = self._calibration
-        masses = [g.weight * g.idf for g in groups]
-        norm = math.sqrt(sum(m * m for m in masses))
+        norm = math.sqrt(sum((g.weight * g.idf) ** 2 for g in groups))
         unknown = sum(1 for g in groups if not g.members) / len(groups)
-        rows: list[tuple[float, float, float, int]] = []
+        rows: list[tuple[float, _Evidence, float, float, int]] = []
         for doc, raw in top:
-            coverage, strength = self._evidence(groups, doc)
+            evidence = self._evidence(groups, doc)
             similarity = self._similarity(groups, doc, norm)
+            clash = 1.0 if self._platform_clash(platforms, doc) else 0.0
+            score = (
+                raw
+                + c.similarity_boost * similarity
+                + c.answer_boost * evidence.answer_only
+                - c.clash_penalty * clash
+            )
+            rows.append((score, evidence, similarity, clash, doc))
+        best_score = max(row[0] for row in rows)
+        weights = [math.exp((row[0] - best_score) / c.temperature) for row in rows]
+        total = sum(weights)
+        candidates = []
+        for (_, evidence, similarity, clash, doc), weight in zip(rows, weights, strict=True):
+            share = weight / total
             z = (
-                c.coverage_weight * coverage
-                + c.strength_weight * strength
-                + c.similarity_weight * similarity
+                c.coverage_weight * evidence.coverage
+                + c.strength_weight * evidence.strength
                 + c.unknown_weight * unknown
+                + c.clash_weight * clash
+                + c.share_weight * share
                 + c.bias
             )
             fit = 1.0 / (1.0 + math.exp(-z))
-            rows.append((raw + c.similarity_boost * similarity, fit, similarity, doc))
-        best_score = max(row[0] for row in rows)
-        shares = [math.exp((row[0] - best_score) / c.temperature) for row in rows]
-        total = sum(shares)
-        candidates = [
-            _Candidate(self._entries[doc].id, fit * share / total, fit, similarity)
-            for (_, fit, similarity, doc), share in zip(rows, shares, strict=True)
-        ]
+            candidates.append(_Candidate(self._entries[doc].id, fit * share, fit, similarity))
         candidates.sort(key=lambda cand: cand.confidence, reverse=True)
         return candidates
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -23,10 +27,12 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import texts
-from bot.context import Context, Deps, traced, utc_now
+from bot.context import Context, Deps, _turn, deps_of, traced, utc_now
 from bot.faq import FaqService
 from bot.handlers import faq, link, requests
-from bot.handlers.messaging import reply
+from bot.handlers.messaging import answer, reply
+from bot.inbox import FloodGate, Processor, poll
+from bot.outbox import Dispatcher
 from bot.settings import Settings
 from storage.repositories import StaleWrite
 from storage.uow import Database
@@ -47,7 +53,7 @@ def build_application(
 
     `request` replaces the HTTP layer (the in-process Bot API double in tests and chat mode).
     """
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, clock)
     deps = Deps(settings=settings, db=db, faq=FaqService(), clock=clock)
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder()
@@ -65,14 +71,21 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        # Pacing only: a 429 is handed straight back to the outbox dispatcher, which holds
+        # just that chat instead of stalling every send as the limiter's own retry would.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
     application = builder.build()
     application.bot_data["deps"] = deps
+    deps.dispatcher = Dispatcher(application.bot, db, clock,
+                                 bot_username=lambda: deps.bot_username,
+                                 max_attempts=settings.send_max_attempts)
+    deps.processor = Processor(application, deps, deps.dispatcher,
+                               FloodGate(settings.flood_messages, settings.flood_seconds))
     register(application)
     if run_jobs and application.job_queue is not None:
-        application.job_queue.run_repeating(requests.expiry_sweep,
+        application.job_queue.run_repeating(requests.clock_job,
                                             interval=settings.expiry_check_seconds, first=1,
-                                            name="expiry_sweep")
+                                            name="clock")
     return application
 
 
@@ -107,6 +120,58 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_error_handler(on_error)
 
 
+async def serve(application: Application[Any, Any, Any, Any, Any, Any],
+                stop: asyncio.Event | None = None, *, handle_signals: bool = True) -> None:
+    """Run the bot on long polling until `stop` is set (or SIGINT / SIGTERM).
+
+    Start-up waits for an unreachable Bot API with backoff, one log line per attempt; a token
+    Telegram rejects raises InvalidToken. On the way out, updates already stored are finished.
+    """
+    deps = deps_of(application)
+    assert deps.dispatcher is not None and deps.processor is not None
+    stop = stop or asyncio.Event()
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    where = deps.settings.telegram_api_base_url or "api.telegram.org"
+    backoff = 1.0
+    while True:
+        try:
+            await prepare(application)
+            break
+        except InvalidToken:
+            raise
+        except NetworkError as exc:
+            logger.warning("cannot reach the Bot API at %s (%s); retrying in %.0fs", where,
+                           exc.message, backoff)
+            await application.shutdown()
+            try:
+                await asyncio.wait_for(stop.wait(), backoff)
+                return
+            except TimeoutError:
+                backoff = min(backoff * 2, 60.0)
+    try:
+        await application.bot.delete_webhook()
+        await application.start()
+        sender = asyncio.create_task(deps.dispatcher.run_forever(stop))
+        poller = asyncio.create_task(poll(application.bot, deps.processor, stop,
+                                          base_url=where))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([poller, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        await deps.processor.drain()
+        await sender
+    finally:
+        stop.set()
+        if application.running:
+            await application.stop()
+        await finish(application)
+
+
 async def prepare(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Initialise the application and run its start-up (what `run_polling` does first)."""
     await application.initialize()
@@ -127,6 +192,9 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     await deps.faq.load(deps.db, deps.clock())
     deps.bot_username = application.bot.username
     await application.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
+    assert deps.dispatcher is not None and deps.processor is not None
+    await deps.dispatcher.recover()
+    await deps.processor.recover()
     logger.info("Linkpilot ready as @%s on %s", deps.bot_username,
                 deps.db.engine.url.render_as_string(hide_password=True))
 
@@ -140,7 +208,7 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
 async def on_unknown_button(update: Update, context: Context) -> None:
     """A press whose data we never issued (forged, or from a much older version)."""
     if update.callback_query is not None:
-        await update.callback_query.answer(texts.refusal("gone"))
+        await answer(update.callback_query, texts.refusal("gone"))
 
 
 @traced("unknown_command")
@@ -156,19 +224,24 @@ async def on_other_message(update: Update, context: Context) -> None:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure with its traceback and tell the user instead of going silent."""
-    stale = isinstance(context.error, StaleWrite)
-    if stale:
-        logger.info("lost a race on a conversation row: %s", context.error)
+    """Note the failure for the inbox processor, which rolls the update's work back and tells
+    the person. Logged by update id and type only: updates can carry approval tokens."""
+    turn = _turn.get()
+    if turn is not None:
+        turn.error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    kind = _update_kind(update)
+    if isinstance(context.error, StaleWrite):
+        logger.info("update %s (%s) lost a race on a conversation row", update_id, kind)
     else:
-        logger.error("update failed: %s", update, exc_info=context.error)
+        logger.error("update %s (%s) failed", update_id, kind, exc_info=context.error)
+
+
+def _update_kind(update: object) -> str:
     if not isinstance(update, Update):
-        return
-    said = texts.TRY_AGAIN if stale else texts.ERROR
-    try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(said)
-        elif update.effective_chat is not None:
-            await update.effective_chat.send_message(said)
-    except Exception:  # the error report must never raise in turn
-        logger.exception("could not report the error to the user")
+        return type(update).__name__
+    if update.callback_query is not None:
+        return "callback_query"
+    if update.message is not None and update.message.text and update.message.text[:1] == "/":
+        return "command " + update.message.text.split(maxsplit=1)[0][:32]
+    return "message" if update.message is not None else "other"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.app import build_application, finish, prepare
+from bot.context import deps_of
 from bot.local_api import LocalBotApi, Person, SentMessage
 from bot.settings import Settings
 
@@ -63,9 +64,13 @@ async def run_chat(settings: Settings, lines: Any = None) -> None:
     """Run the chat loop; `lines` (an iterator of input lines) replaces the keyboard in tests."""
     api = LocalBotApi()
     application = build_application(settings, token=api.token, request=api, run_jobs=True)
-    api.attach(application)
+    deps = deps_of(application)
+    assert deps.processor is not None and deps.dispatcher is not None
+    api.attach(application, deliver=deps.processor.handle)
     await prepare(application)
     await application.start()
+    stop = asyncio.Event()
+    sender = asyncio.create_task(deps.dispatcher.run_forever(stop))
     seats = {
         "advertiser": Seat("advertiser", Person(api, 1001, "Ada", "ada_ads"), []),
         "owner": Seat("owner", Person(api, 2002, "Owen", "owen_creator"), []),
@@ -110,6 +115,8 @@ async def run_chat(settings: Settings, lines: Any = None) -> None:
                 await seat.person.send(f"/start {link.group(1)}" if link else text)
             show(seats, current, api, mark)
     finally:
+        stop.set()
+        await sender
         await application.stop()
         await finish(application)
         print("bye")

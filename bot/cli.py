@@ -25,15 +25,23 @@ def configure_logging(level: str) -> None:
     for noisy in ("httpx", "apscheduler", "telegram.ext.Application", "aiosqlite", "transitions",
                   "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The limiter logs a traceback for every 429 it hands back; the dispatcher logs one line.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
 
 
 def run_bot(settings: Settings) -> None:
     """Long-poll Telegram (or the Bot API server at TELEGRAM_API_BASE_URL)."""
-    from bot.app import build_application
+    from telegram.error import InvalidToken
+
+    from bot.app import build_application, serve
 
     token = settings.require_token()
     application = build_application(settings, token=token, rate_limit=True)
-    application.run_polling(allowed_updates=["message", "callback_query"])
+    try:
+        asyncio.run(serve(application))
+    except InvalidToken:
+        raise SettingsError("Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?); get "
+                            "the current token from @BotFather.") from None
 
 
 def faq_json(settings: Settings, question: str) -> dict[str, object]:

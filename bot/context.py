@@ -15,10 +15,12 @@ from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.settings import Settings
-from storage.uow import Database
+from storage.uow import Database, UnitOfWork
 
 if TYPE_CHECKING:
     from bot.faq import FaqService
+    from bot.inbox import Processor
+    from bot.outbox import Dispatcher
 
 logger = logging.getLogger("linkpilot.updates")
 
@@ -36,6 +38,28 @@ class Deps:
     faq: FaqService
     clock: Callable[[], datetime] = utc_now
     bot_username: str = ""
+    dispatcher: Dispatcher | None = None
+    processor: Processor | None = None
+
+
+@dataclass
+class Turn:
+    """One update being handled: its unit of work (committed once, by the inbox processor,
+    with the update marked done and every message it owes), and the error if a handler failed."""
+
+    uow: UnitOfWork
+    update_id: int
+    error: BaseException | None = None
+
+
+_turn: ContextVar[Turn | None] = ContextVar("linkpilot_turn", default=None)
+
+
+def current_turn() -> Turn:
+    turn = _turn.get()
+    if turn is None:
+        raise RuntimeError("not inside an update: handlers run through bot.inbox.Processor")
+    return turn
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -45,6 +69,11 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
     def deps(self) -> Deps:
         deps: Deps = self.application.bot_data["deps"]
         return deps
+
+    @property
+    def uow(self) -> UnitOfWork:
+        """This update's unit of work. Handlers never commit: the processor does, once."""
+        return current_turn().uow
 
 
 def deps_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Deps:

@@ -18,7 +18,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -271,6 +271,7 @@ class LocalBotApi(BaseRequest):
         self.callback_answers: list[CallbackAnswer] = []
         self.menu_button: JSON | None = None
         self._application: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._deliver: Callable[[JSON], Awaitable[None]] | None = None
         self._users: dict[int, JSON] = {}
         self._chats: dict[int, dict[int, _Stored]] = {}
         self._next_id: dict[int, int] = {}
@@ -342,9 +343,26 @@ class LocalBotApi(BaseRequest):
             raise RuntimeError("LocalBotApi.attach(application) was not called")
         return self._application
 
-    def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        """Route simulated people's updates to ``application`` (again after a restart)."""
+    def attach(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        deliver: Callable[[JSON], Awaitable[None]] | None = None,
+    ) -> None:
+        """Route simulated people's updates to ``application`` (again after a restart).
+
+        ``deliver`` takes each raw update (as Telegram would send it) and returns once it is
+        handled; by default the update is parsed and given to ``application.process_update``.
+        """
         self._application = application
+        self._deliver = deliver
+
+    async def deliver(self, update: JSON) -> None:
+        """Hand one raw update to the attached bot and wait until it has been handled."""
+        if self._deliver is not None:
+            await self._deliver(update)
+            return
+        app = self.application
+        await app.process_update(Update.de_json(update, app.bot))
 
     def block(self, user_id: int) -> None:
         self.blocked.add(user_id)
@@ -784,8 +802,9 @@ class Person:
         return None
 
     # --- what the person does --------------------------------------------------------------------
-    async def send(self, text: str) -> list[SentMessage]:
-        """Send a private text message; returns the messages the bot sent or edited meanwhile."""
+    async def send(self, text: str, reply_to: SentMessage | None = None) -> list[SentMessage]:
+        """Send a private text message (as a reply to ``reply_to``, as Telegram's Reply does);
+        returns the messages the bot sent or edited meanwhile."""
         if self.user_id in self.api.blocked:
             raise AssertionError(f"user {self.user_id} has blocked the bot; unblock() first")
         entities: list[JSON] = []
@@ -793,7 +812,13 @@ class Person:
             entities.append({"type": "bot_command", "offset": 0, "length": _u16(m.group(0))})
         self.api.started.add(self.user_id)
         stored = self.api.record_incoming(self.user_id, text, entities)
-        return await self._deliver({"message": self.api.message_json(stored)})
+        message = self.api.message_json(stored)
+        if reply_to is not None:
+            original = self.api.find(self.user_id, reply_to.message_id)
+            if original is None:
+                raise AssertionError(f"message {reply_to.message_id} is not in the chat")
+            message["reply_to_message"] = self.api.message_json(original)
+        return await self._deliver({"message": message})
 
     async def press(self, label: str, message: SentMessage | None = None) -> list[SentMessage]:
         """Press the inline button labelled ``label`` (exact, else unique case-insensitive part)."""
@@ -870,10 +895,8 @@ class Person:
         }
 
     async def _deliver(self, payload: JSON) -> list[SentMessage]:
-        app = self.api.application
         mark = len(self.api.touched)
-        update = Update.de_json({"update_id": self.api.next_update_id(), **payload}, app.bot)
-        await app.process_update(update)
+        await self.api.deliver({"update_id": self.api.next_update_id(), **payload})
         ids = self.api.touched_since(mark, self.user_id)
         current = {m.message_id: m for m in self.inbox}
         return [current[mid] for mid in ids if mid in current]

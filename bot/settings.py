@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///linkpilot.db"
     request_expiry_days: float = Field(default=7.0, gt=0)
     expiry_check_seconds: float = Field(default=60.0, gt=0)
+    reminder_hours_before: float = Field(default=24.0, ge=0)
+    send_max_attempts: int = Field(default=8, ge=1)
+    flood_messages: int = Field(default=20, ge=1)
+    flood_seconds: float = Field(default=10.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -44,6 +48,15 @@ class Settings(BaseSettings):
     @property
     def request_lifetime(self) -> timedelta:
         return timedelta(days=self.request_expiry_days)
+
+    @property
+    def reminder_ahead(self) -> timedelta:
+        return timedelta(hours=self.reminder_hours_before)
+
+    @property
+    def inbox_keep(self) -> timedelta:
+        """How long processed update ids are remembered (Telegram redelivers within a day)."""
+        return timedelta(days=2)
 
     def require_token(self) -> str:
         """The bot token, or SettingsError saying exactly what is wrong with it."""

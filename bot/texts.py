@@ -231,10 +231,18 @@ def sent_to_owner(handle: str, expires: datetime) -> str:
     )
 
 
-def forward_link(handle: str, link: str, expires: datetime) -> str:
+LINK_WHY = {
+    "unclaimed": "The owner of @{handle} hasn't connected with me yet, so I can't message them.",
+    "unreachable": "I couldn't deliver your request to the owner of @{handle} in Telegram "
+                   "(they may have blocked me or deleted the chat).",
+    "again": "Here is a new approval link for @{handle}; any earlier link no longer works.",
+}
+
+
+def forward_link(handle: str, link: str, expires: datetime, why: str = "unclaimed") -> str:
+    reason = LINK_WHY.get(why, LINK_WHY["unclaimed"]).format(handle=esc(handle))
     return (
-        f"The owner of @{esc(handle)} hasn't connected with me yet (or can't be reached), so "
-        "please forward them this <b>one-time approval link</b>:\n"
+        f"{reason} Please forward them this <b>one-time approval link</b>:\n"
         f"{esc(link)}\n\n"
         f"It works for one decision and expires on {when(expires)}. /accounts shows its status."
     )
@@ -268,6 +276,21 @@ def expired_for_advertiser(handle: str) -> str:
     return (
         f"⌛ Your request for @{esc(handle)} expired without an answer. Send a new one with "
         "/link, and let the owner know it's coming."
+    )
+
+
+def expired_for_owner(requester: str, handle: str) -> str:
+    return f"⌛ The request from {esc(requester)} for @{esc(handle)} expired without an answer."
+
+
+def reminder_for_owner(card_text: str) -> str:
+    return f"⏰ <b>Reminder</b>: this request is still waiting for your answer.\n\n{card_text}"
+
+
+def reminder_for_advertiser(handle: str, expires: datetime) -> str:
+    return (
+        f"⏰ Your request for @{esc(handle)} is still waiting: the approval link hasn't been used. "
+        f"It expires on {when(expires)}. /accounts can give you a fresh link to forward."
     )
 
 
@@ -328,10 +351,22 @@ def approved_for_owner(requester: str, handle: str) -> str:
     )
 
 
-REASON_PROMPT = "Rejected. Would you like to tell them why? Send a short reason, or tap Skip."
+def reason_prompt(requester: str, minutes: int) -> str:
+    return (
+        f"Rejected. Would you like to tell {esc(requester)} why? <b>Reply to this message</b> "
+        f"with a short reason within {minutes} minutes, or tap Skip."
+    )
+
+
 REASON_SENT = "Thanks, I've passed your reason on."
 REASON_SKIPPED = "OK, no reason sent."
-REASON_TOO_LONG = "Please keep the reason under 500 characters."
+REASON_TOO_LONG = (
+    "Please keep the reason under 500 characters, and reply to the prompt again."
+)
+SLOW_DOWN = (
+    "You're sending messages faster than I can read them, so I skipped some. Please wait a "
+    "few seconds, then carry on."
+)
 
 # Short answers to button presses (callback query answers, at most 200 characters).
 DONE_ANSWERS = {

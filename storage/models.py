@@ -100,6 +100,7 @@ class LinkRequest(Base):
     updated_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
 
 
 class Claim(Base):
@@ -142,14 +143,54 @@ class AuditEvent(Base):
 
 
 class RequestCard(Base):
-    """A message about a request that carries buttons, so a decision can take them away."""
+    """A sent message about a request: a card with buttons, so a decision can take them away,
+    or the "why?" prompt after a rejection, so a reply to it can be read as the reason."""
 
     __tablename__ = "request_cards"
+    __table_args__ = (Index("ix_request_cards_message", "chat_id", "message_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("link_requests.id"), index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(8))  # "card" or "prompt"
     created_at: Mapped[datetime]
+
+
+class InboxUpdate(Base):
+    """An update received from Telegram, stored before Telegram is told it arrived.
+
+    `done_at` is set in the same transaction as the update's effects; the payload is dropped
+    then (it may hold an approval token). A redelivered `update_id` finds its row and is ignored.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_done", "done_at"),)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_key: Mapped[int | None] = mapped_column(BigInteger)  # whose updates run in order
+    payload: Mapped[dict[str, Any] | None]
+    received_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A message owed to someone, written with the state change that owes it, deleted once sent.
+
+    Rows of one chat are sent in `id` order. `status` is "pending" until sent; "failed" when
+    given up on (kept, with the last error, for the operator).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_chat", "status", "chat_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class KbCategory(Base):

@@ -12,15 +12,18 @@ from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flows.records import CardRow, ClaimRow, ConversationRow, Notice, RequestRow, UserRow
 from storage.models import (
     AuditEvent,
     Claim,
     Conversation,
     Grant,
+    InboxUpdate,
     KbCategory,
     KbEntry,
     KbQuestion,
     LinkRequest,
+    OutboxMessage,
     RequestCard,
     User,
 )
@@ -35,6 +38,10 @@ CARDS: Table = RequestCard.__table__  # type: ignore[assignment]
 KB_CATEGORIES: Table = KbCategory.__table__  # type: ignore[assignment]
 KB_ENTRIES: Table = KbEntry.__table__  # type: ignore[assignment]
 KB_QUESTIONS: Table = KbQuestion.__table__  # type: ignore[assignment]
+INBOX: Table = InboxUpdate.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+
+__all__ = ["CardRow", "ClaimRow", "ConversationRow", "RequestRow", "UserRow"]
 
 
 class StaleWrite(Exception):
@@ -67,11 +74,6 @@ def _upsert(conn: AsyncConnection, table: Table, keys: list[str], values: dict[s
     )
 
 
-@dataclass(frozen=True, slots=True)
-class UserRow:
-    id: int
-    first_name: str
-    username: str | None
 
 
 class Users:
@@ -96,13 +98,6 @@ class Users:
         return UserRow(*row) if row else None
 
 
-@dataclass(frozen=True, slots=True)
-class ConversationRow:
-    user_id: int
-    flow: str
-    state: str
-    data: dict[str, Any]
-    version: int  # 0: not stored yet
 
 
 class Conversations:
@@ -145,24 +140,6 @@ class Conversations:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RequestRow:
-    id: int
-    key: str
-    requester_id: int
-    platform: str
-    handle: str
-    handle_key: str
-    ad_account: str
-    scopes: list[str]
-    visibility: str | None
-    status: str
-    owner_id: int | None
-    reason: str | None
-    created_at: datetime
-    expires_at: datetime
-    decided_at: datetime | None
-    has_token: bool
 
 
 _REQUEST_COLUMNS = [
@@ -271,6 +248,25 @@ class Requests:
         )
         return [RequestRow(*r) for r in rows]
 
+    async def to_remind(self, now: datetime, before: datetime, limit: int = 100
+                        ) -> list[RequestRow]:
+        """Pending requests not reminded yet that expire before `before` (and not yet due)."""
+        r = REQUESTS.c
+        rows = await self._conn.execute(
+            select(*_REQUEST_COLUMNS)
+            .where(r.status == "pending", r.reminded_at.is_(None), r.expires_at > now,
+                   r.expires_at <= before)
+            .order_by(r.expires_at).limit(limit)
+        )
+        return [RequestRow(*row) for row in rows]
+
+    async def mark_reminded(self, request_id: int, now: datetime) -> bool:
+        """Note the one reminder; False if another process already did."""
+        result = await self._conn.execute(
+            update(REQUESTS).where(REQUESTS.c.id == request_id, REQUESTS.c.reminded_at.is_(None))
+            .values(reminded_at=now))
+        return result.rowcount == 1
+
     async def assign_unclaimed(self, platform: str, handle_key: str, owner_id: int) -> None:
         """Route pending requests for a newly claimed handle to its owner."""
         await self._conn.execute(
@@ -281,12 +277,6 @@ class Requests:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimRow:
-    platform: str
-    handle: str
-    handle_key: str
-    owner_id: int
 
 
 class Claims:
@@ -381,10 +371,6 @@ class Audit:
         return [AuditRow(*r) for r in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class CardRow:
-    chat_id: int
-    message_id: int
 
 
 class Cards:
@@ -393,18 +379,33 @@ class Cards:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def add(self, request_id: int, chat_id: int, message_id: int, now: datetime) -> None:
+    async def add(self, request_id: int, chat_id: int, message_id: int, now: datetime,
+                  kind: str = "card") -> None:
         await self._conn.execute(insert(CARDS).values(
-            request_id=request_id, chat_id=chat_id, message_id=message_id, created_at=now))
+            request_id=request_id, chat_id=chat_id, message_id=message_id, kind=kind,
+            created_at=now))
 
     async def take(self, request_id: int) -> list[CardRow]:
-        """Return and forget the request's cards (each is edited once)."""
+        """Return and forget the request's cards (each is edited once) but for its "why?"
+        prompts, which stay so a reply to them can still be matched."""
+        c = CARDS.c
         rows = await self._conn.execute(
-            select(CARDS.c.chat_id, CARDS.c.message_id).where(CARDS.c.request_id == request_id)
+            select(c.chat_id, c.message_id, c.request_id, c.kind)
+            .where(c.request_id == request_id).order_by(c.id)
         )
         cards = [CardRow(*r) for r in rows]
-        await self._conn.execute(CARDS.delete().where(CARDS.c.request_id == request_id))
+        await self._conn.execute(CARDS.delete().where(c.request_id == request_id,
+                                                      c.kind == "card"))
         return cards
+
+    async def find(self, chat_id: int, message_id: int) -> CardRow | None:
+        """The request message `message_id` in `chat_id` is about, if it is one of ours."""
+        c = CARDS.c
+        row = (await self._conn.execute(
+            select(c.chat_id, c.message_id, c.request_id, c.kind)
+            .where(c.chat_id == chat_id, c.message_id == message_id)
+        )).first()
+        return CardRow(*row) if row else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,3 +507,124 @@ class Knowledge:
             .limit(limit)
         )
         return [KbQuestionRow(*r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    update_id: int
+    chat_key: int | None
+    payload: dict[str, Any]
+
+
+class Inbox:
+    """Updates received and not yet processed; a stored `update_id` is never applied twice."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def store(self, rows: Sequence[tuple[int, int | None, dict[str, Any] | None]],
+                    now: datetime, *, done: Sequence[int] = ()) -> list[int]:
+        """Store a batch of (update_id, chat key, payload); returns the ids that were new.
+        Ids in `done` are stored already processed (a flood's dropped updates), no payload."""
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        known = set((await self._conn.execute(
+            select(INBOX.c.update_id).where(INBOX.c.update_id.in_(ids)))).scalars())
+        finished = set(done)
+        fresh = [r for r in rows if r[0] not in known]
+        if fresh:
+            await self._conn.execute(insert(INBOX), [
+                {"update_id": uid, "chat_key": key,
+                 "payload": None if uid in finished else payload, "received_at": now,
+                 "done_at": now if uid in finished else None}
+                for uid, key, payload in fresh])
+        return [r[0] for r in fresh]
+
+    async def done(self, update_id: int, now: datetime) -> None:
+        await self._conn.execute(update(INBOX).where(INBOX.c.update_id == update_id)
+                                 .values(done_at=now, payload=None))
+
+    async def unfinished(self, limit: int = 10_000) -> list[InboxRow]:
+        """Updates stored but not processed (the process stopped first), oldest first."""
+        i = INBOX.c
+        rows = await self._conn.execute(
+            select(i.update_id, i.chat_key, i.payload).where(i.done_at.is_(None))
+            .order_by(i.update_id).limit(limit))
+        return [InboxRow(*r) for r in rows]
+
+    async def last_id(self) -> int | None:
+        return (await self._conn.execute(select(func.max(INBOX.c.update_id)))).scalar()
+
+    async def purge(self, before: datetime) -> None:
+        """Forget processed updates older than `before` (Telegram redelivers only recent ones)."""
+        await self._conn.execute(INBOX.delete().where(INBOX.c.done_at < before))
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    chat_id: int
+    kind: str
+    request_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    next_at: datetime
+
+
+_OUTBOX_COLUMNS = [OUTBOX.c.id, OUTBOX.c.chat_id, OUTBOX.c.kind, OUTBOX.c.request_id,
+                   OUTBOX.c.payload, OUTBOX.c.attempts, OUTBOX.c.next_at]
+
+
+class Outbox:
+    """Messages owed. `add` only buffers: the unit of work writes the buffer with its commit,
+    in one statement, so owing messages costs no round trip of its own."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self.buffered: list[Notice] = []
+        self.written: list[OutboxRow] = []  # what the last flush stored, in order
+
+    def add(self, notice: Notice, *, first: bool = False) -> None:
+        if first:
+            self.buffered.insert(0, notice)
+        else:
+            self.buffered.append(notice)
+
+    async def flush(self, now: datetime) -> None:
+        """Write the buffered notices (called by the unit of work just before it commits)."""
+        if not self.buffered:
+            return
+        notices, self.buffered = self.buffered, []
+        values = [{"chat_id": n.chat_id, "kind": n.kind, "request_id": n.request_id,
+                   "payload": n.data, "status": "pending", "attempts": 0, "next_at": now,
+                   "created_at": now} for n in notices]
+        result = await self._conn.execute(
+            insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True), values)
+        self.written += [OutboxRow(row_id, n.chat_id, n.kind, n.request_id, n.data, 0, now)
+                         for (row_id,), n in zip(result.all(), notices, strict=True)]
+
+    async def pending(self, limit: int = 500) -> list[OutboxRow]:
+        """Unsent rows, by chat then in the order they were owed."""
+        o = OUTBOX.c
+        rows = await self._conn.execute(
+            select(*_OUTBOX_COLUMNS).where(o.status == "pending")
+            .order_by(o.chat_id, o.id).limit(limit))
+        return [OutboxRow(*r) for r in rows]
+
+    async def sent(self, ids: Sequence[int]) -> None:
+        if ids:
+            await self._conn.execute(OUTBOX.delete().where(OUTBOX.c.id.in_(ids)))
+
+    async def retry(self, row_id: int, attempts: int, next_at: datetime, error: str) -> None:
+        await self._conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(
+            attempts=attempts, next_at=next_at, last_error=error[:500]))
+
+    async def give_up(self, row_id: int, error: str) -> None:
+        await self._conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(
+            status="failed", last_error=error[:500]))
+
+    async def count(self, status: str = "pending") -> int:
+        return int((await self._conn.execute(
+            select(func.count()).select_from(OUTBOX).where(OUTBOX.c.status == status)
+        )).scalar_one())

@@ -1,7 +1,11 @@
-"""Units of work: one connection and one transaction per update, rolled back unless committed."""
+"""Units of work: one connection and one transaction, rolled back unless committed."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
+from datetime import UTC, datetime
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -13,14 +17,25 @@ from storage.repositories import (
     Claims,
     Conversations,
     Grants,
+    Inbox,
     Knowledge,
+    Outbox,
+    OutboxRow,
     Requests,
     Users,
 )
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class UnitOfWork:
-    """A transaction with the repositories bound to it; `commit()` or it rolls back."""
+    """A transaction with the repositories bound to it; `commit()` or it rolls back.
+
+    Implements `flows.ports.UnitOfWork`. Messages owed through `outbox.add` are written by
+    `commit()` in the same transaction; `outbox.written` lists them afterwards, for sending.
+    """
 
     users: Users
     conversations: Conversations
@@ -30,14 +45,24 @@ class UnitOfWork:
     audit: Audit
     cards: Cards
     knowledge: Knowledge
+    inbox: Inbox
+    outbox: Outbox
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
+                 clock: Callable[[], datetime]) -> None:
         self._engine = engine
+        self._lock: AbstractAsyncContextManager[object] = write_lock or nullcontext()
+        self._clock = clock
         self._conn: AsyncConnection | None = None
 
     async def __aenter__(self) -> UnitOfWork:
-        conn = await self._engine.connect()
-        await conn.begin()
+        await self._lock.__aenter__()
+        try:
+            conn = await self._engine.connect()
+            await conn.begin()
+        except BaseException:
+            await self._lock.__aexit__(None, None, None)
+            raise
         self._conn = conn
         self.users = Users(conn)
         self.conversations = Conversations(conn)
@@ -47,12 +72,20 @@ class UnitOfWork:
         self.audit = Audit(conn)
         self.cards = Cards(conn)
         self.knowledge = Knowledge(conn)
+        self.inbox = Inbox(conn)
+        self.outbox = Outbox(conn)
         return self
 
     async def commit(self) -> None:
-        """Make this unit's writes durable."""
+        """Write the owed messages, then make this unit's writes durable, all or nothing."""
         assert self._conn is not None
+        await self.outbox.flush(self._clock())
         await self._conn.commit()
+
+    @property
+    def owed(self) -> list[OutboxRow]:
+        """The outbox rows the commit wrote."""
+        return self.outbox.written
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -61,19 +94,28 @@ class UnitOfWork:
             if self._conn.in_transaction():
                 await self._conn.rollback()
         finally:
-            await self._conn.close()
-            self._conn = None
+            try:
+                await self._conn.close()
+            finally:
+                self._conn = None
+                await self._lock.__aexit__(None, None, None)
 
 
 class Database:
-    """The engine and the way to open units of work on it."""
+    """The engine and the way to open units of work on it.
 
-    def __init__(self, url: str) -> None:
+    SQLite allows one writer at a time; units of work in this process queue for it on an
+    asyncio lock (first come, first served) instead of spinning on SQLite's busy timeout.
+    """
+
+    def __init__(self, url: str, clock: Callable[[], datetime] = _utc_now) -> None:
         self.url = url
         self.engine = create_engine(url)
+        self.clock = clock
+        self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+        return UnitOfWork(self.engine, self._write_lock, self.clock)
 
     async def migrate(self) -> None:
         await migrate(self.engine)

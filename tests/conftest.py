@@ -46,8 +46,10 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(db_path: Path) -> Settings:
+    # Tests press buttons far faster than people: the flood gate is opened wide here and
+    # tested on its own with the default limits.
     return Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db_path}",  # type: ignore[call-arg]
-                    telegram_bot_token=None)
+                    telegram_bot_token=None, flood_messages=100_000)
 
 
 @dataclass
@@ -63,11 +65,12 @@ class World:
     async def boot(self) -> None:
         self.app = build_application(self.settings, token=self.api.token, request=self.api,
                                      clock=self.clock, run_jobs=False)
-        self.api.attach(self.app)
+        self.api.attach(self.app, deliver=deps_of(self.app).processor.handle)
         await prepare(self.app)
 
     async def stop(self) -> None:
         if self.app is not None:
+            await deps_of(self.app).processor.drain()
             await finish(self.app)
             self.app = None
 
@@ -84,12 +87,16 @@ class World:
         self.people[user_id] = Person(self.api, user_id, first_name, username)
         return self.people[user_id]
 
-    async def sweep(self) -> None:
-        """Run the expiry job once, as the job queue would."""
-        from bot.context import Context
-        from bot.handlers.requests import expiry_sweep
+    async def sweep(self) -> tuple[int, int]:
+        """Run the clock's job once (reminders, expiry), as the job queue would."""
+        from bot.handlers.requests import clock_tick
 
-        await expiry_sweep(Context(self.app))
+        return await clock_tick(self.deps)
+
+    async def flush(self) -> int:
+        """One pass of the outbox dispatcher, as its background loop would make."""
+        assert self.deps.dispatcher is not None
+        return await self.deps.dispatcher.run_due()
 
 
 @pytest.fixture

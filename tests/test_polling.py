@@ -8,7 +8,6 @@ two simulated people (`RemotePerson`) reach it only through `getUpdates`.
 from __future__ import annotations
 
 import asyncio
-import datetime as dtm
 import os
 import signal
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import InvalidToken
 
-from bot.app import build_application, finish, prepare
+from bot.app import build_application, serve
 from bot.local_api import HttpFront, LocalBotApi, Person, RemotePerson, SentMessage, serve_http
 from bot.settings import Settings
 
@@ -82,23 +81,20 @@ async def test_application_long_polls_the_http_front(tmp_path: Path) -> None:
                             telegram_bot_token=None, telegram_api_base_url=front.base_url)
         # No request= override: PTB's real HTTPXRequest talks HTTP to the front.
         app = build_application(settings, token=api.token)
+        stop = asyncio.Event()
+        running = asyncio.create_task(serve(app, stop, handle_signals=False))
         try:
-            await prepare(app)
-            await app.start()
-            assert app.updater is not None
-            await app.updater.start_polling(poll_interval=0, timeout=dtm.timedelta(seconds=1),
-                                            allowed_updates=["message", "callback_query"])
+            while not api.pending_polls:
+                assert not running.done(), running
+                await asyncio.sleep(0.01)
             assert api.calls_to("getMe") and api.calls_to("setMyCommands")
             ada, owen = people(api)
             await two_user_approval(ada, owen)
             assert front.requests > 10
         finally:
+            stop.set()
             try:
-                if app.updater is not None and app.updater.running:
-                    await app.updater.stop()
-                if app.running:
-                    await app.stop()
-                await finish(app)
+                await asyncio.wait_for(running, 10)
             finally:
                 await front.close()
         assert not api.unanswered_queries

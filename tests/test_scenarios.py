@@ -184,8 +184,9 @@ async def test_rejection_with_a_reason(world: World, ada: Person, owen: Person) 
     await send_request(ada)
     await owen.press("Reject", card_of(owen))
     assert "The owner of @owen.makes rejected your request" in ada.last.plain
-    assert "tell them why" in owen.last.plain
-    await owen.send("We never worked together")
+    prompt = owen.last
+    assert "tell Ada (@ada_ads) why? Reply to this message" in prompt.plain
+    await owen.send("We never worked together", reply_to=prompt)
     assert "passed your reason on" in owen.last.plain
     assert "«We never worked together»" in ada.last.plain
     assert await statuses(world) == ["rejected"]
@@ -447,4 +448,4 @@ async def test_the_expiry_check_is_scheduled(world: World, settings: Settings,
 
     app = build_application(settings, token=world.api.token, request=world.api, clock=clock)
     jobs = [job.name for job in app.job_queue.jobs()]
-    assert jobs == ["expiry_sweep"]
+    assert jobs == ["clock"]

@@ -87,7 +87,7 @@ async def test_migration_is_idempotent(db: Database) -> None:
     async with db.engine.connect() as conn:
         versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         users = (await conn.execute(text("SELECT count(*) FROM users"))).scalar_one()
-    assert versions == [("0001",)]
+    assert versions == [("0002",)]
     assert users == 3
 
 
@@ -273,20 +273,29 @@ async def _race(db: Database, attempts: list[Callable[[UnitOfWork], Awaitable[bo
 
     Every attempt was read as 'pending' by its caller before any of them writes: the barrier
     makes all tasks open their units of work at the same moment, so SQLite has to serialise
-    them, and each writer's result depends only on its own conditional update."""
+    them, and each writer's result depends only on its own conditional update. Each attempt
+    has a `Database` of its own, as separate processes (or workers) would: within one process
+    units of work already queue on the database's lock."""
     started = asyncio.Barrier(len(attempts))
     connections: set[int] = set()
+    processes = [Database(db.url) for _ in attempts]
 
-    async def one(attempt: Callable[[UnitOfWork], Awaitable[bool]]) -> bool:
+    async def one(attempt: Callable[[UnitOfWork], Awaitable[bool]],
+                  process: Database) -> bool:
         await started.wait()
-        async with db.unit_of_work() as uow:
+        async with process.unit_of_work() as uow:
             raw = await uow.requests._conn.get_raw_connection()
             connections.add(id(raw.dbapi_connection))
             moved = await attempt(uow)
             await uow.commit()
             return moved
 
-    results = list(await asyncio.gather(*(one(a) for a in attempts)))
+    try:
+        results = list(await asyncio.gather(*(one(a, p) for a, p in zip(attempts, processes,
+                                                                        strict=True))))
+    finally:
+        for process in processes:
+            await process.dispose()
     assert len(connections) >= 2, "the attempts must run on separate connections"
     return results
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Update
 
 from bot import keyboards, texts
 from bot.context import Context, traced
-from bot.handlers.messaging import reply, settle
+from bot.handlers.messaging import answer, redraw, reply, settle
 from bot.render import Reply
 from flows.faq import KbEntry
 
@@ -28,12 +28,10 @@ async def answer_question(update: Update, context: Context, question: str) -> No
             await reply(update, answer_reply(context, entry))
             return
     outcome = "suggested" if found.decision == "choose" and found.candidates else "miss"
-    async with deps.db.unit_of_work() as uow:
-        log_id = await uow.knowledge.log_question(
-            user.id if user else None, question[:1000], outcome,
-            found.candidates[0].entry_id if found.candidates else None,
-            found.candidates[0].score if found.candidates else None, deps.clock())
-        await uow.commit()
+    log_id = await context.uow.knowledge.log_question(
+        user.id if user else None, question[:1000], outcome,
+        found.candidates[0].entry_id if found.candidates else None,
+        found.candidates[0].score if found.candidates else None, deps.clock())
     if outcome == "suggested":
         topics = [(e.id, e.title) for e in
                   (deps.faq.entry(c.entry_id) for c in found.candidates[:3]) if e is not None]
@@ -60,17 +58,17 @@ async def on_faq_button(update: Update, context: Context) -> None:
     assert query is not None and query.data is not None
     kind, _, arg = query.data.partition(":")
     if kind == "m":
-        await query.answer()
-        await _show(query.message, Reply(texts.FAQ_MENU, keyboards.faq_menu(faq.categories)))
+        await answer(query)
+        await redraw(query, Reply(texts.FAQ_MENU, keyboards.faq_menu(faq.categories)))
     elif kind == "c" and faq.category_title(arg):
-        await query.answer()
+        await answer(query)
         title = texts.FAQ_CATEGORY.format(title=texts.esc(faq.category_title(arg)))
-        await _show(query.message, Reply(title, keyboards.faq_topics(faq.topics(arg))))
+        await redraw(query, Reply(title, keyboards.faq_topics(faq.topics(arg))))
     elif kind == "q" and (entry := faq.entry(arg)) is not None:
-        await query.answer()
+        await answer(query)
         await reply(update, answer_reply(context, entry))
     else:
-        await query.answer(texts.FAQ_GONE)
+        await answer(query, texts.FAQ_GONE)
 
 
 @traced("faq_suggestion")
@@ -82,21 +80,13 @@ async def on_suggestion(update: Update, context: Context) -> None:
     log_id, _, entry_id = rest.partition(":")
     entry = deps.faq.entry(entry_id) if kind == "s" else None
     if not log_id.isdigit() or (kind == "s" and entry is None):
-        await query.answer(texts.FAQ_GONE)
+        await answer(query, texts.FAQ_GONE)
         return
-    async with deps.db.unit_of_work() as uow:
-        await uow.knowledge.resolve_question(int(log_id), user.id,
-                                             "chosen" if entry else "none_fit",
-                                             entry.id if entry else None)
-        await uow.commit()
-    await query.answer()
+    await context.uow.knowledge.resolve_question(int(log_id), user.id,
+                                                 "chosen" if entry else "none_fit",
+                                                 entry.id if entry else None)
+    await answer(query)
     await settle(query)
     await reply(update, answer_reply(context, entry) if entry else Reply(
         texts.FAQ_NOTED, InlineKeyboardMarkup([[keyboards.Button(texts.FAQ_TOPICS,
                                                                  callback_data="m")]])))
-
-
-async def _show(message: object, content: Reply) -> None:
-    """Browse in place: the menu message becomes the category, and back."""
-    if isinstance(message, Message):
-        await message.edit_text(content.text, reply_markup=content.markup)

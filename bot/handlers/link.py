@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import linking, render, texts
+from bot import render, texts
 from bot.context import Context, note_states, traced
 from bot.handlers import faq, requests
-from bot.handlers.messaging import pressed_label, reply, settle
+from bot.handlers.messaging import answer, pressed_label, redraw, reply, settle
+from bot.handlers.requests import actor_of
 from bot.keyboards import parse_flow
+from flows import usecases
 from flows.link_flow import FlowError, NoScopeChosen, NothingToUndo, S, UnknownChoice
 from flows.platforms import InvalidAdAccountName, InvalidHandle, looks_like_question
+from flows.usecases import NoConversation, Stale, Step, position_of
 
 # Button action -> (flow event, name of the argument the button carries).
 EVENTS: dict[str, tuple[str, str | None]] = {
@@ -40,13 +43,13 @@ def flow_error(exc: Exception | None) -> str:
     return texts.NOT_NOW
 
 
-async def show(update: Update, context: Context, step: linking.Step) -> None:
-    """Say what follows a step: the next question, the request's delivery, or the end."""
-    if step.request is not None:
-        await requests.deliver(context, step.request)
-    elif step.position.state == S.CANCELLED:
+async def show(update: Update, step: Step) -> None:
+    """Say what follows a step: the next question, or the end (a sent request's messages are
+    owed by the use case that recorded it)."""
+    note_states(step.before, step.position.state)
+    if step.position.state == S.CANCELLED:
         await reply(update, texts.CANCELLED)
-    else:
+    elif step.request is None:
         await reply(update, render.question(step.position, step.version))
 
 
@@ -56,16 +59,14 @@ async def start(update: Update, context: Context) -> None:
     if context.args:
         await requests.open_link(update, context, context.args[0])
         return
-    user, deps = update.effective_user, context.deps
-    assert user is not None
-    async with deps.db.unit_of_work() as uow:
-        await uow.users.seen(user.id, user.first_name, user.username, deps.clock())
-        row = await linking.active(uow, user.id)
-        await uow.commit()
-    await reply(update, texts.welcome(user.first_name))
+    actor = actor_of(update)
+    await context.uow.users.seen(actor.id, actor.first_name, actor.username,
+                                 context.deps.clock())
+    row = await usecases.conversation(context.uow, actor.id)
+    await reply(update, texts.welcome(actor.first_name))
     if row is not None:
         await reply(update, texts.RESUMING)
-        await reply(update, render.question(linking.position_of(row), row.version))
+        await reply(update, render.question(position_of(row), row.version))
 
 
 @traced("help")
@@ -77,20 +78,19 @@ async def help_command(update: Update, context: Context) -> None:
 @traced("link")
 async def link(update: Update, context: Context) -> None:
     """/link: start a link request, or resume the one in progress."""
-    user, deps = update.effective_user, context.deps
-    assert user is not None
-    async with deps.db.unit_of_work() as uow:
-        await uow.users.seen(user.id, user.first_name, user.username, deps.clock())
-        step, resumed = await linking.begin(uow, user.id, deps.clock())
-        await uow.commit()
-    if resumed:
+    step = await usecases.begin_link(context.uow, actor_of(update), context.deps.clock())
+    if step.resumed:
         await reply(update, texts.RESUMING)
-    await show(update, context, step)
+    await show(update, step)
 
 
 @traced("cancel")
 async def cancel(update: Update, context: Context) -> None:
-    """/cancel: stop the link request in progress (nothing is sent)."""
+    """/cancel: stop the link request in progress (nothing is sent), or an open "why?"."""
+    deps, user_id = context.deps, actor_of(update).id
+    if await usecases.end_reason_step(context.uow, user_id, deps.clock()):
+        await reply(update, texts.REASON_SKIPPED)
+        return
     await _command_event(update, context, "cancel")
 
 
@@ -101,79 +101,82 @@ async def back(update: Update, context: Context) -> None:
 
 
 async def _command_event(update: Update, context: Context, event: str) -> None:
-    user, deps = update.effective_user, context.deps
-    assert user is not None
-    tried = await linking.attempt(deps.db, user.id, event, deps.clock(),
-                                  deps.settings.request_lifetime)
-    if tried.row is None:
+    deps, user_id = context.deps, actor_of(update).id
+    try:
+        step = await usecases.link_event(context.uow, user_id, event, deps.clock(),
+                                         deps.settings.request_lifetime)
+    except NoConversation:
         await reply(update, texts.NOTHING_TO_CANCEL if event == "cancel" else texts.NO_FLOW)
-    elif isinstance(tried.error, FlowError):
-        await reply(update, flow_error(tried.error))
-        await reply(update, render.question(linking.position_of(tried.row), tried.row.version))
-    elif tried.step is not None:
-        await show(update, context, tried.step)
+        return
+    except FlowError as exc:
+        row = await usecases.conversation(context.uow, user_id)
+        await reply(update, flow_error(exc))
+        if row is not None:
+            await reply(update, render.question(position_of(row), row.version))
+        return
+    await show(update, step)
 
 
 @traced("status")
 async def status(update: Update, context: Context) -> None:
     """/status: the step in progress and the request counts."""
-    user, deps = update.effective_user, context.deps
-    assert user is not None
-    async with deps.db.unit_of_work() as uow:
-        row = await linking.active(uow, user.id)
-        mine = await uow.requests.of_requester(user.id, limit=1000)
+    user_id = actor_of(update).id
+    row = await usecases.conversation(context.uow, user_id)
+    mine = await context.uow.requests.of_requester(user_id, limit=1000)
     note_states(row.state if row else None, row.state if row else None)
     counts = [sum(r.status == s for r in mine) for s in ("pending", "authorized")]
-    await reply(update, render.status(linking.position_of(row) if row else None, *counts))
+    await reply(update, render.status(position_of(row) if row else None, *counts))
     if row is not None:
-        await reply(update, render.question(linking.position_of(row), row.version))
+        await reply(update, render.question(position_of(row), row.version))
 
 
 @traced("flow_button")
 async def on_flow_button(update: Update, context: Context) -> None:
     """A button answering the current question; old questions' buttons are refused."""
-    query, user, deps = update.callback_query, update.effective_user, context.deps
-    assert query is not None and query.data is not None and user is not None
+    query, deps = update.callback_query, context.deps
+    assert query is not None and query.data is not None
     press = parse_flow(query.data)
     if press is not None and press.action in ("w", "l"):
         await _without_transition(update, context, press.version, press.action)
         return
     event, arg_name = EVENTS.get(press.action, ("", None)) if press else ("", None)
-    tried = await linking.attempt(
-        deps.db, user.id, event, deps.clock(), deps.settings.request_lifetime,
-        version=press.version if press else -1,
-        **({arg_name: press.arg} if press and arg_name else {}))
-    if tried.step is None:
-        stale = tried.row is None or isinstance(tried.error, linking.Stale)
-        await query.answer(texts.STALE_BUTTON if stale else flow_error(tried.error))
-        if stale:
-            await settle(query)
+    try:
+        step = await usecases.link_event(
+            context.uow, actor_of(update).id, event, deps.clock(),
+            deps.settings.request_lifetime, version=press.version if press else -1,
+            **({arg_name: press.arg} if press and arg_name else {}))
+    except (NoConversation, Stale):
+        await answer(query, texts.STALE_BUTTON)
+        await settle(query)
         return
-    await query.answer()
+    except FlowError as exc:
+        await answer(query, flow_error(exc))
+        return
+    await answer(query)
     if event == "toggle_scope":
         # Permissions are ticked in place, on the same message.
-        fresh = render.question(tried.step.position, tried.step.version)
-        await query.edit_message_text(fresh.text, reply_markup=fresh.markup)
+        note_states(step.before, step.position.state)
+        await redraw(query, render.question(step.position, step.version))
         return
     await settle(query, f"→ {pressed_label(query) or ''}")
-    await show(update, context, tried.step)
+    await show(update, step)
 
 
 async def _without_transition(update: Update, context: Context, version: int,
                               action: str) -> None:
     """"What's this?" explains in place; "Later" keeps the place and says how to come back."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and user is not None
-    row = await linking.peek(context.deps.db, user.id)
+    query = update.callback_query
+    assert query is not None
+    row = await usecases.conversation(context.uow, actor_of(update).id)
     if row is None or row.version != version:
-        await query.answer(texts.STALE_BUTTON)
+        await answer(query, texts.STALE_BUTTON)
         await settle(query)
         return
-    await query.answer()
-    position = linking.position_of(row)
+    note_states(row.state, row.state)
+    await answer(query)
+    position = position_of(row)
     if action == "w" and position.state == S.PREREQUISITE:
-        fresh = render.question(position, row.version, explained=True)
-        await query.edit_message_text(fresh.text, reply_markup=fresh.markup)
+        await redraw(query, render.question(position, row.version, explained=True))
     elif action == "l":
         await settle(query, f"→ {texts.LATER}")
         await reply(update, texts.LATER_SAVED)
@@ -182,26 +185,29 @@ async def _without_transition(update: Update, context: Context, version: int,
 @traced("text")
 async def on_text(update: Update, context: Context) -> None:
     """Typed text: a rejection reason, an answer to the current question, or a question."""
-    message, user, deps = update.message, update.effective_user, context.deps
-    assert message is not None and message.text is not None and user is not None
+    message, deps = update.message, context.deps
+    assert message is not None and message.text is not None
     if await requests.take_reason(update, context):
         return
-    text = message.text
-    tried = await linking.attempt_text(deps.db, user.id, text, deps.clock(),
-                                       deps.settings.request_lifetime,
-                                       lambda t: _is_question(context, t))
-    if tried.step is not None:
-        await show(update, context, tried.step)
-        return
-    position = tried.position
-    if isinstance(tried.error, (InvalidHandle, InvalidAdAccountName)):
-        await reply(update, _invalid(tried.error))
-    else:
-        await faq.answer_question(update, context, text)
-        if position is not None:
-            await reply(update, texts.BACK_TO_FLOW)
-    if tried.row is not None and position is not None:
-        await reply(update, render.question(position, tried.row.version))
+    text, user_id = message.text, actor_of(update).id
+    row = await usecases.conversation(context.uow, user_id)
+    position = position_of(row) if row is not None else None
+    if row is not None and position is not None:
+        note_states(row.state, row.state)
+        if position.expects_text and not _is_question(context, text):
+            try:
+                step = await usecases.link_text(context.uow, row, text, deps.clock(),
+                                                deps.settings.request_lifetime)
+            except (InvalidHandle, InvalidAdAccountName) as exc:
+                await reply(update, _invalid(exc))
+                await reply(update, render.question(position, row.version))
+                return
+            await show(update, step)
+            return
+    await faq.answer_question(update, context, text)
+    if row is not None and position is not None:
+        await reply(update, texts.BACK_TO_FLOW)
+        await reply(update, render.question(position, row.version))
 
 
 def _is_question(context: Context, text: str) -> bool:
@@ -216,4 +222,3 @@ def _invalid(exc: InvalidHandle | InvalidAdAccountName) -> str:
     if isinstance(exc, InvalidHandle):
         return texts.handle_problem(exc.problem, exc.detail, exc.limit)
     return texts.AD_ACCOUNT_PROBLEMS[exc.problem]
-

@@ -1,48 +1,54 @@
-"""Sending, editing and answering, with Telegram's expected failures turned into log lines."""
+"""What a handler says: replies, edits and button answers, recorded in the update's outbox.
+
+Nothing here talks to Telegram. Each call owes a message in the update's unit of work; the
+processor commits it together with the update's state change, then the dispatcher
+(`bot.outbox`) sends it, retrying and falling back as Telegram's answers require.
+"""
 
 from __future__ import annotations
 
-import logging
-
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, Forbidden
 
-from bot.context import Context
+from bot.context import current_turn
 from bot.render import Reply
+from flows.records import Notice
 
-logger = logging.getLogger(__name__)
+
+def _markup(markup: InlineKeyboardMarkup | None) -> dict[str, object] | None:
+    return markup.to_dict() if markup is not None else None
 
 
-async def reply(update: Update, message: Reply | str) -> Message | None:
-    """Answer in the chat the update came from."""
-    if isinstance(message, str):
-        message = Reply(message)
+def owe(notice: Notice, *, first: bool = False) -> None:
+    """Owe any message in this update's unit of work."""
+    current_turn().uow.outbox.add(notice, first=first)
+
+
+async def reply(update: Update, message: Reply | str, *, first: bool = False) -> None:
+    """Answer in the chat the update came from (`first`: before what the use case owes)."""
     chat = update.effective_chat
-    if chat is None:
-        return None
-    return await chat.send_message(message.text, reply_markup=message.markup)
+    if chat is not None:
+        await tell(chat.id, message, first=first)
 
 
-async def tell(context: Context, chat_id: int, message: Reply | str) -> Message | None:
-    """Message another user; None (and a log line) if Telegram says they can't be reached."""
+async def tell(chat_id: int, message: Reply | str, *, first: bool = False) -> None:
+    """Message a chat (this update's or someone else's)."""
     if isinstance(message, str):
         message = Reply(message)
-    try:
-        return await context.bot.send_message(chat_id, message.text, reply_markup=message.markup)
-    except Forbidden as exc:
-        logger.info("chat %s unreachable: %s", chat_id, exc.message)
-        return None
+    owe(Notice("message", chat_id, data={"text": message.text,
+                                         "markup": _markup(message.markup)}), first=first)
 
 
-async def edit(context: Context, chat_id: int, message_id: int, text: str,
-               markup: InlineKeyboardMarkup | None = None) -> None:
-    """Replace a message's text and buttons; an unchanged or vanished message is fine."""
-    try:
-        await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
-                                            reply_markup=markup)
-    except (BadRequest, Forbidden) as exc:
-        if "not modified" not in exc.message.lower():
-            logger.info("could not edit %s/%s: %s", chat_id, message_id, exc.message)
+async def edit(chat_id: int, message_id: int, message: Reply | str) -> None:
+    """Replace a message's text and buttons."""
+    if isinstance(message, str):
+        message = Reply(message)
+    owe(Notice("edit", chat_id, data={"message_id": message_id, "text": message.text,
+                                      "markup": _markup(message.markup)}))
+
+
+async def answer(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a button press (the popup, or just the end of the spinner)."""
+    owe(Notice("answer", query.from_user.id, data={"query_id": query.id, "text": text}))
 
 
 async def settle(query: CallbackQuery, suffix: str | None = None) -> None:
@@ -50,14 +56,19 @@ async def settle(query: CallbackQuery, suffix: str | None = None) -> None:
     message = query.message
     if not isinstance(message, Message):
         return
-    try:
-        if suffix is not None and message.text:
-            await message.edit_text(f"{message.text_html}\n\n<i>{suffix}</i>", reply_markup=None)
-        elif message.reply_markup is not None:
-            await message.edit_reply_markup(reply_markup=None)
-    except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
-            logger.info("could not settle message %s: %s", message.message_id, exc.message)
+    if suffix is not None and message.text:
+        await edit(message.chat_id, message.message_id,
+                   f"{message.text_html}\n\n<i>{suffix}</i>")
+    elif message.reply_markup is not None:
+        owe(Notice("markup", message.chat_id, data={"message_id": message.message_id,
+                                                    "markup": None}))
+
+
+async def redraw(query: CallbackQuery, fresh: Reply) -> None:
+    """Replace the message a button was pressed on (a list, a question ticked in place)."""
+    message = query.message
+    if isinstance(message, Message):
+        await edit(message.chat_id, message.message_id, fresh)
 
 
 def pressed_label(query: CallbackQuery) -> str | None:

@@ -1,0 +1,254 @@
+"""The inbox: every update is stored under its `update_id` before Telegram is told it arrived,
+processed from the store, and marked done in the same transaction as its effects.
+
+- A redelivered `update_id` finds its row and has no effect.
+- Updates stored but not processed when the process died are processed after a restart.
+- Different people's updates run concurrently; one person's strictly in order.
+- A person who floods the bot is told once to slow down; the rest of the flood is dropped at
+  the door, so nobody else waits behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram import Bot, Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import Application
+
+from bot import texts
+from bot.context import Deps, Turn, _turn
+from bot.outbox import Dispatcher
+from flows.records import Notice
+from storage.repositories import StaleWrite
+
+logger = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+def crash_point(name: str) -> None:
+    """Die here, as `kill -9` would, when LINKPILOT_CRASH_AT names this point (crash tests)."""
+    if os.environ.get("LINKPILOT_CRASH_AT") == name:
+        logger.warning("crash point %s: killing the process", name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def chat_key(raw: JSON) -> int | None:
+    """Whose update this is: the person (or chat) whose updates must run in order."""
+    for kind in ("message", "edited_message", "callback_query", "my_chat_member"):
+        part = raw.get(kind)
+        if isinstance(part, dict):
+            sender = part.get("from") or (part.get("chat") or {})
+            if isinstance(sender, dict) and "id" in sender:
+                return int(sender["id"])
+    return None
+
+
+class FloodGate:
+    """A per-person rate limit (aiolimiter's leaky bucket). The first update over the limit
+    is answered with "slow down"; later ones are dropped until the bucket drains."""
+
+    def __init__(self, rate: float, per_seconds: float) -> None:
+        self.rate, self.period = rate, per_seconds
+        self._buckets: dict[int, tuple[AsyncLimiter, float, bool]] = {}  # key -> (, seen, told)
+
+    async def admit(self, key: int | None) -> str:
+        """"ok", "warn" (over the limit, first time) or "drop"."""
+        if key is None:
+            return "ok"
+        now = time.monotonic()
+        bucket, _, told = self._buckets.get(key) or (AsyncLimiter(self.rate, self.period), 0.0,
+                                                    False)
+        if bucket.has_capacity():
+            await bucket.acquire()  # there is capacity: this takes one without waiting
+            self._buckets[key] = (bucket, now, False)
+            verdict = "ok"
+        else:
+            self._buckets[key] = (bucket, now, True)
+            verdict = "drop" if told else "warn"
+        if len(self._buckets) > 10_000:  # forget people idle for a whole period
+            for k in [k for k, (_, seen, _) in self._buckets.items() if now - seen > self.period]:
+                del self._buckets[k]
+        return verdict
+
+
+class Processor:
+    """Stores updates, then runs each through the Application inside its own unit of work."""
+
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any], deps: Deps,
+                 dispatcher: Dispatcher, gate: FloodGate, concurrency: int = 32) -> None:
+        self._app, self._deps, self._dispatcher, self._gate = application, deps, dispatcher, gate
+        self._queues: dict[int | None, deque[tuple[int, JSON]]] = {}
+        self._workers: dict[int | None, asyncio.Task[None]] = {}
+        self._waiters: dict[int, asyncio.Future[None]] = {}
+        self._slots = asyncio.Semaphore(concurrency)
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # --- intake -------------------------------------------------------------------------------
+    async def receive(self, raws: Sequence[JSON]) -> list[int]:
+        """Store a batch (one transaction), then queue what is new; returns the ids queued.
+        Only after this returns may Telegram be told the batch arrived."""
+        deps = self._deps
+        rows, dropped, warned = [], [], []
+        for raw in raws:
+            key = chat_key(raw)
+            verdict = await self._gate.admit(key)
+            rows.append((int(raw["update_id"]), key, raw))
+            if verdict != "ok":
+                dropped.append(int(raw["update_id"]))
+                if verdict == "warn" and key is not None:
+                    warned.append(key)
+        async with deps.db.unit_of_work() as uow:
+            fresh = set(await uow.inbox.store(rows, deps.clock(), done=dropped))
+            for key in warned:
+                uow.outbox.add(Notice("message", key, data={"text": texts.SLOW_DOWN}))
+            await uow.commit()
+            owed = uow.owed if fresh else []
+        crash_point("after_store")
+        if dropped:
+            logger.info("flood: dropped %d updates", len(dropped))
+        if owed:
+            await self._dispatcher.deliver(owed)
+        queued = []
+        for update_id, key, raw in rows:
+            if update_id in fresh and update_id not in dropped:
+                self._queue(update_id, key, raw)
+                queued.append(update_id)
+        return queued
+
+    async def handle(self, raw: JSON) -> None:
+        """Store one update and wait until it is processed and its replies sent (tests, chat);
+        a redelivered or dropped update returns at once."""
+        update_id = int(raw["update_id"])
+        done = self._waiters[update_id] = asyncio.get_running_loop().create_future()
+        if update_id not in await self.receive([raw]):
+            self._waiters.pop(update_id, None)
+            return
+        await done
+
+    async def recover(self) -> int:
+        """Queue the updates a previous process stored but did not finish."""
+        async with self._deps.db.unit_of_work() as uow:
+            rows = await uow.inbox.unfinished()
+        for row in rows:
+            self._queue(row.update_id, row.chat_key, row.payload)
+        if rows:
+            logger.info("inbox: resuming %d stored updates", len(rows))
+        return len(rows)
+
+    async def drain(self) -> None:
+        """Wait until every queued update has been processed."""
+        await self._idle.wait()
+
+    # --- processing ---------------------------------------------------------------------------
+    def _queue(self, update_id: int, key: int | None, raw: JSON) -> None:
+        self._queues.setdefault(key, deque()).append((update_id, raw))
+        self._idle.clear()
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._work(key))
+
+    async def _work(self, key: int | None) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                update_id, raw = queue[0]
+                async with self._slots:
+                    try:
+                        await self.process(update_id, raw)
+                    except Exception:
+                        logger.exception("update %s could not be processed", update_id)
+                queue.popleft()
+                waiter = self._waiters.pop(update_id, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+        finally:
+            del self._queues[key], self._workers[key]
+            if not self._workers:
+                self._idle.set()
+
+    async def process(self, update_id: int, raw: JSON) -> None:
+        """Run one stored update: the handlers' effects, the update marked done and every
+        message it owes commit together; then the owed messages are sent."""
+        deps = self._deps
+        update = Update.de_json(raw, self._app.bot)
+        async with deps.db.unit_of_work() as uow:
+            turn = Turn(uow, update_id)
+            token = _turn.set(turn)
+            try:
+                await self._app.process_update(update)
+            finally:
+                _turn.reset(token)
+            if turn.error is None:
+                await uow.inbox.done(update_id, deps.clock())
+                await uow.commit()
+                owed = uow.owed
+        if turn.error is not None:
+            owed = await self._failed(update, update_id, turn.error)
+        crash_point("after_commit")
+        await self._dispatcher.deliver(owed)
+
+    async def _failed(self, update: Update, update_id: int, error: BaseException) -> list[Any]:
+        """A handler failed: nothing it did is kept; the person is told, and the update is done
+        (retrying a bug would only fail again)."""
+        deps = self._deps
+        said = texts.TRY_AGAIN if isinstance(error, StaleWrite) else texts.ERROR
+        async with deps.db.unit_of_work() as uow:
+            query, chat = update.callback_query, update.effective_chat
+            if query is not None:
+                uow.outbox.add(Notice("answer", query.from_user.id,
+                                      data={"query_id": query.id, "text": said}))
+            elif chat is not None:
+                uow.outbox.add(Notice("message", chat.id, data={"text": said}))
+            await uow.inbox.done(update_id, deps.clock())
+            await uow.commit()
+            return uow.owed
+
+
+async def poll(bot: Bot, processor: Processor, stop: asyncio.Event, *, timeout: int = 30,
+               base_url: str = "Telegram") -> None:
+    """Long polling: each batch is stored before the next `getUpdates` confirms it.
+
+    An unreachable Bot API is retried with backoff, one log line per attempt. A rejected token
+    raises InvalidToken (the caller says so in one line).
+    """
+    offset: int | None = None
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            # Raw JSON, stored as it came: Bot API method names are case-insensitive, and this
+            # spelling skips PTB's advice to use get_updates, which would parse every update
+            # here only for it to be stored and parsed again when processed.
+            raws = await bot.do_api_request(
+                "getupdates",
+                api_kwargs={"offset": offset, "timeout": timeout,
+                            "allowed_updates": ALLOWED_UPDATES},
+                read_timeout=timeout + 10)
+        except InvalidToken:
+            raise
+        except NetworkError as exc:
+            logger.warning("cannot reach %s (%s); retrying in %.0fs", base_url, exc.message,
+                           backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            backoff = min(backoff * 2, 60.0)
+            continue
+        except TelegramError as exc:
+            logger.warning("getUpdates failed: %s; retrying in %.0fs", exc.message, backoff)
+            await asyncio.sleep(backoff)
+            continue
+        backoff = 1.0
+        if raws:
+            await processor.receive(raws)
+            offset = int(raws[-1]["update_id"]) + 1

@@ -1,0 +1,266 @@
+"""The dispatcher: sends what the outbox owes, after the transaction that owed it committed.
+
+Rows of one chat go out in the order they were owed. Telegram's answers decide what happens next:
+- 429: that chat waits `retry_after`; every other chat keeps flowing.
+- 5xx and timeouts: exponential backoff with jitter up to a cap, then the row is given up on
+  (kept as "failed", logged as a warning).
+- 403: the person can't be reached; a card that can't reach its owner becomes an approval link
+  for the advertiser, said with why.
+- 400 "message is not modified", a vanished message or an expired button answer: nothing left to do.
+A sent row is deleted in one transaction per batch, together with what its sending taught us (the
+card's message id, so a decision can take its buttons off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot import notices
+from flows import usecases
+from storage.repositories import OutboxRow
+from storage.uow import Database
+
+logger = logging.getLogger(__name__)
+
+# 400s after which there is nothing left to do: the edit is already there, the message or the
+# button press is gone.
+_DONE_400 = ("not modified", "message to edit not found", "query is too old",
+             "query id is invalid", "message can't be edited")
+
+
+@dataclass
+class Report:
+    """What one round of sending changed, written back in one transaction."""
+
+    sent: list[int] = field(default_factory=list)
+    cards: list[tuple[int, int, int, str]] = field(default_factory=list)  # request, chat, msg, kind
+    retries: list[tuple[int, int, datetime, str]] = field(default_factory=list)
+    given_up: list[tuple[OutboxRow, str]] = field(default_factory=list)
+    unreachable: list[OutboxRow] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.cards or self.retries or self.given_up or self.unreachable)
+
+
+class Dispatcher:
+    """Sends owed rows in order per chat, and retries what Telegram refused for now."""
+
+    def __init__(self, bot: Bot, db: Database, clock: Callable[[], datetime], *,
+                 bot_username: Callable[[], str], max_attempts: int = 8,
+                 backoff_base: float = 2.0, backoff_cap: float = 300.0) -> None:
+        self._bot, self._db, self._clock = bot, db, clock
+        self._bot_username = bot_username
+        self.max_attempts = max_attempts
+        self._base, self._cap = backoff_base, backoff_cap
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._held: dict[int, datetime] = {}  # chat -> not before (429)
+        self._backlog: set[int] = set()  # chats with rows waiting for a retry
+        self._wake = asyncio.Event()
+
+    # --- entry points -------------------------------------------------------------------------
+    async def deliver(self, rows: Iterable[OutboxRow]) -> None:
+        """Send rows just committed (the fast path, right after an update or a job)."""
+        by_chat: dict[int, list[OutboxRow]] = defaultdict(list)
+        for row in rows:
+            by_chat[row.chat_id].append(row)
+        if not by_chat:
+            return
+        report = Report()
+        for chat_id, chat_rows in by_chat.items():
+            async with self._lock(chat_id):
+                if chat_id in self._backlog:
+                    self._wake.set()  # older rows go first; the background pass sends these
+                    continue
+                await self._send_in_order(chat_id, chat_rows, report)
+        await self._write(report)
+
+    async def run_due(self) -> int:
+        """One pass over everything unsent: each chat's rows in order, as far as they are due.
+        Returns how many rows it tried."""
+        async with self._db.unit_of_work() as uow:
+            pending = await uow.outbox.pending()
+        by_chat: dict[int, list[OutboxRow]] = defaultdict(list)
+        for row in pending:
+            by_chat[row.chat_id].append(row)
+        now = self._clock()
+        report = Report()
+        tried = 0
+        for chat_id, chat_rows in by_chat.items():
+            if chat_rows[0].next_at > now or self._held.get(chat_id, now) > now:
+                self._backlog.add(chat_id)
+                continue
+            async with self._lock(chat_id):
+                tried += await self._send_in_order(chat_id, chat_rows, report)
+        await self._write(report)
+        return tried
+
+    async def recover(self) -> None:
+        """After a restart: chats with rows owed before it go first, before any new row."""
+        async with self._db.unit_of_work() as uow:
+            self._backlog |= {row.chat_id for row in await uow.outbox.pending()}
+
+    async def run_forever(self, stop: asyncio.Event, every: float = 1.0) -> None:
+        """Background loop: retry and catch up, woken early when a chat has a backlog."""
+        while not stop.is_set():
+            try:
+                await self.run_due()
+            except Exception:
+                logger.exception("outbox pass failed; trying again shortly")
+            self._wake.clear()
+            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            _, still = await asyncio.wait(waits, timeout=every,
+                                          return_when=asyncio.FIRST_COMPLETED)
+            for task in still:
+                task.cancel()
+
+    # --- sending ------------------------------------------------------------------------------
+    def _lock(self, chat_id: int) -> asyncio.Lock:
+        lock = self._locks.get(chat_id)
+        if lock is None:
+            lock = self._locks[chat_id] = asyncio.Lock()
+        if len(self._locks) > 10_000:  # forget idle chats' locks; memory stays flat
+            for key in [k for k, v in self._locks.items() if not v.locked() and k != chat_id]:
+                del self._locks[key]
+        return lock
+
+    async def _send_in_order(self, chat_id: int, rows: list[OutboxRow], report: Report) -> int:
+        """Send until one row must wait; the rest of the chat waits behind it."""
+        tried = 0
+        for row in rows:
+            if row.next_at > self._clock():
+                self._backlog.add(chat_id)
+                return tried
+            tried += 1
+            if not await self._send(row, report):
+                self._backlog.add(chat_id)
+                return tried
+        self._backlog.discard(chat_id)
+        self._held.pop(chat_id, None)
+        return tried
+
+    async def _send(self, row: OutboxRow, report: Report) -> bool:
+        """Try one row; True when the chat may go on to its next row."""
+        try:
+            message = await self._perform(row)
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            until = self._clock() + timedelta(seconds=seconds)
+            self._held[row.chat_id] = until
+            report.retries.append((row.id, row.attempts, until, "429 retry after"))
+            logger.info("outbox %s to chat %s: 429, chat waits %.0fs", row.id, row.chat_id,
+                        seconds)
+            return False
+        except Forbidden as exc:
+            logger.info("outbox %s (%s): chat %s unreachable: %s", row.id, row.kind, row.chat_id,
+                        exc.message)
+            report.unreachable.append(row)
+            return True
+        except BadRequest as exc:
+            if any(s in exc.message.lower() for s in _DONE_400):
+                report.sent.append(row.id)
+                return True
+            report.given_up.append((row, f"400 {exc.message}"))
+            return True
+        except NetworkError as exc:  # 5xx, timeouts, connection errors
+            attempts = row.attempts + 1
+            if attempts >= self.max_attempts:
+                report.given_up.append((row, f"{type(exc).__name__}: {exc.message}"))
+                return True
+            delay = min(self._cap, self._base * 2 ** (attempts - 1)) * random.uniform(0.5, 1.0)
+            report.retries.append((row.id, attempts, self._clock() + timedelta(seconds=delay),
+                                   f"{type(exc).__name__}: {exc.message}"))
+            logger.info("outbox %s to chat %s: %s, retry %d in %.1fs", row.id, row.chat_id,
+                        type(exc).__name__, attempts, delay)
+            return False
+        except TelegramError as exc:
+            report.given_up.append((row, f"{type(exc).__name__}: {exc.message}"))
+            return True
+        report.sent.append(row.id)
+        kind = notices.CARD_KINDS.get(row.kind)
+        if kind is not None and isinstance(message, Message) and row.request_id is not None:
+            report.cards.append((row.request_id, message.chat_id, message.message_id, kind))
+        return True
+
+    async def _perform(self, row: OutboxRow) -> Message | bool | None:
+        """Render one row into its Bot API call and make it."""
+        bot, data = self._bot, row.payload
+        if row.kind == "answer":
+            return await bot.answer_callback_query(data["query_id"], text=data.get("text"))
+        if row.kind == "markup":
+            return await bot.edit_message_reply_markup(
+                chat_id=row.chat_id, message_id=data["message_id"],
+                reply_markup=_markup(bot, data.get("markup")))
+        if row.kind in ("message", "edit"):
+            text, markup = data["text"], _markup(bot, data.get("markup"))
+        else:
+            said = await self._render_notice(row)
+            if said is None:
+                return None  # nothing to say any more (the request moved on)
+            text, markup = said.text, said.markup
+        if row.kind == "edit" or "message_id" in data:
+            return await bot.edit_message_text(text, chat_id=row.chat_id,
+                                               message_id=data["message_id"],
+                                               reply_markup=markup)
+        return await bot.send_message(row.chat_id, text, reply_markup=markup)
+
+    async def _render_notice(self, row: OutboxRow) -> notices.Reply | None:
+        now = self._clock()
+        async with self._db.unit_of_work() as uow:
+            token = None
+            if row.kind == "approval_link" and row.request_id is not None:
+                # The token is made now, stored hashed before the message leaves.
+                token = await usecases.issue_link(uow, row.request_id, now)
+                await uow.commit()
+                if token is None:
+                    return None
+            request = await uow.requests.get(row.request_id) if row.request_id else None
+            requester = await uow.users.get(request.requester_id) if request else None
+        if request is None:
+            return None
+        return notices.render_notice(row.kind, request, requester, row.payload, now,
+                              link=self._link(token) if token else None)
+
+    def _link(self, token: str) -> str:
+        return f"https://t.me/{self._bot_username()}?start={token}"
+
+    # --- writing back -------------------------------------------------------------------------
+    async def _write(self, report: Report) -> None:
+        if not report:
+            return
+        now = self._clock()
+        async with self._db.unit_of_work() as uow:
+            for request_id, chat_id, message_id, kind in report.cards:
+                await uow.cards.add(request_id, chat_id, message_id, now, kind=kind)
+            for row_id, attempts, next_at, error in report.retries:
+                await uow.outbox.retry(row_id, attempts, next_at, error)
+            for row, error in report.given_up:
+                logger.warning("outbox %s (%s) to chat %s given up: %s", row.id, row.kind,
+                               row.chat_id, error)
+                await uow.outbox.give_up(row.id, error)
+                await self._fall_back(uow, row, now)
+            for row in report.unreachable:
+                await self._fall_back(uow, row, now)
+            await uow.outbox.sent(report.sent + [r.id for r in report.unreachable])
+            await uow.commit()
+            owed = uow.owed
+        if owed:
+            await self.deliver(owed)
+
+    async def _fall_back(self, uow: Any, row: OutboxRow, now: datetime) -> None:
+        if row.kind == "owner_card" and row.request_id is not None:
+            await usecases.owner_unreachable(uow, row.request_id, now)
+
+
+def _markup(bot: Bot, data: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
+    return InlineKeyboardMarkup.de_json(data, bot) if data else None

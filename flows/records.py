@@ -1,0 +1,76 @@
+"""The records use cases work with, and the messages they owe, as plain data.
+
+Storage returns these; the Telegram adapter renders notices. Nothing here knows either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: int
+    first_name: str
+    username: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    user_id: int
+    flow: str
+    state: str
+    data: dict[str, Any]
+    version: int  # 0: not stored yet
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    id: int
+    key: str
+    requester_id: int
+    platform: str
+    handle: str
+    handle_key: str
+    ad_account: str
+    scopes: list[str]
+    visibility: str | None
+    status: str
+    owner_id: int | None
+    reason: str | None
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+    has_token: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRow:
+    platform: str
+    handle: str
+    handle_key: str
+    owner_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CardRow:
+    """A sent message about a request: an owner's card ("card") or a reason prompt ("prompt")."""
+
+    chat_id: int
+    message_id: int
+    request_id: int = 0
+    kind: str = "card"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message a use case owes someone, as data: `kind` names what to say, `request_id` what
+    it is about, `data` anything else the words need. The adapter renders and sends it after the
+    transaction that recorded it has committed."""
+
+    kind: str
+    chat_id: int
+    request_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)

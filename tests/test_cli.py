@@ -105,7 +105,8 @@ def test_kb_load_rejects_a_malformed_file_and_changes_nothing(
     text = BUNDLED_KB.read_text(encoding="utf-8")
     broken.write_text(text.replace("category: spark", "category: nowhere", 1), encoding="utf-8")
     code, _, err = run(capsys, "kb", "load", str(broken))
-    assert code == 1
+    assert code == 2
+    assert err.startswith("linkpilot: knowledge base not loaded: ") and err.count("\n") == 1
     assert "field 'category'" in err and "entry 'spark-" in err
     code, out, _ = run(capsys, "kb", "load")
     assert "0 added, 0 updated, 0 removed" in out

@@ -275,7 +275,7 @@ def test_a_driver_that_is_not_installed_is_one_line(isolated: Path) -> None:
 def test_an_unwritable_sqlite_folder_is_one_line(isolated: Path) -> None:
     folder = unwritable_folder(isolated)
     env = environment(DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'linkpilot.db'}")
-    for result in linkpilot_all(isolated, [["chat"], ["kb", "load"]], env):
+    for result in linkpilot_all(isolated, [list(argv) for argv in SUBCOMMANDS], env):
         assert_one_line_error(
             result, f"linkpilot: the folder for the SQLite database is not writable: {folder} (")
     assert not (folder / "linkpilot.db").exists()
@@ -361,10 +361,8 @@ def test_ctrl_c_in_chat_says_goodbye_and_exits_at_once(isolated: Path, terminal:
     proc, output = start_chat(isolated, terminal)
     try:
         shown = read_until(output, b"Ada> ")
-        pressed = time.monotonic()
-        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends; nobody presses Enter
-        assert proc.wait(timeout=10) == 130
-        assert time.monotonic() - pressed < 5
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends; nobody presses Enter after it
+        assert proc.wait(timeout=10) == 130  # it used to wait for Enter, however long
         assert (shown + read_until(output, None)).endswith(b"Ada> \nbye\n")
         assert proc.stderr is not None and proc.stderr.read() == b""
     finally:

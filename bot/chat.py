@@ -92,7 +92,7 @@ class Keyboard:
         while True:
             try:
                 chunk = os.read(sys.stdin.fileno(), 4096)
-            except (OSError, ValueError):
+            except (OSError, ValueError, AttributeError):  # closed, or no stdin at all
                 chunk = b""
             pending += decoder.decode(chunk, final=not chunk)
             *complete, pending = pending.split("\n")

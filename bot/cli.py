@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Mistakes an operator can fix (settings, DATABASE_URL, the SQLite folder, a knowledge base
     file) end the process with exit code 2 and one line on stderr starting `linkpilot: `.
-    Ctrl-C ends it with 130 and nothing on stderr.
+    Ctrl-C in the chat (or in faq/kb) ends it with 130 and nothing on stderr; `run` stops on
+    Ctrl-C by itself.
     """
     from storage.db import DatabaseUrlError, check_database_url
     from storage.knowledge import KbFileError

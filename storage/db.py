@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
-EXAMPLES = "sqlite+aiosqlite:///linkpilot.db or postgresql+asyncpg://user:password@host/linkpilot"
+URL_EXAMPLES = "sqlite+aiosqlite:///linkpilot.db or postgresql+asyncpg://user:password@host/linkpilot"
 POSTGRES_EXTRA = "pip install -e '.[postgres]'"
 
 
@@ -37,15 +37,15 @@ def check_database_url(url: str) -> URL:
         parsed = make_url(url)
     except ArgumentError:
         # Not echoed: a mistyped URL may still carry a password.
-        raise DatabaseUrlError(f"DATABASE_URL is not a database URL; expected e.g. {EXAMPLES}") \
-            from None
+        raise DatabaseUrlError(
+            f"DATABASE_URL is not a database URL; expected e.g. {URL_EXAMPLES}") from None
     try:
         # The same lookup create_async_engine does, so what passes here is what it will load.
         dialect = parsed.get_dialect(_is_async=True)
     except NoSuchModuleError:
         raise DatabaseUrlError(
             f"DATABASE_URL names an unknown database or driver {parsed.drivername!r}; "
-            f"expected e.g. {EXAMPLES}") from None
+            f"expected e.g. {URL_EXAMPLES}") from None
     backend = parsed.get_backend_name()
     if not dialect.is_async:
         if backend == "sqlite":
@@ -53,7 +53,7 @@ def check_database_url(url: str) -> URL:
             raise DatabaseUrlError(
                 f"DATABASE_URL uses SQLite's synchronous driver; use {fixed}")
         hint = f"use postgresql+asyncpg and {POSTGRES_EXTRA}" if backend == "postgresql" \
-            else f"expected e.g. {EXAMPLES}"
+            else f"expected e.g. {URL_EXAMPLES}"
         raise DatabaseUrlError(
             f"DATABASE_URL's driver {dialect.driver!r} is not asynchronous; {hint}")
     try:
@@ -64,7 +64,7 @@ def check_database_url(url: str) -> URL:
             raise DatabaseUrlError(f"DATABASE_URL needs the asyncpg driver: {POSTGRES_EXTRA}") \
                 from None
         hint = f"use postgresql+asyncpg and {POSTGRES_EXTRA}" if backend == "postgresql" \
-            else f"Linkpilot is tested with {EXAMPLES}"
+            else f"Linkpilot is tested with {URL_EXAMPLES}"
         raise DatabaseUrlError(
             f"DATABASE_URL needs the {module} driver, which is not installed; {hint}") from None
     if backend == "sqlite":

@@ -8,7 +8,12 @@ whole approval.
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
+import os
 import re
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +65,51 @@ def _print_message(seat: Seat, message: SentMessage, elsewhere: bool) -> None:
         print("  " + "  ".join(f"[{i}] {label}" for i, (_, label) in enumerate(seat.buttons, 1)))
 
 
+class Keyboard:
+    """Lines typed at the terminal, read ahead by a daemon thread so Ctrl-C never waits for Enter.
+
+    Not asyncio.to_thread(input): a blocked read can't be interrupted and asyncio.run waits for
+    its executor's threads on the way out, so the chat hung after Ctrl-C until Enter. Nor
+    input() on a thread of our own: on a pipe it holds sys.stdin's lock, and a daemon thread
+    holding that lock while the interpreter exits is a fatal error. So: read file descriptor 0.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()  # None: end of input
+        threading.Thread(target=self._read, name="chat-keyboard", daemon=True).start()
+
+    async def line(self, prompt: str) -> str:
+        """The next line, after showing `prompt`; EOFError at the end of input (Ctrl-D)."""
+        print(prompt, end="", flush=True)
+        text = await self._lines.get()
+        if text is None:
+            raise EOFError
+        return text
+
+    def _read(self) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        while True:
+            try:
+                chunk = os.read(sys.stdin.fileno(), 4096)
+            except (OSError, ValueError, AttributeError):  # closed, or no stdin at all
+                chunk = b""
+            pending += decoder.decode(chunk, final=not chunk)
+            *complete, pending = pending.split("\n")
+            for text in complete:
+                self._put(text.rstrip("\r"))
+            if not chunk:
+                if pending:
+                    self._put(pending)
+                self._put(None)
+                return
+
+    def _put(self, text: str | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the chat is over
+            self._loop.call_soon_threadsafe(self._lines.put_nowait, text)
+
+
 async def run_chat(settings: Settings, lines: Any = None) -> None:
     """Run the chat loop; `lines` (an iterator of input lines) replaces the keyboard in tests."""
     api = LocalBotApi()
@@ -76,15 +126,20 @@ async def run_chat(settings: Settings, lines: Any = None) -> None:
         "owner": Seat("owner", Person(api, 2002, "Owen", "owen_creator"), []),
     }
     current = "advertiser"
+    keyboard = Keyboard() if lines is None else None
     print(f"Linkpilot chat, database {settings.database_url}\n{HELP}\n")
     print("You are Ada, an advertiser. Try /link; Owen can /claim @his_handle first.")
     try:
         while True:
             prompt = f"{seats[current].person.user['first_name']}> "
             try:
-                text = next(lines) if lines is not None else await asyncio.to_thread(input, prompt)
+                text = next(lines) if keyboard is None else await keyboard.line(prompt)
             except (EOFError, StopIteration):
+                print()  # Ctrl-D leaves the cursor after the prompt
                 break
+            except asyncio.CancelledError:
+                print()  # Ctrl-C: asyncio.run cancels us; say goodbye below, then stop
+                raise
             text = text.strip()
             if not text:
                 continue

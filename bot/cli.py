@@ -127,13 +127,24 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `linkpilot` console script."""
+    """Entry point of the `linkpilot` console script.
+
+    Mistakes an operator can fix (settings, DATABASE_URL, the SQLite folder, a knowledge base
+    file) end the process with exit code 2 and one line on stderr starting `linkpilot: `.
+    Ctrl-C in the chat (or in faq/kb) ends it with 130 and nothing on stderr; `run` stops on
+    Ctrl-C by itself.
+    """
+    from storage.db import DatabaseUrlError, check_database_url
+    from storage.knowledge import KbFileError
+
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
-    except SettingsError as exc:
-        print(f"linkpilot: {exc}", file=sys.stderr)
-        return 2
+        # Once, before any subcommand opens the database: a bad URL, a missing driver or an
+        # unusable SQLite folder is reported here rather than as a traceback from deep inside.
+        check_database_url(settings.database_url)
+    except (SettingsError, DatabaseUrlError) as exc:
+        return fail(str(exc))
     configure_logging(settings.log_level if args.command in (None, "run") else "WARNING")
     try:
         if args.command in (None, "run"):
@@ -148,17 +159,19 @@ def main(argv: list[str] | None = None) -> int:
             print(kb_load(settings, args.path))
         else:
             print("\n".join(kb_misses(settings, args.limit)) or "no questions logged yet")
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C: the chat has said goodbye; a traceback would say nothing useful
     except SettingsError as exc:
-        print(f"linkpilot: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        from storage.knowledge import KbFileError
-
-        if isinstance(exc, KbFileError):
-            print(f"linkpilot: knowledge base not loaded: {exc}", file=sys.stderr)
-            return 1
-        raise
+        return fail(str(exc))
+    except KbFileError as exc:
+        return fail(f"knowledge base not loaded: {exc}")
     return 0
+
+
+def fail(message: str) -> int:
+    """Report an error the operator can fix: one line on stderr, exit code 2."""
+    print(f"linkpilot: {' '.join(message.split())}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Bot API tokens look like "123456789:AA...": a numeric bot id, a colon, then 30+ URL-safe chars.
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+ENV_FILE = ".env"
 
 
 class SettingsError(Exception):
@@ -20,7 +21,7 @@ class SettingsError(Exception):
 class Settings(BaseSettings):
     """Everything an operator can set. `.env.example` lists each one with its default."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
 
     telegram_bot_token: str | None = None
     telegram_api_base_url: str | None = None
@@ -78,6 +79,13 @@ def load_settings(**overrides: object) -> Settings:
     """Read settings, turning validation errors into one readable SettingsError line."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError as exc:
+        # Only the .env file is decoded here; name the line, never show it (it may hold the token).
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise SettingsError(f"{ENV_FILE} is not UTF-8 text (line {line}); save it as UTF-8") \
+            from None
+    except OSError as exc:
+        raise SettingsError(f"{ENV_FILE} can't be read: {exc.strerror or exc}") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()

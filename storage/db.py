@@ -3,19 +3,108 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy import event, make_url
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+URL_EXAMPLES = "sqlite+aiosqlite:///linkpilot.db or postgresql+asyncpg://user:password@host/linkpilot"
+POSTGRES_EXTRA = "pip install -e '.[postgres]'"
+
+
+class DatabaseUrlError(Exception):
+    """DATABASE_URL can't be used as it is; the message is one line for the operator."""
+
+
+def check_database_url(url: str) -> URL:
+    """Vet DATABASE_URL before anything connects: a known async driver, installed, and for
+    SQLite a folder that exists and takes new files. Raises DatabaseUrlError saying what to do.
+
+    Messages show the URL only as SQLAlchemy renders it with the password hidden.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        # Not echoed: a mistyped URL may still carry a password.
+        raise DatabaseUrlError(
+            f"DATABASE_URL is not a database URL; expected e.g. {URL_EXAMPLES}") from None
+    try:
+        # The same lookup create_async_engine does, so what passes here is what it will load.
+        dialect = parsed.get_dialect(_is_async=True)
+    except NoSuchModuleError:
+        raise DatabaseUrlError(
+            f"DATABASE_URL names an unknown database or driver {parsed.drivername!r}; "
+            f"expected e.g. {URL_EXAMPLES}") from None
+    backend = parsed.get_backend_name()
+    if not dialect.is_async:
+        if backend == "sqlite":
+            fixed = parsed.set(drivername="sqlite+aiosqlite").render_as_string()
+            raise DatabaseUrlError(
+                f"DATABASE_URL uses SQLite's synchronous driver; use {fixed}")
+        hint = f"use postgresql+asyncpg and {POSTGRES_EXTRA}" if backend == "postgresql" \
+            else f"expected e.g. {URL_EXAMPLES}"
+        raise DatabaseUrlError(
+            f"DATABASE_URL's driver {dialect.driver!r} is not asynchronous; {hint}")
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        module = exc.name or dialect.driver
+        if module == "asyncpg":
+            raise DatabaseUrlError(f"DATABASE_URL needs the asyncpg driver: {POSTGRES_EXTRA}") \
+                from None
+        hint = f"use postgresql+asyncpg and {POSTGRES_EXTRA}" if backend == "postgresql" \
+            else f"Linkpilot is tested with {URL_EXAMPLES}"
+        raise DatabaseUrlError(
+            f"DATABASE_URL needs the {module} driver, which is not installed; {hint}") from None
+    if backend == "sqlite":
+        check_sqlite_file(parsed)
+    return parsed
+
+
+def check_sqlite_file(url: URL) -> None:
+    """The SQLite file's folder exists and new files can be made in it (SQLite adds -wal and
+    -shm files beside the database); the file itself, if there, is a writable file."""
+    database = url.database
+    if not database or database == ":memory:" or url.query.get("uri"):
+        return  # in memory, or a file: URI that SQLite resolves itself
+    path = Path(database).absolute()
+    folder = path.parent
+    if not folder.exists():
+        raise DatabaseUrlError(
+            f"the folder for the SQLite database does not exist: {folder} "
+            "(create it, or change DATABASE_URL)")
+    if not folder.is_dir():
+        raise DatabaseUrlError(f"the SQLite database's folder is a file: {folder}")
+    if path.is_dir():
+        raise DatabaseUrlError(f"the SQLite database is a folder, not a file: {path}")
+    try:
+        # Make a file rather than ask os.access: root passes access() on read-only mounts,
+        # /proc or /sys, where SQLite would still fail.
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".linkpilot-probe-"):
+            pass
+    except OSError as exc:
+        raise DatabaseUrlError(
+            f"the folder for the SQLite database is not writable: {folder} "
+            f"({exc.strerror or exc})") from None
+    if path.exists():
+        try:
+            with path.open("r+b"):
+                pass
+        except OSError as exc:
+            raise DatabaseUrlError(
+                f"the SQLite database file can't be written: {path} ({exc.strerror or exc})") \
+                from None
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

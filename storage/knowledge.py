@@ -111,9 +111,24 @@ def _first_error(exc: ValidationError) -> str:
     return f"field {field!r}: {err['msg']}"
 
 
+def read_kb_file(path: Path) -> str:
+    """The data file's text; KbFileError, naming the file, when it can't be read as UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KbFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise KbFileError(f"{path}: is a folder, not a file") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise KbFileError(f"{path}: not UTF-8 text (line {line}); save it as UTF-8") from None
+    except OSError as exc:
+        raise KbFileError(f"{path}: can't be read ({exc.strerror or exc})") from None
+
+
 async def load_kb(db: Database, path: Path, now: datetime) -> tuple[int, int, int]:
     """Import a data file into the stored knowledge base: (added, updated, removed)."""
-    categories, entries = parse_kb(path.read_text(encoding="utf-8"))
+    categories, entries = parse_kb(read_kb_file(path))
     async with db.unit_of_work() as uow:
         counts = await uow.knowledge.replace(categories, entries, now)
         await uow.commit()

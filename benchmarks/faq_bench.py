@@ -43,7 +43,7 @@ from flows.faq import FaqMatcher, KbEntry  # noqa: E402
 from flows.faq.text import tokenise  # noqa: E402
 
 DEFAULT_KB = REPO / "storage" / "knowledge" / "faq.yaml"
-DEFAULT_DEV = REPO.parent / "shared" / "faq" / "dev-set.yaml"
+DEFAULT_DEV = REPO / "benchmarks" / "data" / "dev-set.yaml"
 
 TARGET_ACCURACY = 0.95
 TARGET_DECLINED = 0.95

@@ -32,7 +32,7 @@ from storage.uow import Database, UnitOfWork
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ADA, OWEN, EVE = 1001, 2002, 3003
-TOPICS = Path(__file__).resolve().parents[1].parent / "shared" / "faq" / "topics.yaml"
+TOPICS = Path(__file__).resolve().parent / "data" / "topics.yaml"
 
 
 @pytest.fixture

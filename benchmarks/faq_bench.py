@@ -54,10 +54,14 @@ SEED = 20240611
 
 @dataclass(frozen=True, slots=True)
 class DevQuestion:
-    """One development question and the entry id that answers it (None: out of scope)."""
+    """One development question and the entry id that answers it (None: out of scope).
+
+    ``language`` is set for questions in another language; those must be declined.
+    """
 
     text: str
     expected: str | None
+    language: str | None = None
 
 
 def load_entries(path: Path) -> list[KbEntry]:
@@ -81,7 +85,7 @@ def load_entries(path: Path) -> list[KbEntry]:
 def load_dev(path: Path) -> list[DevQuestion]:
     """Read the development questions."""
     items = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [DevQuestion(str(item["q"]), item.get("id")) for item in items]
+    return [DevQuestion(str(item["q"]), item.get("id"), item.get("lang")) for item in items]
 
 
 def synthetic_entries(real: Sequence[KbEntry], total: int, seed: int = SEED) -> list[KbEntry]:
@@ -164,6 +168,101 @@ def evaluate(matcher: FaqMatcher, questions: Sequence[DevQuestion]) -> tuple[flo
     )
 
 
+DATA = REPO / "benchmarks" / "data"
+# The tuning set is what the weights were set on; the hold-out is frozen and reported once.
+SETS = {
+    "tuning": [DATA / "dev-set.yaml", *sorted((DATA / "tuning").glob("*.yaml"))],
+    "holdout": sorted((DATA / "holdout").glob("*.yaml")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SetScore:
+    """One question file scored with the bot's own decision rules."""
+
+    name: str
+    in_scope: int
+    answered_right: int
+    offered_right: int
+    wrong_answers: int
+    out_of_scope: int
+    out_answered: int
+    out_declined: int
+    foreign: int
+    foreign_flagged: int
+
+
+def score_set(
+    matcher: FaqMatcher, name: str, questions: Sequence[DevQuestion], *, show: bool
+) -> SetScore:
+    """Score a file: answered right outright, right topic answered or offered, wrong answers.
+
+    "Offered" means the right entry is among the buttons the bot shows (``choices``); the
+    candidates it never shows do not count. Questions in another language count as flagged
+    when the bot declines them and recognises the language.
+    """
+    in_scope = answered = offered = wrong = 0
+    out = out_answered = out_declined = foreign = flagged = 0
+    for q in questions:
+        result = matcher.lookup(q.text)
+        top = result.best.entry_id if result.best else None
+        choices = [c.entry_id for c in result.choices]
+        shown = " ".join(f"{c.entry_id}:{c.score:.2f}" for c in result.candidates)
+        if q.language:
+            foreign += 1
+            ok = result.decision == "decline" and result.language != "en"
+            flagged += ok
+            wrong += result.decision == "answer" and top != q.expected
+            if show and not ok:
+                print(f"  [{name}] FOREIGN {q.text!r} got={result.decision} {result.language}")
+        elif q.expected:
+            in_scope += 1
+            right = result.decision == "answer" and top == q.expected
+            answered += right
+            hit = right or (result.decision == "choose" and q.expected in choices)
+            offered += hit
+            wrong += result.decision == "answer" and top != q.expected
+            if show and not right:
+                label = "offer" if hit else "MISS "
+                print(
+                    f"  [{name}] {label} {q.text!r} want={q.expected} got={result.decision} "
+                    f"choices={choices} [{shown}]"
+                )
+        else:
+            out += 1
+            out_answered += result.decision == "answer"
+            out_declined += result.decision == "decline"
+            if show and result.decision != "decline":
+                print(f"  [{name}] OUT   {q.text!r} got={result.decision} [{shown}]")
+    return SetScore(
+        name, in_scope, answered, offered, wrong, out, out_answered, out_declined, foreign, flagged
+    )
+
+
+def report_sets(matcher: FaqMatcher, which: str, *, show: bool) -> None:
+    """Print the per-file table for the tuning set or the frozen hold-out."""
+    scores = [
+        score_set(matcher, path.stem, load_dev(path), show=show) for path in SETS[which]
+    ]
+
+    def pct(part: int, whole: int) -> str:
+        return f"{part / whole:6.1%}" if whole else "     -"
+
+    print(f"\n{which} sets (same decision rules as the bot):")
+    print(
+        f"{'set':<14} {'n':>4} {'answered':>9} {'offered':>8} {'wrong':>6} "
+        f"{'out n':>6} {'out ans':>8} {'out decl':>9} {'lang ok':>8}"
+    )
+    for s in scores:
+        n = s.in_scope + s.foreign
+        print(
+            f"{s.name:<14} {n:>4} {pct(s.answered_right, s.in_scope):>9} "
+            f"{pct(s.offered_right, s.in_scope):>8} {s.wrong_answers:>6} {s.out_of_scope:>6} "
+            f"{pct(s.out_answered, s.out_of_scope):>8} {pct(s.out_declined, s.out_of_scope):>9} "
+            f"{pct(s.foreign_flagged, s.foreign):>8}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class LooResult:
     """Leave-one-phrasing-out counts."""
@@ -228,9 +327,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--loo-misses", action="store_true", help="with --loo, list the phrasings it misses"
     )
+    parser.add_argument(
+        "--sets",
+        choices=sorted(SETS),
+        help="only score the tuning set or the frozen hold-out (per file), then stop",
+    )
+    parser.add_argument("--quiet", action="store_true", help="with --sets, no per-question lines")
     args = parser.parse_args(argv)
 
     entries = load_entries(args.kb)
+    if args.sets:
+        report_sets(FaqMatcher(entries), args.sets, show=not args.quiet)
+        return 0
     questions = load_dev(args.dev)
     texts = [q.text for q in questions]
 

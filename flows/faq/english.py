@@ -16,12 +16,12 @@ _FILE = "frequency_dictionary_en_82_765.txt"
 @functools.cache
 def english_frequencies() -> dict[str, int]:
     """Lower-case English words and their corpus counts; read once per process."""
-    text = resources.files(_PACKAGE).joinpath(_FILE).read_text(encoding="utf-8")
     words: dict[str, int] = {}
-    for line in text.splitlines():
-        word, _, count = line.partition(" ")
-        if word and count.isdigit():
-            words[word] = int(count)
+    with resources.files(_PACKAGE).joinpath(_FILE).open(encoding="utf-8") as lines:
+        for line in lines:
+            word, _, count = line.rstrip().partition(" ")
+            if word and count.isdigit():
+                words[word] = int(count)
     return words
 
 

@@ -168,7 +168,7 @@ _IMPACT_CAP = 768
 # Question terms whose impact lists are kept; past this the cache starts over.
 _IMPACT_CACHE_LIMIT = 4096
 # Typos are corrected towards the knowledge base's words and this many common English words.
-_ENGLISH_TARGETS = 20_000
+_ENGLISH_TARGETS = 10_000
 # A question is a sentence or two; a pasted wall of text is cut here so it cannot stall the bot.
 _MAX_QUESTION_CHARS = 1000
 _MAX_QUESTION_TOKENS = 64

@@ -45,7 +45,12 @@ def run_bot(settings: Settings) -> None:
 
 
 def faq_json(settings: Settings, question: str) -> dict[str, object]:
-    """The best knowledge-base match for a question, as `linkpilot faq` prints it."""
+    """What the bot would do with a question, as `linkpilot faq` prints it.
+
+    ``decision`` is "answer", "choose" or "decline"; ``id`` is the answered entry (else null);
+    ``choices`` are the entries the bot would offer as buttons (empty unless it chooses).
+    Candidates the person would never see are not listed.
+    """
     from bot.context import utc_now
     from bot.faq import FaqService
     from storage.uow import Database
@@ -62,12 +67,12 @@ def faq_json(settings: Settings, question: str) -> dict[str, object]:
         best = found.best if found.decision == "answer" else None
         entry = service.entry(best.entry_id) if best else None
         return {
+            "decision": found.decision,
             "id": entry.id if entry else None,
-            "score": round(best.score, 4) if best else
-            (round(found.candidates[0].score, 4) if found.candidates else 0.0),
+            "choices": [c.entry_id for c in found.choices] if found.decision == "choose" else [],
+            "score": round(found.best.score, 4) if found.best else None,
+            "language": found.language,
             "answer": entry.answer if entry else None,
-            "suggestions": [{"id": c.entry_id, "score": round(c.score, 4)}
-                            for c in found.candidates if not best or c.entry_id != best.entry_id],
         }
 
     return asyncio.run(lookup())
@@ -92,6 +97,7 @@ def kb_load(settings: Settings, path: Path) -> str:
 
 
 def kb_misses(settings: Settings, limit: int) -> list[str]:
+    """Questions to grow the knowledge base with: picked suggestions first, then misses."""
     from storage.uow import Database
 
     async def misses() -> list[str]:
@@ -99,13 +105,53 @@ def kb_misses(settings: Settings, limit: int) -> list[str]:
         try:
             await db.migrate()
             async with db.unit_of_work() as uow:
-                rows = await uow.knowledge.questions(["miss", "none_fit", "chosen"], limit)
+                picked = await uow.knowledge.questions(["chosen"], limit)
+                missed = await uow.knowledge.questions(["miss", "none_fit"], limit)
         finally:
             await db.dispose()
-        return [f"{r.count:>4}  {r.outcome:<8}  {r.entry_id or '-':<36}  {r.question}"
-                for r in rows]
+        lines: list[str] = []
+        if picked:
+            lines.append("candidate phrasings (a suggestion people picked; accept with "
+                         "`linkpilot kb learn ENTRY_ID QUESTION`):")
+            lines += [f"{r.count:>4}  {r.outcome:<8}  {r.entry_id or '-':<36}  {r.question}"
+                      for r in picked]
+        if missed:
+            lines.append("not answered (resolve with `linkpilot kb learn ENTRY_ID QUESTION`):")
+            lines += [f"{r.count:>4}  {r.outcome:<8}  {r.entry_id or '-':<36}  {r.question}"
+                      for r in missed]
+        return lines
 
     return asyncio.run(misses())
+
+
+def kb_learn(settings: Settings, entry_id: str, question: str) -> str:
+    """Accept a question as a phrasing of an entry (stored without the person who asked)."""
+    from bot.context import utc_now
+    from storage.uow import Database
+
+    async def learn() -> str:
+        db = Database(settings.database_url)
+        try:
+            await db.migrate()
+            async with db.unit_of_work() as uow:
+                ids = {e.id for e in await uow.knowledge.entries()}
+                if entry_id not in ids:
+                    raise KbLearnError(f"no knowledge-base entry {entry_id!r} "
+                                       "(load the knowledge base with `linkpilot kb load`)")
+                settled = await uow.knowledge.learn(question.strip(), entry_id, utc_now())
+                await uow.commit()
+        finally:
+            await db.dispose()
+        return (f"learned: {question.strip()!r} is now a phrasing of {entry_id} "
+                f"({settled} logged asks settled; the bot uses it from its next start)")
+
+    if not question.strip():
+        raise KbLearnError("the question is empty")
+    return asyncio.run(learn())
+
+
+class KbLearnError(ValueError):
+    """`linkpilot kb learn` was given an unknown entry or an empty question."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -115,7 +161,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     sub.add_parser("run", help="serve Telegram users (the default; needs TELEGRAM_BOT_TOKEN)")
     sub.add_parser("chat", help="talk to the bot in this terminal, no token or network needed")
-    faq = sub.add_parser("faq", help="print the knowledge base's best answer as JSON")
+    faq = sub.add_parser("faq", help="print what the bot would do with a question, as JSON")
     faq.add_argument("question")
     kb = sub.add_parser("kb", help="manage the stored knowledge base")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
@@ -123,6 +169,9 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("path", nargs="?", type=Path, default=BUNDLED_KB)
     misses = kb_sub.add_parser("misses", help="questions it could not answer, and picks")
     misses.add_argument("--limit", type=int, default=50)
+    learn = kb_sub.add_parser("learn", help="accept a question as a phrasing of an entry")
+    learn.add_argument("entry_id")
+    learn.add_argument("question")
     return p
 
 
@@ -157,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(faq_json(settings, args.question), ensure_ascii=False))
         elif args.kb_command == "load":
             print(kb_load(settings, args.path))
+        elif args.kb_command == "learn":
+            try:
+                print(kb_learn(settings, args.entry_id, args.question))
+            except KbLearnError as exc:
+                print(f"linkpilot: {exc}", file=sys.stderr)
+                return 1
         else:
             print("\n".join(kb_misses(settings, args.limit)) or "no questions logged yet")
     except KeyboardInterrupt:

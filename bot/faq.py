@@ -30,10 +30,16 @@ class FaqService:
         async with db.unit_of_work() as uow:
             rows = await uow.knowledge.entries()
             self.categories = await uow.knowledge.categories()
+            learned = await uow.knowledge.learned()
+        # Phrasings an operator accepted (`linkpilot kb learn`) join their entry's own, so the
+        # same question is answered outright from now on.
+        extra: dict[str, list[str]] = {}
+        for entry_id, question in learned:
+            extra.setdefault(entry_id, []).append(question)
         self.entries = [
-            KbEntry(id=r.id, title=r.title, phrasings=tuple(r.phrasings), answer=r.answer,
-                    platform=r.platform, category=r.category, related=tuple(r.related),
-                    sources=tuple(r.sources))
+            KbEntry(id=r.id, title=r.title, phrasings=_merged(r.phrasings, extra.get(r.id, [])),
+                    answer=r.answer, platform=r.platform, category=r.category,
+                    related=tuple(r.related), sources=tuple(r.sources))
             for r in rows
         ]
         self.matcher = FaqMatcher(self.entries)
@@ -55,3 +61,14 @@ class FaqService:
 
     def category_title(self, category: str) -> str | None:
         return dict(self.categories).get(category)
+
+
+def _merged(phrasings: list[str], learned: list[str]) -> tuple[str, ...]:
+    """An entry's phrasings followed by the learned ones it does not already have."""
+    seen = {p.casefold() for p in phrasings}
+    out = list(phrasings)
+    for question in learned:
+        if question.casefold() not in seen:
+            seen.add(question.casefold())
+            out.append(question)
+    return tuple(out)

@@ -478,7 +478,7 @@ def claim_taken(handle: str) -> str:
 # --- FAQ ----------------------------------------------------------------------------------------
 FAQ_MENU = "<b>Questions and answers</b>\nPick a topic, or just type your question."
 FAQ_CATEGORY = "<b>{title}</b>"
-FAQ_CHOOSE = "I'm not sure which of these you mean:"
+FAQ_CHOOSE = "I'm not sure which of these you mean. Did you mean one of these?"
 FAQ_NONE_OF_THESE = "None of these"
 FAQ_DONT_KNOW = (
     "Sorry, I don't know the answer to that. I've noted the question so the answers can grow. "
@@ -489,3 +489,9 @@ FAQ_TOPICS = "All topics"
 FAQ_RELATED = "Related:"
 FAQ_GONE = "That topic is no longer available."
 BACK_TO_FLOW = "Back to your request:"
+
+# --- FAQ: questions in other languages (issue 8) -------------------------------------------------
+FAQ_ENGLISH_ONLY = (
+    "Sorry, Linkpilot answers questions in English only. Please ask again in English, "
+    "or pick a topic:"
+)

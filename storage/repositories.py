@@ -495,6 +495,36 @@ class Knowledge:
         )
         return result.rowcount == 1
 
+    async def learn(self, question: str, entry_id: str, now: datetime) -> int:
+        """Accept a question as a phrasing of an entry; returns how many logged asks it settles.
+
+        The phrasing is kept as a row of its own with no user (the person is removed), and
+        the logged asks of the same question stop being listed as misses or picks: their user
+        is removed too.
+        """
+        c = KB_QUESTIONS.c
+        settled = await self._conn.execute(
+            update(KB_QUESTIONS)
+            .where(func.lower(c.question) == question.lower(),
+                   c.outcome.in_(["miss", "none_fit", "chosen", "suggested"]))
+            .values(outcome="resolved", user_id=None)
+        )
+        known = await self._conn.execute(
+            select(c.id).where(func.lower(c.question) == question.lower(),
+                               c.outcome == "learned", c.entry_id == entry_id))
+        if known.first() is None:
+            await self._conn.execute(insert(KB_QUESTIONS).values(
+                user_id=None, question=question, outcome="learned", entry_id=entry_id,
+                score=None, at=now))
+        return int(settled.rowcount or 0)
+
+    async def learned(self) -> list[tuple[str, str]]:
+        """(entry id, question) of every phrasing an operator accepted, oldest first."""
+        c = KB_QUESTIONS.c
+        rows = await self._conn.execute(
+            select(c.entry_id, c.question).where(c.outcome == "learned").order_by(c.id))
+        return [(r.entry_id, r.question) for r in rows if r.entry_id]
+
     async def questions(self, outcomes: Sequence[str], limit: int = 100) -> list[KbQuestionRow]:
         """Logged questions grouped by text, most frequent first."""
         c = KB_QUESTIONS.c

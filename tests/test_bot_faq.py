@@ -103,3 +103,35 @@ async def test_suggestions_and_none_of_these_are_logged(world: World, ada: Perso
     assert "noted the question" in ada.last.plain
     outcomes = [(q, o) for q, o, _ in await logged(world)]
     assert outcomes == [(question, "chosen"), (question, "none_fit")]
+
+
+async def test_a_question_in_another_language_is_told_english_and_offered_the_topics(
+        world: World, ada: Person) -> None:
+    await ada.send("¿Cómo desvinculo mi cuenta de TikTok del administrador de anuncios?")
+    assert "answers questions in English" in ada.last.plain
+    assert len(ada.last.labels) >= 6  # the topic categories
+    await ada.press(ada.last.labels[0], ada.last)
+    assert ada.last.labels[-1] == "All topics"
+    assert [row[1] for row in await logged(world)] == ["miss"]
+
+
+async def test_an_unsure_question_offers_only_the_plausible_topics(
+        world: World, ada: Person) -> None:
+    found = world.deps.faq.lookup("spark code")
+    assert found.decision == "choose"
+    await ada.send("spark code")
+    offer = ada.last
+    assert "Did you mean" in offer.plain
+    titles = [world.deps.faq.entry(c.entry_id).title for c in found.choices]  # type: ignore[union-attr]
+    assert offer.labels == [*titles, "None of these"]
+
+
+async def test_a_learned_phrasing_is_answered_after_a_reload(world: World, ada: Person) -> None:
+    question = "what is the deal with that square barcode thing for the creator"
+    assert world.deps.faq.lookup(question).decision != "answer"
+    async with world.deps.db.unit_of_work() as uow:
+        await uow.knowledge.learn(question, "tiktok-qr-code-approval", world.deps.clock())
+        await uow.commit()
+    await world.deps.faq.load(world.deps.db, world.deps.clock())
+    await ada.send(question)
+    assert world.deps.faq.entry("tiktok-qr-code-approval").title in ada.last.plain  # type: ignore[union-attr]

@@ -83,17 +83,38 @@ def test_faq_prints_the_best_match_as_json(capsys: pytest.CaptureFixture[str]) -
     code, out, _ = run(capsys, "faq", "how long is a spark ads code valid?")
     assert code == 0
     found = json.loads(out)
+    assert found["decision"] == "answer"
     assert found["id"] == "spark-code-validity"
+    assert found["choices"] == []
     assert 0 < found["score"] <= 1
     assert "365" in found["answer"]
-    assert isinstance(found["suggestions"], list)
 
 
 def test_faq_declines_with_a_null_id(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "faq", "what's a good recipe for pancakes")
     assert code == 0
     found = json.loads(out)
-    assert found["id"] is None and found["answer"] is None
+    assert found["decision"] == "decline"
+    assert found["id"] is None and found["answer"] is None and found["choices"] == []
+
+
+def test_faq_lists_only_the_choices_the_bot_would_show(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "faq", "spark code")
+    assert code == 0
+    found = json.loads(out)
+    assert found["decision"] == "choose" and found["id"] is None
+    assert 1 <= len(found["choices"]) <= 3
+    assert all(c.startswith("spark-") for c in found["choices"])
+
+
+def test_faq_in_another_language_declines_and_says_so(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "faq", "¿Cómo vinculo mi cuenta de TikTok?")
+    assert code == 0
+    found = json.loads(out)
+    assert found["decision"] == "decline" and found["id"] is None
+    assert found["language"] == "es"
 
 
 def test_kb_load_is_idempotent(capsys: pytest.CaptureFixture[str]) -> None:
@@ -385,3 +406,72 @@ def test_end_of_input_in_chat_says_goodbye(isolated: Path) -> None:
     assert "@owen.makes is now yours here" in result.stdout
     assert result.stdout.endswith("Owen> \nbye\n")
     assert result.stderr == ""
+
+
+def test_kb_learn_turns_a_miss_into_an_answer(capsys: pytest.CaptureFixture[str],
+                                              isolated: Path) -> None:
+    import asyncio
+
+    from bot.context import utc_now
+    from storage.uow import Database
+
+    question = "my gran asks how the thing with the wee picture code works"
+    run(capsys, "kb", "load")
+    before = json.loads(run(capsys, "faq", question)[1])
+    assert before["decision"] != "answer"
+
+    async def log() -> None:
+        db = Database(f"sqlite+aiosqlite:///{isolated / 'cli.db'}")
+        async with db.unit_of_work() as uow:
+            await uow.knowledge.log_question(7, question, "miss", None, 0.1, utc_now())
+            await uow.commit()
+        await db.dispose()
+
+    asyncio.run(log())
+    assert question in run(capsys, "kb", "misses")[1]
+    code, out, _ = run(capsys, "kb", "learn", "tiktok-qr-code-approval", question)
+    assert code == 0 and "1 logged asks settled" in out
+    assert question not in run(capsys, "kb", "misses")[1]
+    after = json.loads(run(capsys, "faq", question)[1])
+    assert after["decision"] == "answer" and after["id"] == "tiktok-qr-code-approval"
+
+    async def users() -> list[object]:
+        db = Database(f"sqlite+aiosqlite:///{isolated / 'cli.db'}")
+        from storage.repositories import KB_QUESTIONS
+
+        async with db.engine.connect() as conn:
+            rows = await conn.execute(KB_QUESTIONS.select())
+            found = [r.user_id for r in rows]
+        await db.dispose()
+        return found
+
+    assert asyncio.run(users()) == [None, None]  # the person is removed
+
+
+def test_kb_learn_rejects_an_unknown_entry(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "kb", "load")
+    code, _, err = run(capsys, "kb", "learn", "no-such-entry", "a question")
+    assert code == 1 and "no-such-entry" in err
+
+
+def test_kb_misses_lists_picked_suggestions_as_candidate_phrasings(
+        capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    import asyncio
+
+    from bot.context import utc_now
+    from storage.uow import Database
+
+    async def log() -> None:
+        db = Database(f"sqlite+aiosqlite:///{isolated / 'cli.db'}")
+        await db.migrate()
+        async with db.unit_of_work() as uow:
+            log_id = await uow.knowledge.log_question(1, "spark thing", "suggested",
+                                                      "spark-what-are", 0.2, utc_now())
+            await uow.knowledge.resolve_question(log_id, 1, "chosen", "spark-what-are")
+            await uow.commit()
+        await db.dispose()
+
+    asyncio.run(log())
+    out = run(capsys, "kb", "misses")[1]
+    assert "candidate phrasings" in out
+    assert "chosen" in out and "spark-what-are" in out and "spark thing" in out

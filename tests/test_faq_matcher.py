@@ -11,7 +11,7 @@ from flows.faq import FaqMatcher, KbEntry, Lookup
 
 REPO = Path(__file__).resolve().parents[1]
 KB_PATH = REPO / "storage" / "knowledge" / "faq.yaml"
-DEV_SET = Path(__file__).resolve().parents[1].parent / "shared" / "faq" / "dev-set.yaml"
+DEV_SET = REPO / "benchmarks" / "data" / "dev-set.yaml"
 
 
 def load_entries(path: Path) -> list[KbEntry]:
@@ -275,8 +275,6 @@ def test_a_clear_question_is_answered_with_high_confidence(matcher: FaqMatcher) 
 
 
 def test_dev_set_accuracy_floor(matcher: FaqMatcher) -> None:
-    if not DEV_SET.exists():
-        pytest.skip(f"development set not found at {DEV_SET}")
     questions = yaml.safe_load(DEV_SET.read_text(encoding="utf-8"))
     in_scope = [q for q in questions if q["id"]]
     out_of_scope = [q for q in questions if not q["id"]]
@@ -292,3 +290,124 @@ def _top(matcher: FaqMatcher, question: str) -> str | None:
     """The entry the bot would put first (answer or first choice), None when it declines."""
     result = matcher.lookup(question)
     return result.best.entry_id if result.decision != "decline" and result.best else None
+
+
+# --------------------------------------------------------------------------------------------
+# how people really type (issue 8)
+
+
+@pytest.mark.parametrize(
+    "word", ["stuff", "scared", "waste", "fired", "marketing", "getting", "unblock"]
+)
+def test_real_english_words_are_never_corrected(word: str) -> None:
+    from collections import Counter
+
+    from flows.faq.english import english_frequencies
+    from flows.faq.spelling import SpellingCorrector
+
+    kb_words = Counter(["staff", "shared", "paste", "fixed", "targeting", "setting", "unlock"])
+    speller = SpellingCorrector(kb_words, english=english_frequencies())
+    assert speller.correct(word) == word
+
+
+def test_a_non_word_is_corrected_to_the_knowledge_base_word_first() -> None:
+    from collections import Counter
+
+    from flows.faq.english import common_english, english_frequencies
+    from flows.faq.spelling import SpellingCorrector
+
+    speller = SpellingCorrector(
+        Counter(["access", "account"]),
+        english=english_frequencies(),
+        english_targets=common_english(20_000),
+    )
+    # "acess" is one edit from "access" and from the English "aces": the KB's word wins.
+    assert speller.correct("acess") == "access"
+    assert speller.correct("acount") == "account"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my boss wants the 'spark code'", ["my", "boss", "wants", "the", "spark", "code"]),
+        ("'Send a QR code' where?", ["send", "a", "qr", "code", "where"]),
+        ("the creator's video", ["the", "creator", "video"]),
+    ],
+)
+def test_single_quotes_are_not_taken_for_contractions(text: str, expected: list[str]) -> None:
+    from flows.faq.text import tokenise
+
+    assert tokenise(text) == expected
+
+
+def test_a_blocking_question_is_not_answered_with_a_linking_entry(matcher: FaqMatcher) -> None:
+    assert matcher.lookup("how can I unblock a guy on tiktok").decision == "decline"
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        (
+            "my boss is angry, I have to unlink the tiktok account from our ad account by friday",
+            "tiktok-unlink",
+        ),
+        ("we fired the freelancer, how do I revoke his access to my tiktok",
+         "tiktok-revoke-access"),
+        ("sorry for the stupid question but how long does a spark code last",
+         "spark-code-validity"),
+    ],
+)
+def test_context_words_do_not_sink_a_question(
+    matcher: FaqMatcher, question: str, entry_id: str
+) -> None:
+    result = matcher.lookup(question)
+    assert result.decision == "answer", result
+    assert_found(result, entry_id)
+
+
+def test_questions_about_the_bot_itself_pass_the_domain_gate(matcher: FaqMatcher) -> None:
+    assert_found(matcher.lookup("can you erase what you saved about me?"), "bot-data-privacy")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how much does the tiktok creator fund pay per 1000 views",
+        "how do I get a blue tick on instagram",
+        "what CPM should I expect on tiktok ads",
+        "how to make my tiktok go viral",
+    ],
+)
+def test_domain_adjacent_traps_are_not_answered(matcher: FaqMatcher, question: str) -> None:
+    assert matcher.lookup(question).decision != "answer"
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("¿Cómo desvinculo mi cuenta de TikTok del administrador de anuncios?", "es"),
+        ("Como eu desvinculo minha conta do TikTok?", "pt"),
+        ("Как отвязать аккаунт TikTok от рекламного кабинета?", "ru"),
+    ],
+)
+def test_other_languages_are_declined_and_recognised(
+    matcher: FaqMatcher, question: str, language: str
+) -> None:
+    result = matcher.lookup(question)
+    assert result.decision == "decline"
+    assert result.language == language
+
+
+def test_english_questions_are_english(matcher: FaqMatcher) -> None:
+    assert matcher.lookup("how do I unlink my tiktok account").language == "en"
+
+
+def test_choices_are_offered_only_when_choosing(matcher: FaqMatcher) -> None:
+    chosen = matcher.lookup("spark code")
+    assert chosen.decision == "choose"
+    assert 1 <= len(chosen.choices) <= 3
+    assert chosen.choices[0] == chosen.best
+    assert set(chosen.choices) <= set(chosen.candidates)
+    assert matcher.lookup("how do I unlink my tiktok account").choices == ()
+    declined = matcher.lookup("how do I bake bread")
+    assert declined.choices == () and declined.best is None

@@ -32,7 +32,7 @@ from storage.uow import Database, UnitOfWork
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ADA, OWEN, EVE = 1001, 2002, 3003
-TOPICS = Path(__file__).resolve().parents[1].parent / "shared" / "faq" / "topics.yaml"
+TOPICS = Path(__file__).resolve().parent / "data" / "topics.yaml"
 
 
 @pytest.fixture
@@ -713,3 +713,16 @@ async def test_failed_load_leaves_the_stored_knowledge_base_unchanged(db: Databa
         after = (await uow.knowledge.categories(), await uow.knowledge.entries())
     assert after == before
     assert [e.id for e in after[1]] == ["alpha-topic", "beta-topic"]
+
+
+def test_bundled_answers_hedge_what_the_sources_do_not_establish() -> None:
+    """Answers checked against the domain notes say where a path or claim is not documented."""
+    _, entries = parse_kb(BUNDLED_KB.read_text(encoding="utf-8"))
+    answers = {e.id: e.answer for e in entries}
+    assert "QR code" in answers["tiktok-revoke-access"]
+    assert "no revoke path is documented" in answers["tiktok-revoke-access"]
+    for entry_id in ("meta-temporary-access", "meta-remove-partner"):
+        assert "not for partner agencies" in answers[entry_id]
+    assert "Page access" in answers["meta-approve-partner-request"]
+    assert "appear on your profile" in answers["tiktok-permissions-granted"]
+    assert "third-party guides only" in answers["tiktok-switch-to-business"]

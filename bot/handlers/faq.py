@@ -27,15 +27,17 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         if entry is not None:
             await reply(update, answer_reply(context, entry))
             return
-    outcome = "suggested" if found.decision == "choose" and found.candidates else "miss"
+    outcome = "suggested" if found.decision == "choose" and found.choices else "miss"
     log_id = await context.uow.knowledge.log_question(
         user.id if user else None, question[:1000], outcome,
         found.candidates[0].entry_id if found.candidates else None,
         found.candidates[0].score if found.candidates else None, deps.clock())
     if outcome == "suggested":
         topics = [(e.id, e.title) for e in
-                  (deps.faq.entry(c.entry_id) for c in found.candidates[:3]) if e is not None]
+                  (deps.faq.entry(c.entry_id) for c in found.choices) if e is not None]
         await reply(update, Reply(texts.FAQ_CHOOSE, keyboards.faq_suggestions(log_id, topics)))
+    elif found.language != "en":
+        await reply(update, Reply(texts.FAQ_ENGLISH_ONLY, keyboards.faq_menu(deps.faq.categories)))
     else:
         await reply(update, Reply(texts.FAQ_DONT_KNOW, InlineKeyboardMarkup(
             [[keyboards.Button(texts.FAQ_TOPICS, callback_data="m")]])))

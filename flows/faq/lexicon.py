@@ -266,6 +266,27 @@ PHRASES: Final[dict[str, str]] = {
     "qr": "qr",
     "q r": "qr",
     "info": "information",
+    # Creators' earnings programmes: money paid *to* creators, which no entry covers, must not
+    # meet the Ads Manager payment entry through "fund" and "pay".
+    "creator fund": "creatorfund",
+    "creativity program": "creatorfund",
+    "creator rewards": "creatorfund",
+    "creator rewards program": "creatorfund",
+    "creator marketplace": "creatormarketplace",
+    "for you page": "fyp",
+    "for you": "fyp",
+    "blue tick": "badge",
+    "blue check": "badge",
+    "dark mode": "darkmode",
+    "pay creators": "creator earnings",
+    "pays creators": "creator earnings",
+    "pay influencers": "creator earnings",
+    "pay me": "earnings",
+    "pays me": "earnings",
+    "get paid": "earnings",
+    "getting paid": "earnings",
+    "make money": "earnings",
+    "making money": "earnings",
     "u": "you",
     "ur": "your",
     "r": "are",
@@ -441,5 +462,28 @@ ANCHOR_WORDS: Final[frozenset[str]] = _words(
     promoted promotion page pages account accounts revoke expire expired expiry invalid reject
     rejected decline declined asset assets reel reels inbox dm personal dashboard help
     information features commands capabilities adaccount claim password credentials gdpr
+    stored store storing save saved remember delete erase
+    """
+)
+
+# Topics next to this bot's domain that the knowledge base deliberately does not cover: growth
+# and virality, ad prices, verification badges, creators' earnings, blocking and moderating
+# people, the app's own features. A question built around one of these words is not answered
+# by an entry whose title and phrasings never use it, however many platform words they share
+# (the word weighs fully, not as context, and lowers the fit: see ``Calibration``).
+OFF_TOPIC_WORDS: Final[frozenset[str]] = _words(
+    """
+    viral virality views viewers likes followers fyp algorithm hashtag hashtags trending
+    engagement reach impressions
+    cpm cpc cpa cpv ctr roas price prices pricing cost costs expensive cheap rate rates
+    verified verification verify badge
+    creatorfund creatormarketplace earn earning earnings monetize monetise monetization
+    salary income paid payout payouts
+    block blocked blocking unblock mute muted unmute report reported harass harassing
+    harassment spam hacked hack hacker
+    duet stitch filter filters effect effects sticker stickers song songs music sound sounds
+    darkmode capcut schedule scheduling giveaway bio
+    youtube snapchat spotify discord twitter pinterest linkedin twitch reddit google telegram
+    shopify amazon
     """
 )

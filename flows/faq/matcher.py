@@ -10,10 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 
+from flows.faq.english import common_english, english_frequencies
 from flows.faq.index import Document, IndexTuning, InvertedIndex
+from flows.faq.language import language_of
 from flows.faq.lexicon import (
     ANCHOR_WORDS,
     ANTONYMS,
+    OFF_TOPIC_WORDS,
     PHRASES,
     PLATFORM_FAMILIES,
     STOP_WORDS,
@@ -81,6 +84,24 @@ class Calibration:
     corrected_weight: float = 0.8
     # Everyday words (see ``WEAK_WORDS``) count this much of their IDF.
     weak_weight: float = 0.5
+    # A real English word the knowledge base never uses ("boss", "friday", "fired") is context,
+    # not the topic: it counts this much of an unknown word, so it cannot sink a question.
+    context_weight: float = 0.3
+    # Added to the fit's logit when the question is about something the knowledge base
+    # deliberately does not cover (see ``OFF_TOPIC_WORDS``) and the entry does not mention it.
+    off_topic_weight: float = -3.0
+    # Below ``fit_threshold`` but at or above this fit, the best candidates are offered as a
+    # choice ("Did you mean ...?") instead of declining.
+    plausible_fit: float = 0.15
+    # A candidate is offered beside the best one when its confidence is at least this share of
+    # the best one's and its fit is plausible.
+    choice_ratio: float = 0.25
+    # Below ``fit_threshold``, the best candidate must contain this many of the question's terms
+    # (everyday words aside) to be offered.
+    plausible_terms: int = 2
+    # ... counting only terms at least this rare (about a quarter of the entries or fewer on
+    # the real knowledge base): "how", "tiktok" and "account" say little about the topic.
+    distinct_idf: float = 1.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +114,9 @@ class _Evidence:
     answer_only: float
     # IDF-weighted centrality of the question's terms in the entry, as a share
     strength: float
+    # distinctive question terms (see ``Calibration.distinct_idf``) the entry's title,
+    # phrasings or summary contain
+    matched: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +127,8 @@ class _Candidate:
     confidence: float
     fit: float
     similarity: float
+    # question terms the entry's questions contain (see ``_Evidence.matched``)
+    matched: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +167,8 @@ _EXACT_POOL = 64
 _IMPACT_CAP = 768
 # Question terms whose impact lists are kept; past this the cache starts over.
 _IMPACT_CACHE_LIMIT = 4096
+# Typos are corrected towards the knowledge base's words and this many common English words.
+_ENGLISH_TARGETS = 10_000
 # A question is a sentence or two; a pasted wall of text is cut here so it cannot stall the bot.
 _MAX_QUESTION_CHARS = 1000
 _MAX_QUESTION_TOKENS = 64
@@ -187,11 +215,18 @@ class FaqMatcher:
                 Document(questions, self._analyzer.terms_of_tokens(answer), lead_terms)
             )
         self._index = InvertedIndex(documents, tuning)
-        self._speller = SpellingCorrector(self._vocabulary(vocabulary), protected=STOP_WORDS)
+        self._english = english_frequencies()
+        self._speller = SpellingCorrector(
+            self._vocabulary(vocabulary),
+            protected=STOP_WORDS,
+            english=self._english,
+            english_targets=common_english(_ENGLISH_TARGETS),
+        )
         self._synonyms = self._build_synonyms()
         self._antonyms = self._build_antonyms()
         self._anchors = self._build_anchors()
         self._weak = frozenset(self._analyzer.stems_of(WEAK_WORDS))
+        self._off_topic = frozenset(self._analyzer.stems_of(OFF_TOPIC_WORDS))
         self._platform_terms = {
             stem: family
             for word, family in PLATFORM_FAMILIES.items()
@@ -260,26 +295,44 @@ class FaqMatcher:
 
     def lookup(self, question: str) -> Lookup:
         """Find the entry that answers a question and decide whether to answer, offer or decline."""
-        terms, corrected = self._question_terms(question)
-        groups = self._groups(terms, corrected)
+        question = question[:_MAX_QUESTION_CHARS]
+        language = language_of(question)
+        if language != "en":
+            return Lookup("decline", None, (), language=language)
+        terms, corrected, english = self._question_terms(question)
+        groups = self._groups(terms, corrected, english)
         if not any(group.members for group in groups):
             return Lookup("decline", None, ())
         top = self._retrieve(groups, bigrams(terms))
         platforms = frozenset(p for t in terms if (p := self._platform_terms.get(t)) is not None)
-        ranked = self._rerank(groups, top, platforms)
-        return self._decide(ranked, has_anchor=not self._anchors.isdisjoint(terms))
+        off_topic = frozenset(t for t in terms if t in self._off_topic)
+        ranked = self._rerank(groups, top, platforms, off_topic)
+        return self._decide(
+            ranked,
+            has_anchor=not self._anchors.isdisjoint(terms),
+            all_known=all(group.members for group in groups),
+        )
 
-    def _question_terms(self, question: str) -> tuple[list[str], frozenset[str]]:
-        """Analyse a question: typo-fix, rewrite, stem; also report which terms were corrected."""
-        tokens = tokenise(question[:_MAX_QUESTION_CHARS])[:_MAX_QUESTION_TOKENS]
+    def _question_terms(
+        self, question: str
+    ) -> tuple[list[str], frozenset[str], frozenset[str]]:
+        """Analyse a question: typo-fix, rewrite, stem.
+
+        Also reports which terms were corrected, and the stems of the question's real English
+        words (the candidates for context words).
+        """
+        tokens = tokenise(question)[:_MAX_QUESTION_TOKENS]
         fixed = [self._speller.correct(token) for token in tokens]
         corrected = frozenset(
             self._analyzer.stem(new) for old, new in zip(tokens, fixed, strict=True) if old != new
         )
+        english = frozenset(self._analyzer.stem(t) for t in fixed if t in self._english)
         terms = self._analyzer.terms_of_tokens(fixed)
-        return list(dict.fromkeys(terms)), corrected
+        return list(dict.fromkeys(terms)), corrected, english
 
-    def _groups(self, terms: list[str], corrected: frozenset[str]) -> list[_Group]:
+    def _groups(
+        self, terms: list[str], corrected: frozenset[str], english: frozenset[str] = frozenset()
+    ) -> list[_Group]:
         """Expand each question term into the indexed terms that can match it."""
         index = self._index
         groups: list[_Group] = []
@@ -307,6 +360,8 @@ class FaqMatcher:
             weight = self._calibration.corrected_weight if term in corrected else 1.0
             if term in self._weak:
                 weight *= self._calibration.weak_weight
+            if not members and term in english and term not in self._off_topic:
+                weight *= self._calibration.context_weight
             groups.append(_Group(term, members, idf, weight))
         return groups
 
@@ -416,6 +471,7 @@ class FaqMatcher:
         postings, in_questions = index.postings, index.in_questions
         top_strength = index.max_strength
         total = covered = answer_only = strength = 0.0
+        matched = 0
         for group in groups:
             mass = group.weight * group.idf
             total += mass
@@ -430,12 +486,17 @@ class FaqMatcher:
                 else:
                     best_answer = max(best_answer, share)
                 best_strength = max(best_strength, share * value / top_strength)
+            matched += (
+                best_cover > 0
+                and group.term not in self._weak
+                and group.idf >= self._calibration.distinct_idf
+            )
             covered += mass * max(best_cover, 0.5 * best_answer)
             answer_only += mass * max(0.0, best_answer - best_cover)
             strength += mass * best_strength
         if total == 0:
             return _Evidence(0.0, 0.0, 0.0)
-        return _Evidence(covered / total, answer_only / total, strength / total)
+        return _Evidence(covered / total, answer_only / total, strength / total, matched)
 
     def _platform_clash(self, platforms: frozenset[str], doc: int) -> bool:
         """Whether the question names only platforms other than the entry's own."""
@@ -443,14 +504,21 @@ class FaqMatcher:
         return bool(platforms) and own is not None and own not in platforms
 
     def _rerank(
-        self, groups: list[_Group], top: list[tuple[int, float]], platforms: frozenset[str]
+        self,
+        groups: list[_Group],
+        top: list[tuple[int, float]],
+        platforms: frozenset[str],
+        off_topic: frozenset[str] = frozenset(),
     ) -> list[_Candidate]:
         """Score the best few entries in full and turn the scores into confidences."""
         if not top:
             return []
         c = self._calibration
         norm = math.sqrt(sum((g.weight * g.idf) ** 2 for g in groups))
-        unknown = sum(1 for g in groups if not g.members) / len(groups)
+        unknown = sum(g.weight for g in groups if not g.members) / (
+            sum(g.weight for g in groups) or 1.0
+        )
+        in_questions = self._index.in_questions
         rows: list[tuple[float, _Evidence, float, float, int]] = []
         for doc, raw in top:
             evidence = self._evidence(groups, doc)
@@ -469,33 +537,56 @@ class FaqMatcher:
         candidates = []
         for (_, evidence, similarity, clash, doc), weight in zip(rows, weights, strict=True):
             share = weight / total
+            # An off-topic word ("viral", "badge") the entry's own questions do not use.
+            strays = any(doc not in in_questions.get(term, ()) for term in off_topic)
             z = (
                 c.coverage_weight * evidence.coverage
                 + c.strength_weight * evidence.strength
                 + c.unknown_weight * unknown
                 + c.clash_weight * clash
                 + c.share_weight * share
+                + c.off_topic_weight * strays
                 + c.bias
             )
             fit = 1.0 / (1.0 + math.exp(-z))
-            candidates.append(_Candidate(self._entries[doc].id, fit * share, fit, similarity))
+            candidates.append(
+                _Candidate(self._entries[doc].id, fit * share, fit, similarity, evidence.matched)
+            )
         candidates.sort(key=lambda cand: cand.confidence, reverse=True)
         return candidates
 
-    def _decide(self, ranked: list[_Candidate], *, has_anchor: bool) -> Lookup:
-        """Answer a confident best, offer close candidates, decline what is out of scope."""
+    def _decide(
+        self, ranked: list[_Candidate], *, has_anchor: bool, all_known: bool = True
+    ) -> Lookup:
+        """Answer a confident best, offer plausible candidates, decline what is out of scope."""
         c = self._calibration
         candidates = tuple(Scored(cand.entry_id, cand.confidence) for cand in ranked[:3])
         if not ranked:
             return Lookup("decline", None, candidates)
         best = ranked[0]
         # A question that (nearly) repeats a phrasing of the knowledge base is in the domain by
-        # definition, even without a domain word: "what can you do", "help".
-        in_domain = has_anchor or best.similarity >= c.verbatim_similarity
-        if not in_domain or best.fit < c.fit_threshold:
+        # definition, even without a domain word: "what can you do", "help". Not when it adds
+        # words the knowledge base never uses: "what is the meaning of life".
+        in_domain = has_anchor or (all_known and best.similarity >= c.verbatim_similarity)
+        # An unsure match must rest on more than one word: "connect my printer to wifi" meets
+        # the linking entries on "connect" alone.
+        plausible = best.fit >= c.fit_threshold or (
+            best.fit >= c.plausible_fit and best.matched >= c.plausible_terms
+        )
+        if not in_domain or not plausible:
             return Lookup("decline", None, candidates)
         runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
-        if best.confidence >= c.answer_threshold and best.confidence - runner_up >= c.answer_margin:
+        if (
+            best.fit >= c.fit_threshold
+            and best.confidence >= c.answer_threshold
+            and best.confidence - runner_up >= c.answer_margin
+        ):
             return Lookup("answer", candidates[0], candidates)
-        # A good fit with a small share means several entries match equally: let the user pick.
-        return Lookup("choose", candidates[0], candidates)
+        # Unsure, but plausible: offer the candidates that are (QnA Maker's "Did you mean").
+        floor = best.confidence * c.choice_ratio
+        choices = tuple(
+            Scored(cand.entry_id, cand.confidence)
+            for cand in ranked[:3]
+            if cand is best or (cand.confidence >= floor and cand.fit >= c.plausible_fit)
+        )
+        return Lookup("choose", choices[0], candidates, choices)

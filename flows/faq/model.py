@@ -36,9 +36,14 @@ class Lookup:
 
     ``best`` is the top candidate when the decision is "answer" or "choose" and None when it is
     "decline"; ``candidates`` always holds up to three entries, best first, so a declined question
-    can still be logged with what it nearly matched.
+    can still be logged with what it nearly matched. ``choices`` are the entries to offer as
+    buttons (best first, at most three) when the decision is "choose", and empty otherwise: a
+    candidate that is not plausible is never shown. ``language`` is "en", or the language the
+    question seems to be written in ("es", "pt", "ru", "other"), which is always declined.
     """
 
     decision: Decision
     best: Scored | None
     candidates: tuple[Scored, ...]
+    choices: tuple[Scored, ...] = ()
+    language: str = "en"

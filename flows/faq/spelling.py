@@ -1,9 +1,9 @@
-"""Typo tolerance for questions: map an unknown word to the nearest known word."""
+"""Typo tolerance for questions: map a word that is no word at all to the nearest known word."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -28,23 +28,47 @@ def max_edits(length: int) -> int:
 
 
 class SpellingCorrector:
-    """Corrects question tokens against the knowledge base's own vocabulary.
+    """Corrects question tokens that are neither knowledge-base words nor English words.
 
-    Uses optimal-string-alignment distance, so a swapped pair of letters ("unlnik") is one edit.
-    Ties go to the more frequent word. Only words missing from the vocabulary are looked at, and
-    each distinct word is looked up once.
+    A real English word is left alone even when the knowledge base never uses it ("stuff" is
+    not "staff", "fired" is not "fixed"): it is context, and the matcher weighs it as such.
+    A non-word is corrected to the nearest knowledge-base word, or failing that the nearest
+    common English word. Uses optimal-string-alignment distance, so a swapped pair of letters
+    ("unlnik") is one edit. Ties go to the knowledge base's words, then to the more frequent.
+    Each distinct word is looked up once.
     """
 
-    def __init__(self, vocabulary: Counter[str], protected: Iterable[str] = ()) -> None:
-        self._known = set(vocabulary) | set(protected)
-        self._frequency = vocabulary
+    def __init__(
+        self,
+        vocabulary: Counter[str],
+        protected: Iterable[str] = (),
+        english: Mapping[str, int] | None = None,
+        english_targets: Iterable[str] = (),
+    ) -> None:
+        english = english or {}
+        self._known = set(vocabulary) | set(protected) | set(english)
+        self._kb = set(vocabulary)
+        self._frequency: dict[str, int] = dict(english)
+        # Corrections go to the knowledge base's words and to ``english_targets``, the common
+        # English words (a typo of a rare word is rarely worth fixing, and the buckets stay small).
+        targets = set(vocabulary)
+        targets.update(english_targets)
         # Candidates bucketed by length: a word can only be within k edits of words whose length
         # differs by at most k, so each lookup scans a few buckets, not the whole vocabulary.
-        self._by_length: dict[int, list[str]] = {}
-        for word in vocabulary:
+        # The knowledge base's words and the English ones are searched separately so that a
+        # knowledge-base word wins a tie however many English words are as close.
+        self._buckets: tuple[dict[int, list[str]], dict[int, list[str]]] = ({}, {})
+        for word in sorted(targets):
             if len(word) >= 4 and word.isalpha():
-                self._by_length.setdefault(len(word), []).append(word)
+                side = self._buckets[0 if word in self._kb else 1]
+                side.setdefault(len(word), []).append(word)
+        for word, count in vocabulary.items():
+            self._frequency[word] = self._frequency.get(word, 0) + count
         self._cache: dict[str, str] = {}
+
+    def is_word(self, token: str) -> bool:
+        """Whether the token is a word the corrector knows (knowledge base, lexicon or English)."""
+        return token in self._known
 
     def __contains__(self, word: str) -> bool:
         return word in self._known
@@ -68,18 +92,19 @@ class SpellingCorrector:
         limit = max_edits(len(token))
         if limit == 0:
             return self._swapped(token) if len(token) == 4 else token
-        best: tuple[int, int, str] | None = None
-        for length in range(len(token) - limit, len(token) + limit + 1):
-            bucket = self._by_length.get(length)
-            if not bucket:
-                continue
-            for word, distance, _ in process.extract(
-                token, bucket, scorer=OSA.distance, score_cutoff=limit, limit=5
-            ):
-                rank = (int(distance), -self._frequency[word], word)
-                if best is None or rank < best:
-                    best = rank
-        return token if best is None else best[2]
+        best: tuple[int, bool, int, str] | None = None
+        for in_english, buckets in enumerate(self._buckets):
+            for length in range(len(token) - limit, len(token) + limit + 1):
+                bucket = buckets.get(length)
+                if not bucket:
+                    continue
+                for word, distance, _ in process.extract(
+                    token, bucket, scorer=OSA.distance, score_cutoff=limit, limit=5
+                ):
+                    rank = (int(distance), bool(in_english), -self._frequency[word], word)
+                    if best is None or rank < best:
+                        best = rank
+        return token if best is None else best[3]
 
     def _swapped(self, token: str) -> str:
         """A known word that differs from a short token by two adjacent letters swapped.
@@ -89,6 +114,6 @@ class SpellingCorrector:
         """
         for i in range(len(token) - 1):
             candidate = token[:i] + token[i + 1] + token[i] + token[i + 2 :]
-            if candidate != token and candidate in self._frequency:
+            if candidate != token and candidate in self._kb:
                 return candidate
         return token

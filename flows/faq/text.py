@@ -31,8 +31,13 @@ _BRITISH_ISE = re.compile(
     r"minimi|maximi|apologi)s(e|ed|es|ing|ation|ations)\b"
 )
 _IS_CONTRACTION = re.compile(r"\b(" + "|".join(sorted(IS_CONTRACTIONS)) + r")'s\b")
+# A clitic ("'s", "'re") only counts after a letter: at the start of a single-quoted word
+# ("'spark code'", "'Send a QR code'") the apostrophe is a quote mark and the letters are the word.
 _CONTRACTION = re.compile(
-    "|".join(re.escape(key) for key in sorted(CONTRACTIONS, key=len, reverse=True))
+    "|".join(
+        rf"(?<=[a-z]){re.escape(key)}\b" if key.startswith("'") else re.escape(key)
+        for key in sorted(CONTRACTIONS, key=len, reverse=True)
+    )
 )
 # Chat-style contractions typed without the apostrophe.
 _BARE_NEGATIONS: dict[str, str] = {

@@ -37,10 +37,17 @@ JSON = dict[str, Any]
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 
-def crash_point(name: str) -> None:
-    """Die here, as `kill -9` would, when LINKPILOT_CRASH_AT names this point (crash tests)."""
-    if os.environ.get("LINKPILOT_CRASH_AT") == name:
-        logger.warning("crash point %s: killing the process", name)
+# Crash tests: LINKPILOT_CRASH_AT="after_store" or "after_commit[:<owed kind>]" kills the process
+# there, as `kill -9` would, to prove that what was stored is finished after a restart.
+_CRASH_AT = os.environ.get("LINKPILOT_CRASH_AT", "")
+
+
+def crash_point(name: str, owed: Sequence[Any] = ()) -> None:
+    if not _CRASH_AT:
+        return
+    point, _, kind = _CRASH_AT.partition(":")
+    if point == name and (not kind or any(row.kind == kind for row in owed)):
+        logger.warning("crash point %s: killing the process", _CRASH_AT)
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -196,7 +203,7 @@ class Processor:
                 owed = uow.owed
         if turn.error is not None:
             owed = await self._failed(update, update_id, turn.error)
-        crash_point("after_commit")
+        crash_point("after_commit", owed)
         await self._dispatcher.deliver(owed)
 
     async def _failed(self, update: Update, update_id: int, error: BaseException) -> list[Any]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from telegram import Update
+from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
 if TYPE_CHECKING:
@@ -236,10 +237,11 @@ class _Stored:
 
 @dataclass
 class _Fault:
-    code: int
+    code: int  # 0: the request times out
     description: str
     retry_after: int | None
     times: int
+    chat_id: int | None = None  # only calls for this chat
 
 
 def _buttons(inline: JSON | None) -> list[list[Button]]:
@@ -314,7 +316,10 @@ class LocalBotApi(BaseRequest):
     async def dispatch(self, name: str, params: JSON) -> tuple[int, bytes]:
         """Run Bot API method ``name`` with decoded ``params``: ``(HTTP status, JSON body)``."""
         try:
-            fault = self._take_fault(name)
+            fault = self._take_fault(name, params)
+            if fault and fault.code == 0:
+                self.calls.append(ApiCall(name, params, "timed out"))
+                raise TimedOut(fault.description or "Timed out")
             if fault:
                 raise ApiError(fault.code, fault.description, fault.retry_after)
             handler = getattr(self, f"_m_{name.lower()}", None)
@@ -377,11 +382,17 @@ class LocalBotApi(BaseRequest):
         description: str,
         retry_after: int | None = None,
         times: int = 1,
+        chat_id: int | None = None,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail with this Bot API error."""
+        """Make the next ``times`` calls of ``method`` (for ``chat_id``, if given) fail with
+        this Bot API error; ``error_code`` 0 makes them time out (PTB raises ``TimedOut``)."""
         self._faults.setdefault(method.lower(), []).append(
-            _Fault(error_code, description, retry_after, times)
+            _Fault(error_code, description, retry_after, times, chat_id)
         )
+
+    def clear_faults(self) -> None:
+        """Forget every fault not yet used: the trouble is over."""
+        self._faults.clear()
 
     def forget(self, user_ids: Iterable[int]) -> None:
         """Drop everything kept about these users, and the call logs (Telegram's memory, not
@@ -480,15 +491,20 @@ class LocalBotApi(BaseRequest):
         return qid
 
     # --- internals -------------------------------------------------------------------------------
-    def _take_fault(self, method: str) -> _Fault | None:
+    def _take_fault(self, method: str, params: JSON) -> _Fault | None:
         faults = self._faults.get(method.lower())
         if not faults:
             return None
-        fault = faults[0]
-        fault.times -= 1
-        if fault.times <= 0:
-            faults.pop(0)
-        return fault
+        chat = params.get("chat_id")
+        if chat is None and "callback_query_id" in params:
+            chat = self._queries.get(str(params["callback_query_id"]))
+        for fault in faults:
+            if fault.chat_id is None or str(fault.chat_id) == str(chat):
+                fault.times -= 1
+                if fault.times <= 0:
+                    faults.remove(fault)
+                return fault
+        return None
 
     def _store(self, m: _Stored) -> _Stored:
         m.message_id = self._next_id.get(m.chat_id, 0) + 1

@@ -56,7 +56,8 @@ class ClaimRow:
 
 @dataclass(frozen=True, slots=True)
 class CardRow:
-    """A sent message about a request: an owner's card ("card") or a reason prompt ("prompt")."""
+    """A sent message about a request: an owner's card ("card", "closed" once decided) or a
+    rejection's "why?" prompt ("prompt")."""
 
     chat_id: int
     message_id: int

@@ -198,9 +198,12 @@ async def decide(uow: UnitOfWork, actor: Actor, event: str, now: datetime, *,
     if decision.to is Status.AUTHORIZED:
         await uow.grants.open(request.id, actor.id, request.requester_id, now)
         if request.owner_id is None:
-            # Approving through the link makes the approver the handle's owner.
-            await uow.claims.add(request.platform, request.handle, request.handle_key,
-                                 actor.id, now)
+            # Approving through the link makes the approver the handle's owner, and the
+            # handle's other waiting requests go to them as cards.
+            standing = await uow.claims.add(request.platform, request.handle,
+                                            request.handle_key, actor.id, now)
+            if standing.owner_id == actor.id:
+                await _route_to_owner(uow, standing)
     elif decision.to in (Status.UNLINKED, Status.REVOKED):
         await uow.grants.close(request.id, decision.to, now)
     after = await uow.requests.get(request.id)
@@ -217,9 +220,8 @@ async def _close_cards(uow: UnitOfWork, request: RequestRow) -> None:
     if request.status in (Status.UNLINKED, Status.REVOKED):
         return  # cards were closed at the decision
     for card in await uow.cards.take(request.id):
-        if card.kind == "card":
-            uow.outbox.add(Notice("close_card", card.chat_id, request.id,
-                                  {"message_id": card.message_id}))
+        uow.outbox.add(Notice("close_card", card.chat_id, request.id,
+                              {"message_id": card.message_id}))
 
 
 def _owe_decision_notices(uow: UnitOfWork, event: str, request: RequestRow, actor_id: int,
@@ -336,12 +338,17 @@ async def claim(uow: UnitOfWork, actor: Actor, platform_id: str, handle: str,
     standing = await uow.claims.add(platform.id, handle, key, actor.id, now)
     if standing.owner_id != actor.id:
         return Claimed(standing, False, 0)
-    await uow.requests.assign_unclaimed(platform.id, key, actor.id)
-    waiting = [r for r in await uow.requests.pending_for_owner(actor.id)
-               if r.handle_key == key and r.requester_id != actor.id]
+    return Claimed(standing, True, await _route_to_owner(uow, standing))
+
+
+async def _route_to_owner(uow: UnitOfWork, claim: ClaimRow) -> int:
+    """A handle has a new owner: its waiting requests (but theirs) come to them as cards."""
+    await uow.requests.assign_unclaimed(claim.platform, claim.handle_key, claim.owner_id)
+    waiting = [r for r in await uow.requests.pending_for_owner(claim.owner_id)
+               if (r.platform, r.handle_key) == (claim.platform, claim.handle_key)]
     for request in waiting:
         _owe_card(uow, request)
-    return Claimed(standing, True, len(waiting))
+    return len(waiting)
 
 
 async def open_approval_link(uow: UnitOfWork, actor: Actor, token: str, now: datetime

@@ -152,7 +152,7 @@ class RequestCard(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("link_requests.id"), index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[str] = mapped_column(String(8))  # "card" or "prompt"
+    kind: Mapped[str] = mapped_column(String(8))  # "card", "closed" (decided) or "prompt"
     created_at: Mapped[datetime]
 
 

@@ -268,11 +268,13 @@ class Requests:
         return result.rowcount == 1
 
     async def assign_unclaimed(self, platform: str, handle_key: str, owner_id: int) -> None:
-        """Route pending requests for a newly claimed handle to its owner."""
+        """Route pending requests for a newly claimed handle to its owner (never the owner's
+        own requests: nobody decides their own)."""
         await self._conn.execute(
             update(REQUESTS)
             .where(REQUESTS.c.platform == platform, REQUESTS.c.handle_key == handle_key,
-                   REQUESTS.c.status == "pending", REQUESTS.c.owner_id.is_(None))
+                   REQUESTS.c.status == "pending", REQUESTS.c.owner_id.is_(None),
+                   REQUESTS.c.requester_id != owner_id)
             .values(owner_id=owner_id)
         )
 
@@ -386,16 +388,18 @@ class Cards:
             created_at=now))
 
     async def take(self, request_id: int) -> list[CardRow]:
-        """Return and forget the request's cards (each is edited once) but for its "why?"
-        prompts, which stay so a reply to them can still be matched."""
+        """The request's open cards, each returned once: they are marked closed (kept, so a
+        reply to a rejected request's card can still be matched to it)."""
         c = CARDS.c
         rows = await self._conn.execute(
             select(c.chat_id, c.message_id, c.request_id, c.kind)
-            .where(c.request_id == request_id).order_by(c.id)
+            .where(c.request_id == request_id, c.kind == "card").order_by(c.id)
         )
         cards = [CardRow(*r) for r in rows]
-        await self._conn.execute(CARDS.delete().where(c.request_id == request_id,
-                                                      c.kind == "card"))
+        if cards:
+            await self._conn.execute(update(CARDS).where(c.request_id == request_id,
+                                                         c.kind == "card")
+                                     .values(kind="closed"))
         return cards
 
     async def find(self, chat_id: int, message_id: int) -> CardRow | None:

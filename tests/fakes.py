@@ -1,0 +1,310 @@
+"""An in-memory `flows.ports.UnitOfWork`: the SQL repositories' semantics on dicts and lists, so
+the use cases' rules can be tested in milliseconds (`tests/test_usecases.py`)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from flows.ports import UnitOfWork
+from flows.records import CardRow, ClaimRow, ConversationRow, Notice, RequestRow, UserRow
+
+
+class StaleWrite(Exception):
+    """A conversation changed between our read and our write (as `storage`'s StaleWrite)."""
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class FakeUsers:
+    def __init__(self) -> None:
+        self.rows: dict[int, UserRow] = {}
+        self.last_seen: dict[int, datetime] = {}
+
+    async def seen(self, user_id: int, first_name: str, username: str | None,
+                   now: datetime) -> None:
+        self.rows[user_id] = UserRow(user_id, first_name, username)
+        self.last_seen[user_id] = now
+
+    async def get(self, user_id: int) -> UserRow | None:
+        return self.rows.get(user_id)
+
+
+class FakeConversations:
+    """One row per (user, flow); every write checks the version it read."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[int, str], ConversationRow] = {}
+
+    async def load(self, user_id: int, flow: str) -> ConversationRow | None:
+        row = self.rows.get((user_id, flow))
+        return None if row is None else replace(row, data=copy.deepcopy(row.data))
+
+    async def save(self, before: ConversationRow, state: str, data: dict[str, Any],
+                   now: datetime) -> ConversationRow:
+        key = (before.user_id, before.flow)
+        stored = self.rows.get(key)
+        if (stored is not None if before.version == 0
+                else stored is None or stored.version != before.version):
+            raise StaleWrite(f"conversation {before.user_id}/{before.flow}")
+        row = ConversationRow(before.user_id, before.flow, state, copy.deepcopy(data),
+                              before.version + 1)
+        self.rows[key] = row
+        return replace(row, data=copy.deepcopy(data))
+
+
+class FakeRequests:
+    """Link requests; status changes are conditional on the status they start from."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, RequestRow] = {}
+        self.token_hashes: dict[int, str] = {}
+        self.reminded_at: dict[int, datetime] = {}
+        self._ids = itertools.count(1)
+
+    def _row(self, request_id: int) -> RequestRow:
+        return replace(self.rows[request_id], scopes=list(self.rows[request_id].scopes),
+                       has_token=request_id in self.token_hashes)
+
+    def _set(self, request_id: int, **changes: Any) -> None:
+        self.rows[request_id] = replace(self.rows[request_id], **changes)
+
+    async def create(self, *, key: str, requester_id: int, platform: str, handle: str,
+                     handle_key: str, ad_account: str, scopes: list[str],
+                     visibility: str | None, owner_id: int | None, now: datetime,
+                     expires_at: datetime) -> RequestRow:
+        if any(r.key == key for r in self.rows.values()):
+            raise ValueError(f"duplicate request key {key}")  # a unique column in SQL
+        request_id = next(self._ids)
+        self.rows[request_id] = RequestRow(
+            id=request_id, key=key, requester_id=requester_id, platform=platform,
+            handle=handle, handle_key=handle_key, ad_account=ad_account, scopes=list(scopes),
+            visibility=visibility, status="pending", owner_id=owner_id, reason=None,
+            created_at=now, expires_at=expires_at, decided_at=None, has_token=False)
+        return self._row(request_id)
+
+    async def get(self, request_id: int) -> RequestRow | None:
+        return self._row(request_id) if request_id in self.rows else None
+
+    async def by_key(self, key: str) -> RequestRow | None:
+        return next((self._row(i) for i, r in self.rows.items() if r.key == key), None)
+
+    async def by_token(self, token: str) -> RequestRow | None:
+        wanted = _hash(token)
+        return next((self._row(i) for i, h in self.token_hashes.items() if h == wanted), None)
+
+    async def set_token(self, request_id: int, token: str) -> None:
+        if request_id in self.rows:
+            self.token_hashes[request_id] = _hash(token)
+
+    async def move(self, request_id: int, from_status: str, to_status: str, now: datetime, *,
+                   decided: bool = False, owner_id: int | None = None,
+                   reason: str | None = None) -> bool:
+        row = self.rows.get(request_id)
+        if row is None or row.status != from_status:
+            return False
+        # Stored as a plain string, as a column would (a Status member would confuse the machine).
+        changes: dict[str, Any] = {"status": str(to_status)}
+        if decided:
+            changes["decided_at"] = now
+        if owner_id is not None:
+            changes["owner_id"] = owner_id
+        if reason is not None:
+            changes["reason"] = reason
+        if to_status != "pending":
+            self.token_hashes.pop(request_id, None)  # the link dies with the pending state
+        self._set(request_id, **changes)
+        return True
+
+    async def set_reason(self, request_id: int, reason: str) -> None:
+        if request_id in self.rows:
+            self._set(request_id, reason=reason)
+
+    def _where(self, keep: Any) -> list[RequestRow]:
+        return [self._row(i) for i, r in self.rows.items() if keep(r)]
+
+    async def of_requester(self, user_id: int, limit: int = 20) -> list[RequestRow]:
+        rows = self._where(lambda r: r.requester_id == user_id)
+        rows.sort(key=lambda r: (r.status not in ("pending", "authorized"), -r.id))
+        return rows[:limit]
+
+    async def pending_for_owner(self, owner_id: int) -> list[RequestRow]:
+        rows = self._where(lambda r: r.owner_id == owner_id and r.status == "pending")
+        return sorted(rows, key=lambda r: r.id)
+
+    async def authorized_for_owner(self, owner_id: int) -> list[RequestRow]:
+        rows = self._where(lambda r: r.owner_id == owner_id and r.status == "authorized")
+        return sorted(rows, key=lambda r: (r.platform, r.handle_key, r.id))
+
+    async def due(self, now: datetime, limit: int = 100) -> list[RequestRow]:
+        rows = self._where(lambda r: r.status == "pending" and r.expires_at <= now)
+        return sorted(rows, key=lambda r: r.expires_at)[:limit]
+
+    async def to_remind(self, now: datetime, before: datetime, limit: int = 100
+                        ) -> list[RequestRow]:
+        rows = self._where(lambda r: r.status == "pending" and r.id not in self.reminded_at
+                           and now < r.expires_at <= before)
+        return sorted(rows, key=lambda r: r.expires_at)[:limit]
+
+    async def mark_reminded(self, request_id: int, now: datetime) -> bool:
+        if request_id not in self.rows or request_id in self.reminded_at:
+            return False
+        self.reminded_at[request_id] = now
+        return True
+
+    async def assign_unclaimed(self, platform: str, handle_key: str, owner_id: int) -> None:
+        for request_id, r in list(self.rows.items()):
+            if (r.platform == platform and r.handle_key == handle_key
+                    and r.status == "pending" and r.owner_id is None
+                    and r.requester_id != owner_id):
+                self._set(request_id, owner_id=owner_id)
+
+
+class FakeClaims:
+    """One owner per handle per platform; the first claim stands."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], ClaimRow] = {}
+
+    async def get(self, platform: str, handle_key: str) -> ClaimRow | None:
+        return self.rows.get((platform, handle_key))
+
+    async def add(self, platform: str, handle: str, handle_key: str, owner_id: int,
+                  now: datetime) -> ClaimRow:
+        return self.rows.setdefault((platform, handle_key),
+                                    ClaimRow(platform, handle, handle_key, owner_id))
+
+    async def of_owner(self, owner_id: int) -> list[ClaimRow]:
+        rows = [c for c in self.rows.values() if c.owner_id == owner_id]
+        return sorted(rows, key=lambda c: (c.platform, c.handle_key))
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRecord:
+    request_id: int
+    owner_id: int
+    advertiser_id: int
+    granted_at: datetime
+    ended_at: datetime | None = None
+    ended_as: str | None = None
+
+
+class FakeGrants:
+    def __init__(self) -> None:
+        self.rows: dict[int, GrantRecord] = {}
+
+    async def open(self, request_id: int, owner_id: int, advertiser_id: int,
+                   now: datetime) -> None:
+        if request_id in self.rows:
+            raise ValueError(f"grant for request {request_id} exists")  # primary key in SQL
+        self.rows[request_id] = GrantRecord(request_id, owner_id, advertiser_id, now)
+
+    async def close(self, request_id: int, ended_as: str, now: datetime) -> None:
+        grant = self.rows.get(request_id)
+        if grant is not None and grant.ended_at is None:
+            self.rows[request_id] = replace(grant, ended_at=now, ended_as=ended_as)
+
+    def active(self, owner_id: int | None = None) -> list[GrantRecord]:
+        return [g for g in self.rows.values()
+                if g.ended_at is None and owner_id in (None, g.owner_id)]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    request_id: int
+    actor_id: int | None
+    event: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    at: datetime
+
+
+class FakeAudit:
+    def __init__(self) -> None:
+        self.rows: list[AuditEntry] = []
+
+    async def record(self, request_id: int, actor_id: int | None, event: str,
+                     from_status: str | None, to_status: str, now: datetime,
+                     reason: str | None = None) -> None:
+        self.rows.append(AuditEntry(request_id, actor_id, event,
+                                    None if from_status is None else str(from_status),
+                                    str(to_status), reason, now))
+
+    def of_request(self, request_id: int) -> list[AuditEntry]:
+        return [a for a in self.rows if a.request_id == request_id]
+
+
+class FakeCards:
+    """Sent messages about a request: owners' cards ("card", "closed" once decided) and
+    rejections' "why?" prompts ("prompt")."""
+
+    def __init__(self) -> None:
+        self.rows: list[CardRow] = []
+
+    async def add(self, request_id: int, chat_id: int, message_id: int, now: datetime,
+                  kind: str = "card") -> None:
+        self.rows.append(CardRow(chat_id, message_id, request_id, kind))
+
+    async def take(self, request_id: int) -> list[CardRow]:
+        """The request's open cards, each returned once: they are marked "closed" and kept, so
+        a reply to one can still be matched (prompts are never taken)."""
+        cards = [c for c in self.rows if c.request_id == request_id and c.kind == "card"]
+        self.rows = [replace(c, kind="closed") if c in cards else c for c in self.rows]
+        return cards
+
+    async def find(self, chat_id: int, message_id: int) -> CardRow | None:
+        return next((c for c in self.rows
+                     if c.chat_id == chat_id and c.message_id == message_id), None)
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+
+    def add(self, notice: Notice, *, first: bool = False) -> None:
+        if first:
+            self.notices.insert(0, notice)
+        else:
+            self.notices.append(notice)
+
+
+class FakeUnitOfWork:
+    """All the repositories the use cases reach, in memory; `commit()` only notes it was called."""
+
+    def __init__(self) -> None:
+        self.users = FakeUsers()
+        self.conversations = FakeConversations()
+        self.requests = FakeRequests()
+        self.claims = FakeClaims()
+        self.grants = FakeGrants()
+        self.audit = FakeAudit()
+        self.cards = FakeCards()
+        self.outbox = FakeOutbox()
+        self.committed = False
+
+    async def commit(self) -> None:
+        self.committed = True
+
+    @property
+    def notices(self) -> list[Notice]:
+        return self.outbox.notices
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything stored and owed, as a deep copy to compare before and after a call."""
+        return copy.deepcopy({
+            "users": self.users.rows, "conversations": self.conversations.rows,
+            "requests": self.requests.rows, "tokens": self.requests.token_hashes,
+            "reminded": self.requests.reminded_at, "claims": self.claims.rows,
+            "grants": self.grants.rows, "audit": self.audit.rows, "cards": self.cards.rows,
+            "notices": self.outbox.notices, "committed": self.committed,
+        })
+
+
+_: UnitOfWork = FakeUnitOfWork()

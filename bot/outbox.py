@@ -65,6 +65,9 @@ class Dispatcher:
         self._locks: dict[int, asyncio.Lock] = {}
         self._held: dict[int, datetime] = {}  # chat -> not before (429)
         self._backlog: set[int] = set()  # chats with rows waiting for a retry
+        # Rows a task of this process is sending or has sent but not yet written back: a
+        # background pass that read them as pending must not send them again.
+        self._claimed: set[int] = set()
         self._wake = asyncio.Event()
 
     # --- entry points -------------------------------------------------------------------------
@@ -75,14 +78,18 @@ class Dispatcher:
             by_chat[row.chat_id].append(row)
         if not by_chat:
             return
-        report = Report()
-        for chat_id, chat_rows in by_chat.items():
-            async with self._lock(chat_id):
-                if chat_id in self._backlog:
-                    self._wake.set()  # older rows go first; the background pass sends these
-                    continue
-                await self._send_in_order(chat_id, chat_rows, report)
-        await self._write(report)
+        report, claimed = Report(), []
+        try:
+            for chat_id, chat_rows in by_chat.items():
+                async with self._lock(chat_id):
+                    if chat_id in self._backlog:
+                        self._wake.set()  # older rows go first; the background pass sends these
+                        continue
+                    claimed += self._claim(chat_rows)
+                    await self._send_in_order(chat_id, chat_rows, report)
+            await self._write(report)
+        finally:
+            self._claimed.difference_update(claimed)
 
     async def run_due(self) -> int:
         """One pass over everything unsent: each chat's rows in order, as far as they are due.
@@ -93,16 +100,29 @@ class Dispatcher:
         for row in pending:
             by_chat[row.chat_id].append(row)
         now = self._clock()
-        report = Report()
-        tried = 0
-        for chat_id, chat_rows in by_chat.items():
-            if chat_rows[0].next_at > now or self._held.get(chat_id, now) > now:
-                self._backlog.add(chat_id)
-                continue
-            async with self._lock(chat_id):
-                tried += await self._send_in_order(chat_id, chat_rows, report)
-        await self._write(report)
+        report, claimed, tried = Report(), [], 0
+        try:
+            for chat_id, chat_rows in by_chat.items():
+                if chat_rows[0].next_at > now or self._held.get(chat_id, now) > now:
+                    self._backlog.add(chat_id)
+                    continue
+                async with self._lock(chat_id):
+                    if any(row.id in self._claimed for row in chat_rows):
+                        continue  # another task is on this chat; the next pass sees what's left
+                    # Read again under the chat's lock: the fast path may have sent some since.
+                    async with self._db.unit_of_work() as uow:
+                        fresh = await uow.outbox.pending(chat_id=chat_id)
+                    claimed += self._claim(fresh)
+                    tried += await self._send_in_order(chat_id, fresh, report)
+            await self._write(report)
+        finally:
+            self._claimed.difference_update(claimed)
         return tried
+
+    def _claim(self, rows: list[OutboxRow]) -> list[int]:
+        ids = [row.id for row in rows]
+        self._claimed.update(ids)
+        return ids
 
     async def recover(self) -> None:
         """After a restart: chats with rows owed before it go first, before any new row."""

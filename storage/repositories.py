@@ -638,12 +638,12 @@ class Outbox:
         self.written += [OutboxRow(row_id, n.chat_id, n.kind, n.request_id, n.data, 0, now)
                          for (row_id,), n in zip(result.all(), notices, strict=True)]
 
-    async def pending(self, limit: int = 500) -> list[OutboxRow]:
-        """Unsent rows, by chat then in the order they were owed."""
+    async def pending(self, limit: int = 500, chat_id: int | None = None) -> list[OutboxRow]:
+        """Unsent rows (of one chat, or all), by chat then in the order they were owed."""
         o = OUTBOX.c
+        where = [o.status == "pending"] + ([o.chat_id == chat_id] if chat_id is not None else [])
         rows = await self._conn.execute(
-            select(*_OUTBOX_COLUMNS).where(o.status == "pending")
-            .order_by(o.chat_id, o.id).limit(limit))
+            select(*_OUTBOX_COLUMNS).where(*where).order_by(o.chat_id, o.id).limit(limit))
         return [OutboxRow(*r) for r in rows]
 
     async def sent(self, ids: Sequence[int]) -> None:

@@ -6,17 +6,19 @@ Usage (from the repository root)::
                                     [--no-memory]
 
 Both bots run on the in-process Bot API double (:class:`bot.local_api.LocalBotApi`) and are fed
-pre-built ``Update`` objects through ``await application.process_update(update)``, users
-interleaved round-robin (every user's step 1, then every user's step 2, ...). The conversation is
+the same raw updates (JSON, as getUpdates returns them), users interleaved round-robin (every user's step 1, then every user's step 2, ...). The conversation is
 a 4-step slice of the link flow that is pure state machine and database::
 
     /link  ->  press TikTok  ->  press Yes  ->  press Yes
 
-1. **Linkpilot**: the real application (``bot.app.build_application``) on a fresh SQLite file.
+1. **Linkpilot**: the real application (``bot.app.build_application``) on a fresh SQLite file,
+   each update taken through its inbox: stored, processed in one unit of work with its owed
+   messages, marked done, then the messages sent by the outbox dispatcher.
    Callback data carries the conversation version (``f:<version>:<action>[:<arg>]``), which is
    deterministic per user: the row starts at version 1 and every stored step adds one.
 2. **Baseline**: the same four steps written the plain PTB way, a ``ConversationHandler`` with
-   in-memory state and no persistence, replying with the same texts and inline keyboards.
+   in-memory state and no persistence, replying with the same texts and inline keyboards; each
+   update parsed (``Update.de_json``) and given to ``process_update``.
 3. The two are interleaved in ``R`` rounds (alternating which goes first) because the machine is
    noisy; the summary gives the median of rounds and the Linkpilot/baseline ratio per round.
 4. Memory, each bot in a fresh subprocess: RSS (VmRSS) before and after ``N`` users, then the
@@ -121,6 +123,9 @@ class Bench:
     app: AnyApp
     api: LocalBotApi
     close: Callable[[], Awaitable[None]]
+    # How the bot takes one raw update: Linkpilot through its inbox (stored, processed, its
+    # messages owed and sent); the baseline parsed and handed to process_update.
+    feed_one: Callable[[JSON], Awaitable[None]]
     # Extra check of the durable state: how many of the given users are where they should be.
     stored: Callable[[Sequence[int]], Awaitable[int]] | None = None
 
@@ -131,7 +136,9 @@ async def linkpilot_bench(db_file: Path) -> Bench:
     settings = Settings(_env_file=None,  # type: ignore[call-arg]
                         database_url=f"sqlite+aiosqlite:///{db_file}", telegram_bot_token=None)
     app = build_application(settings, token=api.token, request=api, run_jobs=False)
-    api.attach(app)
+    processor = deps_of(app).processor
+    assert processor is not None
+    api.attach(app, deliver=processor.handle)
     await prepare(app)
 
     async def stored(user_ids: Sequence[int]) -> int:
@@ -143,7 +150,7 @@ async def linkpilot_bench(db_file: Path) -> Bench:
             )).scalar_one()
         return int(count)
 
-    return Bench("linkpilot", app, api, lambda: finish(app), stored)
+    return Bench("linkpilot", app, api, lambda: finish(app), processor.handle, stored)
 
 
 PLATFORM, PREREQUISITE = range(2)
@@ -228,7 +235,11 @@ async def baseline_bench(*, settle: bool) -> Bench:
     app.add_handler(conversation)
     api.attach(app)
     await app.initialize()
-    return Bench("baseline", app, api, app.shutdown)
+
+    async def feed_one(raw: JSON) -> None:
+        await app.process_update(Update.de_json(raw, app.bot))
+
+    return Bench("baseline", app, api, app.shutdown, feed_one)
 
 
 BenchFactory = Callable[[int], Awaitable[Bench]]
@@ -285,14 +296,15 @@ async def record_script(bench: Bench) -> Script:
     return Script(pressed, person.last.plain)
 
 
-def build_updates(bench: Bench, script: Script, user_ids: Sequence[int]) -> list[list[Update]]:
-    """Pre-build every user's updates: one list per step, users in order (round-robin).
+def build_updates(bench: Bench, script: Script, user_ids: Sequence[int]) -> list[list[JSON]]:
+    """Pre-build every user's updates as Telegram sends them (JSON): one list per step, users
+    in order (round-robin). Both bots parse them in the timed loop.
 
     The double is prepared as ``Person`` would do it (user known, chat started, the /link
     message stored so message ids line up, callback query ids issued).
     """
-    api, bot = bench.api, bench.app.bot
-    steps: list[list[Update]] = [[] for _ in range(STEPS)]
+    api = bench.api
+    steps: list[list[JSON]] = [[] for _ in range(STEPS)]
     command = [{"type": "bot_command", "offset": 0, "length": len(LINK)}]
     for user_id in user_ids:
         user: JSON = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}",
@@ -300,26 +312,25 @@ def build_updates(bench: Bench, script: Script, user_ids: Sequence[int]) -> list
         api.register_user(user)
         api.started.add(user_id)
         incoming = api.record_incoming(user_id, LINK, command)
-        steps[0].append(Update.de_json(
-            {"update_id": api.next_update_id(), "message": api.message_json(incoming)}, bot))
+        steps[0].append(
+            {"update_id": api.next_update_id(), "message": api.message_json(incoming)})
         for step, (data, template) in enumerate(zip(PRESSES, script.pressed, strict=True), 1):
             message = copy.deepcopy(template)
             message["chat"] = api.chat_json(user_id)
             query = {"id": api.new_query(user_id), "from": user, "message": message,
                      "data": data, "chat_instance": str(user_id * 31 + api.bot_user["id"])}
-            steps[step].append(Update.de_json(
-                {"update_id": api.next_update_id(), "callback_query": query}, bot))
+            steps[step].append({"update_id": api.next_update_id(), "callback_query": query})
     return steps
 
 
-async def feed(app: AnyApp, steps: list[list[Update]]) -> list[float]:
+async def feed(bench: Bench, steps: list[list[JSON]]) -> list[float]:
     """Process every update in order; the latency of each, in seconds."""
     latencies: list[float] = []
-    clock = time.perf_counter
+    clock, feed_one = time.perf_counter, bench.feed_one
     for step in steps:
         for update in step:
             started = clock()
-            await app.process_update(update)
+            await feed_one(update)
             latencies.append(clock() - started)
     return latencies
 
@@ -378,12 +389,12 @@ class LegResult:
 
 
 async def prepared(make: BenchFactory, serial: int, users: int
-                   ) -> tuple[Bench, Script, list[list[Update]], list[int]]:
+                   ) -> tuple[Bench, Script, list[list[JSON]], list[int]]:
     """A fresh bot, warmed up, with ``users`` users' updates built and not yet processed."""
     bench = await make(serial)
     script = await record_script(bench)
     warmup_ids = range(WARMUP_BASE, WARMUP_BASE + WARMUP_USERS)
-    await feed(bench.app, build_updates(bench, script, warmup_ids))
+    await feed(bench, build_updates(bench, script, warmup_ids))
     user_ids = list(range(TIMED_BASE, TIMED_BASE + users))
     return bench, script, build_updates(bench, script, user_ids), user_ids
 
@@ -398,7 +409,7 @@ async def timed_leg(make: BenchFactory, serial: int, users: int,
         if profiler is not None:
             profiler.enable()
         started = time.perf_counter()
-        latencies = await feed(bench.app, steps)
+        latencies = await feed(bench, steps)
         seconds = time.perf_counter() - started
         if profiler is not None:
             profiler.disable()
@@ -458,7 +469,7 @@ async def memory_leg(make: BenchFactory, users: int) -> JSON:
     try:
         gc.collect()
         rss_before = rss_bytes()
-        await feed(bench.app, steps)
+        await feed(bench, steps)
         gc.collect()
         rss_after = rss_bytes()
         failures = await unfinished(bench, script, user_ids)
@@ -472,7 +483,7 @@ async def memory_leg(make: BenchFactory, users: int) -> JSON:
         gc.collect()
         tracemalloc.start(TRACE_FRAMES)
         before = tracemalloc.take_snapshot()
-        await feed(bench.app, traced_steps)
+        await feed(bench, traced_steps)
         gc.collect()
         with_double = tracemalloc.take_snapshot()
         failures += await unfinished(bench, script, traced_ids)
@@ -666,7 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(asyncio.run(memory_leg(make[args.memory_leg], args.users))))
             return 0
         print(header(args), flush=True)
-        print("\nTimed rounds (pre-built updates, users round-robin, await process_update):")
+        print("\nTimed rounds (raw updates, users round-robin, one at a time):")
         results = asyncio.run(timed_rounds(make, args.users, args.rounds))
         summary(results)
         if not args.no_memory:

@@ -135,8 +135,12 @@ def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]
             lines.append(texts.grant_line(person(u), r.ad_account))
             label = f"{handle} ({person(u)}, {r.ad_account})"[:48]
             rows.append([keyboards.request_action(texts.REVOKE, label, r.key, "v")])
-        for _, u in waiting:
+        for r, u in waiting:
+            # Decidable from here too: a card that never arrived is no dead end.
             lines.append(texts.pending_line(person(u), handle))
+            who = person(u)[:24]
+            rows.append([keyboards.Button(f"{texts.APPROVE} {who}", callback_data=f"r:{r.key}:a"),
+                         keyboards.Button(texts.REJECT, callback_data=f"r:{r.key}:r")])
         if not mine and not waiting:
             lines.append(texts.NO_GRANTS)
     return Reply("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)

@@ -446,7 +446,7 @@ def button_for(action: str, handle: str) -> str:
 
 
 def pending_line(requester: str, handle: str) -> str:
-    return f"    – waiting: {esc(requester)} asks for @{esc(handle)} (see the card above)"
+    return f"    – waiting for you: {esc(requester)} asks for @{esc(handle)}"
 
 
 # --- claims -------------------------------------------------------------------------------------

@@ -505,3 +505,18 @@ async def test_logs_carry_ids_never_tokens_or_texts(world: World, ada: Person, o
     assert "update" in logged and "failed" in logged
     assert token not in logged
     assert "Secret Campaign Ads" not in logged
+
+
+async def test_the_owner_can_decide_from_owned_when_the_card_never_arrived(
+        world: World, clock: Clock, ada: Person, owen: Person) -> None:
+    await _claimed(world, ada, owen, clock)
+    world.api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user",
+                        chat_id=owen.user_id)
+    await ada.press("Send request")
+    assert count(owen, "asks to use") == 0
+    await owen.send("/owned")
+    assert "waiting for you: Ada (@ada_ads) asks for @owen.makes" in owen.last.plain
+    await owen.press("Approve Ada")
+    assert owen.last_answer == "Approved."
+    assert await statuses(world) == ["authorized"]
+    assert count(ada, "Authorized") == 1

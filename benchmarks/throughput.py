@@ -6,8 +6,9 @@ Usage (from the repository root)::
                                     [--no-memory]
 
 Both bots run on the in-process Bot API double (:class:`bot.local_api.LocalBotApi`) and are fed
-the same raw updates (JSON, as getUpdates returns them), users interleaved round-robin (every user's step 1, then every user's step 2, ...). The conversation is
-a 4-step slice of the link flow that is pure state machine and database::
+the same raw updates (JSON, as getUpdates returns them), users interleaved round-robin (every
+user's step 1, then every user's step 2, ...). The conversation is a 4-step slice of the link
+flow that is pure state machine and database::
 
     /link  ->  press TikTok  ->  press Yes  ->  press Yes
 

@@ -96,7 +96,7 @@ class Processor:
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any], deps: Deps,
                  dispatcher: Dispatcher, gate: FloodGate, concurrency: int = 32) -> None:
         self._app, self._deps, self._dispatcher, self._gate = application, deps, dispatcher, gate
-        self._queues: dict[int | None, deque[tuple[int, JSON]]] = {}
+        self._queues: dict[int | None, deque[tuple[int, JSON, bool]]] = {}
         self._workers: dict[int | None, asyncio.Task[None]] = {}
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._slots = asyncio.Semaphore(concurrency)
@@ -107,7 +107,33 @@ class Processor:
     async def receive(self, raws: Sequence[JSON]) -> list[int]:
         """Store a batch (one transaction), then queue what is new; returns the ids queued.
         Only after this returns may Telegram be told the batch arrived."""
-        deps = self._deps
+        rows, dropped, warned = await self._admit(raws)
+        fresh = await self._store(rows, dropped, warned)
+        crash_point("after_store")
+        queued = []
+        for update_id, key, raw in rows:
+            if update_id in fresh and update_id not in dropped:
+                self._queue(update_id, key, raw)
+                queued.append(update_id)
+        return queued
+
+    async def handle(self, raw: JSON) -> None:
+        """Take one update and wait until it is processed and its replies sent (tests, the
+        terminal chat, a webhook). It is stored by the same transaction that processes it, so
+        nothing is acknowledged before it is durable; a redelivered or dropped update returns
+        at once."""
+        rows, dropped, warned = await self._admit([raw])
+        if dropped:
+            await self._store(rows, dropped, warned)
+            return
+        update_id, key, _ = rows[0]
+        done = self._waiters[update_id] = asyncio.get_running_loop().create_future()
+        self._queue(update_id, key, raw, stored=False)
+        await done
+
+    async def _admit(self, raws: Sequence[JSON]
+                     ) -> tuple[list[tuple[int, int | None, JSON]], list[int], list[int]]:
+        """The flood gate's verdicts: (rows, ids dropped, people to tell to slow down)."""
         rows, dropped, warned = [], [], []
         for raw in raws:
             key = chat_key(raw)
@@ -117,33 +143,22 @@ class Processor:
                 dropped.append(int(raw["update_id"]))
                 if verdict == "warn" and key is not None:
                     warned.append(key)
+        if dropped:
+            logger.info("flood: dropping %d updates", len(dropped))
+        return rows, dropped, warned
+
+    async def _store(self, rows: list[tuple[int, int | None, JSON]], dropped: list[int],
+                     warned: list[int]) -> set[int]:
+        deps = self._deps
         async with deps.db.unit_of_work() as uow:
             fresh = set(await uow.inbox.store(rows, deps.clock(), done=dropped))
             for key in warned:
                 uow.outbox.add(Notice("message", key, data={"text": texts.SLOW_DOWN}))
             await uow.commit()
-            owed = uow.owed if fresh else []
-        crash_point("after_store")
-        if dropped:
-            logger.info("flood: dropped %d updates", len(dropped))
+            owed = uow.owed
         if owed:
             await self._dispatcher.deliver(owed)
-        queued = []
-        for update_id, key, raw in rows:
-            if update_id in fresh and update_id not in dropped:
-                self._queue(update_id, key, raw)
-                queued.append(update_id)
-        return queued
-
-    async def handle(self, raw: JSON) -> None:
-        """Store one update and wait until it is processed and its replies sent (tests, chat);
-        a redelivered or dropped update returns at once."""
-        update_id = int(raw["update_id"])
-        done = self._waiters[update_id] = asyncio.get_running_loop().create_future()
-        if update_id not in await self.receive([raw]):
-            self._waiters.pop(update_id, None)
-            return
-        await done
+        return fresh
 
     async def recover(self) -> int:
         """Queue the updates a previous process stored but did not finish."""
@@ -160,8 +175,8 @@ class Processor:
         await self._idle.wait()
 
     # --- processing ---------------------------------------------------------------------------
-    def _queue(self, update_id: int, key: int | None, raw: JSON) -> None:
-        self._queues.setdefault(key, deque()).append((update_id, raw))
+    def _queue(self, update_id: int, key: int | None, raw: JSON, stored: bool = True) -> None:
+        self._queues.setdefault(key, deque()).append((update_id, raw, stored))
         self._idle.clear()
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key))
@@ -170,10 +185,10 @@ class Processor:
         queue = self._queues[key]
         try:
             while queue:
-                update_id, raw = queue[0]
+                update_id, raw, stored = queue[0]
                 async with self._slots:
                     try:
-                        await self.process(update_id, raw)
+                        await self.process(update_id, raw, stored=stored)
                     except Exception:
                         logger.exception("update %s could not be processed", update_id)
                 queue.popleft()
@@ -185,12 +200,16 @@ class Processor:
             if not self._workers:
                 self._idle.set()
 
-    async def process(self, update_id: int, raw: JSON) -> None:
-        """Run one stored update: the handlers' effects, the update marked done and every
-        message it owes commit together; then the owed messages are sent."""
+    async def process(self, update_id: int, raw: JSON, *, stored: bool = True) -> None:
+        """Run one update: the handlers' effects, the update marked done (or, when not
+        `stored` yet, recorded as done) and every message it owes commit together; then the
+        owed messages are sent."""
         deps = self._deps
         update = Update.de_json(raw, self._app.bot)
         async with deps.db.unit_of_work() as uow:
+            if not stored and not await uow.inbox.record_done(update_id, chat_key(raw),
+                                                              deps.clock()):
+                return  # seen before: a redelivery
             turn = Turn(uow, update_id)
             token = _turn.set(turn)
             try:
@@ -198,15 +217,17 @@ class Processor:
             finally:
                 _turn.reset(token)
             if turn.error is None:
-                await uow.inbox.done(update_id, deps.clock())
+                if stored:
+                    await uow.inbox.done(update_id, deps.clock())
                 await uow.commit()
                 owed = uow.owed
         if turn.error is not None:
-            owed = await self._failed(update, update_id, turn.error)
+            owed = await self._failed(update, update_id, turn.error, stored)
         crash_point("after_commit", owed)
         await self._dispatcher.deliver(owed)
 
-    async def _failed(self, update: Update, update_id: int, error: BaseException) -> list[Any]:
+    async def _failed(self, update: Update, update_id: int, error: BaseException,
+                      stored: bool) -> list[Any]:
         """A handler failed: nothing it did is kept; the person is told, and the update is done
         (retrying a bug would only fail again)."""
         deps = self._deps
@@ -218,7 +239,10 @@ class Processor:
                                       data={"query_id": query.id, "text": said}))
             elif chat is not None:
                 uow.outbox.add(Notice("message", chat.id, data={"text": said}))
-            await uow.inbox.done(update_id, deps.clock())
+            if stored:
+                await uow.inbox.done(update_id, deps.clock())
+            else:
+                await uow.inbox.record_done(update_id, chat_key(update.to_dict()), deps.clock())
             await uow.commit()
             return uow.owed
 

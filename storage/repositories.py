@@ -575,6 +575,12 @@ class Inbox:
                 for uid, key, payload in fresh])
         return [r[0] for r in fresh]
 
+    async def record_done(self, update_id: int, chat_key: int | None, now: datetime) -> bool:
+        """Record an update processed in this same transaction; False if it was seen before."""
+        stmt = _insert_ignoring_conflict(self._conn, INBOX, ["update_id"]).values(
+            update_id=update_id, chat_key=chat_key, payload=None, received_at=now, done_at=now)
+        return (await self._conn.execute(stmt)).rowcount == 1
+
     async def done(self, update_id: int, now: datetime) -> None:
         await self._conn.execute(update(INBOX).where(INBOX.c.update_id == update_id)
                                  .values(done_at=now, payload=None))

@@ -192,6 +192,8 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     await deps.faq.load(deps.db, deps.clock())
     deps.bot_username = application.bot.username
     await application.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
+    await application.bot.set_my_description(texts.DESCRIPTION)
+    await application.bot.set_my_short_description(texts.SHORT_DESCRIPTION)
     assert deps.dispatcher is not None and deps.processor is not None
     await deps.dispatcher.recover()
     await deps.processor.recover()

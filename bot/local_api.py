@@ -272,6 +272,7 @@ class LocalBotApi(BaseRequest):
         self.calls: list[ApiCall] = []
         self.callback_answers: list[CallbackAnswer] = []
         self.menu_button: JSON | None = None
+        self.descriptions: dict[tuple[str, str], str] = {}  # (kind, language) -> text
         self._application: Application[Any, Any, Any, Any, Any, Any] | None = None
         self._deliver: Callable[[JSON], Awaitable[None]] | None = None
         self._users: dict[int, JSON] = {}
@@ -634,6 +635,20 @@ class LocalBotApi(BaseRequest):
             if not 1 <= len(c.get("description", "")) <= 256:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
         self._commands[self._scope_key(p.get("scope"), p.get("language_code"))] = commands
+        return True
+
+    def _m_setmydescription(self, p: JSON) -> bool:
+        description = p.get("description") or ""
+        if len(description) > 512:
+            raise ApiError(400, "Bad Request: description is too long")
+        self.descriptions[("description", p.get("language_code") or "")] = description
+        return True
+
+    def _m_setmyshortdescription(self, p: JSON) -> bool:
+        short = p.get("short_description") or ""
+        if len(short) > 120:
+            raise ApiError(400, "Bad Request: short description is too long")
+        self.descriptions[("short_description", p.get("language_code") or "")] = short
         return True
 
     def _m_getmycommands(self, p: JSON) -> list[JSON]:

@@ -50,6 +50,15 @@ HELP = (
 )
 
 
+# What Telegram shows before /start (set at start-up).
+DESCRIPTION = (
+    "Linkpilot gets an advertiser the account owner's approval to run ads from their TikTok "
+    "account (Spark Ads), one step at a time, and lets owners approve, reject or withdraw it. "
+    "It records consent and tells both sides what to do in TikTok; it never logs in to TikTok."
+)
+SHORT_DESCRIPTION = "Ask an account owner's approval to run ads from their TikTok account."
+
+
 def welcome(first_name: str) -> str:
     return f"Hi {esc(first_name)}! I'm Linkpilot.\n\n{HELP}"
 
@@ -79,18 +88,21 @@ PREREQUISITES: dict[str, dict[str, tuple[str, str, str]]] = {
             "separate from the TikTok app account. The ad account holds your campaigns and "
             "billing. Business Center is the container for your ad accounts, TikTok accounts "
             "and team, and it is where TikTok's official linking flow lives.",
-            "Create one at ads.tiktok.com: sign up for TikTok For Business, then set up an ad "
+            "Go to ads.tiktok.com → <b>Sign up</b> (TikTok For Business), then create an ad "
             "account with your business details. Choose the time zone, region and currency "
-            "carefully: they cannot be changed later. Add a payment method so the account can "
-            "run ads (linking itself needs no funds).",
+            "carefully: they can't be changed later. For a Business Center: business.tiktok.com "
+            "→ <b>Create</b>, then Accounts → Ad accounts to add the ad account. Add a payment "
+            "method so the account can run ads (linking itself needs no funds).",
         ),
         "ad_account_role": (
             "Do you have <b>Admin or Operator</b> access on that ad account?",
             "Ad accounts have Admin, Operator and Analyst roles. Creating Spark Ads from a "
             "linked TikTok account needs Admin or Operator; only Business Center Admins "
             "(not Standard members) can request access to a TikTok account.",
-            "Ask an Admin of the ad account or Business Center to give you Admin or Operator "
-            "access to the ad account (Business Center → Users, then the member's assets).",
+            "Ask an Admin of the Business Center to open Business Center → <b>Users</b> → your "
+            "name → <b>Assign assets</b> → Ad accounts, and give you <b>Admin</b> or "
+            "<b>Operator</b> on the ad account. Requesting a TikTok account also needs Business "
+            "Center <b>Admin</b> (Standard members can't).",
         ),
         "business_account": (
             "Is the TikTok account you want to link a <b>Business account</b>?",
@@ -98,9 +110,10 @@ PREREQUISITES: dict[str, dict[str, tuple[str, str, str]]] = {
             "needed to run ads from your own linked account and to publish native posts as "
             "ads. Sources disagree on whether creators who only authorise posts by code must "
             "switch, so check with the owner.",
-            "The owner can switch the account type to Business in the TikTok app's account "
-            "settings. Their videos stay; Business accounts lose the general music library and "
-            "use the Commercial Music Library instead.",
+            "The owner switches in the TikTok app: <b>Profile</b> → ☰ menu → <b>Settings and "
+            "privacy</b> → <b>Account</b> → <b>Switch to Business Account</b>. Business accounts "
+            "lose the general music library and use the Commercial Music Library; third-party "
+            "guides (not TikTok) say existing videos stay.",
         ),
     },
 }
@@ -248,16 +261,43 @@ def forward_link(handle: str, link: str, expires: datetime, why: str = "unclaime
     )
 
 
+# What each side must still do in TikTok (Linkpilot records consent; it changes nothing there).
+# Paths: TikTok's Business Center help on linking by QR code, unlinking and removing partners.
+TIKTOK_LINK_STEPS = (
+    "1. Business Center → Accounts → TikTok accounts → <b>Add a TikTok Account</b> → "
+    "<b>Link an existing TikTok account</b> → <b>Send a QR code</b>; choose \"Deliver ads\" and "
+    "the permissions the owner approved here, then send the QR code to the owner.\n"
+    "2. Once they have scanned and approved it: TikTok accounts → <b>View</b> → "
+    "<b>Link accounts</b> tab → link it to the ad account; <b>Members</b> tab → assign the people "
+    "who will create the ads (they need Admin or Operator on the ad account).\n"
+    "3. When creating a Spark Ad, pick the account under Identity (refresh if it isn't listed)."
+)
+TIKTOK_REMOVE_STEPS = (
+    "Business Center → Accounts → TikTok accounts → <b>View</b> → <b>Link accounts</b> tab → "
+    "Advertiser accounts → <b>Remove</b>. Pause or delete the ads that use it first: TikTok says "
+    "existing ads may otherwise keep running."
+)
+OWNER_SCAN_STEPS = (
+    "open the TikTok app → Profile → Find friends → the scan icon, scan the code and approve "
+    "the same permissions"
+)
+
+
 def approved_for_advertiser(handle: str, ad_account: str) -> str:
     return (
-        f"✅ <b>Authorized</b>: the owner of @{esc(handle)} approved your request for the ad "
-        f"account {esc(ad_account)}.\n\nNext steps in TikTok:\n"
-        "• Business Center → Accounts → TikTok accounts: open the account and, on the "
-        "<b>Link accounts</b> tab, link it to your ad account.\n"
-        "• On the <b>Members</b> tab, assign the people who will create the ads.\n"
-        "• When creating a Spark Ad, pick the account under Identity (refresh the page if it "
-        "isn't listed yet). Everyone creating ads needs Admin or Operator on the ad account.\n\n"
-        "You can unlink it any time from /accounts."
+        f"✅ <b>Authorized in Linkpilot</b>: the owner of @{esc(handle)} agreed to your request for "
+        f"the ad account {esc(ad_account)}.\n\nLinkpilot records consent; it changes nothing in "
+        f"TikTok. To get access there:\n{TIKTOK_LINK_STEPS}\n\n"
+        "You can unlink it here any time from /accounts."
+    )
+
+
+def approved_for_owner(requester: str, handle: str) -> str:
+    return (
+        f"Recorded in Linkpilot: you approved {esc(requester)}'s request to use @{esc(handle)} "
+        "for ads. Nothing has changed in TikTok yet: they will send you a QR code from TikTok "
+        f"Business Center; when it comes, {OWNER_SCAN_STEPS}. Withdraw your approval here any "
+        "time with /owned."
     )
 
 
@@ -296,13 +336,35 @@ def reminder_for_advertiser(handle: str, expires: datetime) -> str:
 
 def revoked_for_advertiser(handle: str, ad_account: str) -> str:
     return (
-        f"The owner of @{esc(handle)} revoked your access (ad account {esc(ad_account)}). "
-        "Ads that use this account will stop; pause them in Ads Manager to be sure."
+        f"The owner of @{esc(handle)} withdrew their approval in Linkpilot (ad account "
+        f"{esc(ad_account)}). If you linked the account in TikTok, remove it there: "
+        f"{TIKTOK_REMOVE_STEPS}"
+    )
+
+
+def revoked_for_owner(requester: str, handle: str) -> str:
+    return (
+        f"Recorded in Linkpilot: your approval for {esc(requester)} to use @{esc(handle)} is "
+        "withdrawn, and they have been told to remove the account from their Business Center. "
+        "TikTok documents no way to remove it from the owner's side when you approved by QR "
+        "code; if you have a Business Center of your own: Accounts → TikTok accounts → View → "
+        "<b>Partners</b> tab → Remove (this pauses their campaigns at once)."
+    )
+
+
+def unlinked_for_advertiser(handle: str) -> str:
+    return (
+        f"Unlinked in Linkpilot: you no longer have the owner's approval for @{esc(handle)}. "
+        f"If the account is linked in TikTok, remove it there too: {TIKTOK_REMOVE_STEPS}"
     )
 
 
 def unlinked_for_owner(requester: str, handle: str) -> str:
-    return f"{esc(requester)} unlinked @{esc(handle)}; they no longer use it for ads."
+    return (
+        f"{esc(requester)} unlinked @{esc(handle)} in Linkpilot: they no longer have your "
+        "approval to use it for ads, and they have been told to remove it from their Business "
+        "Center."
+    )
 
 
 def cancelled_for_owner(requester: str, handle: str) -> str:
@@ -375,7 +437,7 @@ DONE_ANSWERS = {
 }
 REFUSALS = {
     "already": "This request is already {status}.",
-    "not_allowed": "Only the account's owner can do that.",
+    "not_allowed": "This button isn't for you.",
     "own_request": "You can't approve or reject your own request.",
     "gone": "This button is no longer valid.",
     "claimed_by_other": "This account is claimed by someone else; only they can decide.",
@@ -414,15 +476,16 @@ YES_UNLINK, YES_REVOKE, KEEP = "Yes, unlink", "Yes, revoke", "No, keep it"
 
 def confirm_unlink(handle: str, ad_account: str) -> str:
     return (
-        f"Unlink @{esc(handle)} from the ad account {esc(ad_account)}? You will need the owner's "
-        "approval again to use it. Pause ads that use it in Ads Manager first."
+        f"Unlink @{esc(handle)} from the ad account {esc(ad_account)} in Linkpilot? You will "
+        "need the owner's approval again to use it, and I'll tell you how to remove it in TikTok."
     )
 
 
 def confirm_revoke(handle: str, requester: str, ad_account: str) -> str:
     return (
-        f"Revoke {esc(requester)}'s access to @{esc(handle)} (ad account {esc(ad_account)})? "
-        "Ads that use your account will stop."
+        f"Withdraw {esc(requester)}'s approval to use @{esc(handle)} (ad account "
+        f"{esc(ad_account)})? Linkpilot will record it and tell them to remove the account from "
+        "their Business Center; it can't stop their ads in TikTok by itself."
     )
 
 

@@ -153,11 +153,15 @@ def judge(
     Refused with the reason to tell them.
 
     A pending request whose time is up counts as expired even before the expiry sweep stores
-    it, so a late press cannot approve it.
+    it, so a late press cannot approve it. Someone with no part in the request learns nothing
+    about it, not even its status.
     """
+    role = role_of(actor_id, requester_id=requester_id, owner_id=owner_id, holds_link=holds_link)
+    if role is Role.STRANGER:
+        raise Refused("claimed_by_other" if holds_link and owner_id is not None
+                      else "not_allowed")
     if status == Status.PENDING and now >= expires_at:
         raise Refused("already", Status.EXPIRED)
-    role = role_of(actor_id, requester_id=requester_id, owner_id=owner_id, holds_link=holds_link)
     try:
         decision = decide(status, event, role, now=now, expires_at=expires_at)
     except Refused as refused:

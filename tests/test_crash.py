@@ -179,7 +179,7 @@ CASES: list[tuple[str, Step, Trigger, str, str]] = [
     ("approved_for_advertiser", sent, _approve, "ada", "Authorized"),
     ("rejected_for_advertiser", sent, _reject, "ada", "rejected your request"),
     ("cancelled_for_owner", sent, _cancel, "owen", "cancelled their request"),
-    ("revoked_for_advertiser", approved, _revoke, "ada", "revoked your access"),
+    ("revoked_for_advertiser", approved, _revoke, "ada", "withdrew their approval"),
 ]
 
 

@@ -154,7 +154,7 @@ POINTS = [
     Point("reason", "ada", "sendMessage", "said why", _rejected, _give_reason),
     Point("cancelled", "owen", "sendMessage", "cancelled their request", _sent, _cancel),
     Point("unlinked", "owen", "sendMessage", "unlinked @owen.makes", _approved, _unlink),
-    Point("revoked", "ada", "sendMessage", "revoked your access", _approved, _revoke),
+    Point("revoked", "ada", "sendMessage", "withdrew their approval", _approved, _revoke),
     Point("expired, advertiser", "ada", "sendMessage", "expired without an answer", _sent,
           _expire),
     Point("expired, owner", "owen", "sendMessage", "expired without an answer", _sent, _expire),

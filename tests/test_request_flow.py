@@ -272,10 +272,16 @@ def test_judge_refuses_strangers_without_the_link() -> None:
     assert judged("pending", "approve", STRANGER, owner_id=None) == ("refused", "not_allowed")
 
 
-def test_judge_says_already_for_decided_requests_whoever_presses() -> None:
-    for actor in (REQUESTER, OWNER, STRANGER):
+def test_judge_says_already_for_decided_requests_to_the_two_sides_only() -> None:
+    for actor in (REQUESTER, OWNER):
         assert judged("authorized", "approve", actor) == ("refused", "already")
     assert judged("rejected", "unlink", REQUESTER) == ("refused", "already")
+
+
+def test_a_stranger_learns_nothing_about_a_request() -> None:
+    for status in ("pending", "authorized", "rejected", "expired"):
+        for event in ("approve", "reject", "revoke", "cancel"):
+            assert judged(status, event, STRANGER) == ("refused", "not_allowed")
 
 
 def test_judge_treats_a_due_request_as_expired_before_the_sweep() -> None:

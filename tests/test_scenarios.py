@@ -41,6 +41,9 @@ async def test_start_welcomes_and_registers_the_command_menu(world: World, ada: 
     replies = await ada.send("/start")
     assert "I'm Linkpilot" in replies[0].plain
     assert ("link", "Start or resume a link request") in world.api.commands
+    # What Telegram shows before /start.
+    assert "approval to run ads" in world.api.descriptions[("description", "")]
+    assert world.api.descriptions[("short_description", "")]
 
 
 async def test_happy_path_two_users(world: World, ada: Person, owen: Person) -> None:
@@ -63,9 +66,13 @@ async def test_happy_path_two_users(world: World, ada: Person, owen: Person) -> 
 
     await owen.press("Approve", card)
     assert owen.last_answer == "Approved."
+    assert "Recorded in Linkpilot: you approved Ada (@ada_ads)'s request" in owen.last.plain
+    assert "Nothing has changed in TikTok yet" in owen.last.plain
     assert not card_of(owen).has_buttons
     assert "✅ Approved" in card_of(owen).plain
-    assert "Authorized" in ada.last.plain and "Link accounts" in ada.last.plain
+    assert "Authorized in Linkpilot" in ada.last.plain and "Link accounts" in ada.last.plain
+    assert "it changes nothing in TikTok" in ada.last.plain
+    assert "Send a QR code" in ada.last.plain
     assert await statuses(world) == ["authorized"]
     assert await audit_trail(world) == [
         ("create", None, "pending", ada.user_id),
@@ -210,13 +217,15 @@ async def test_double_press_and_presses_from_others_change_nothing(
     card = card_of(owen)
     approve = card.buttons[0][0].callback_data or ""
     await eve.press_data(approve, card.message_id)
-    assert eve.last_answer == "Only the account's owner can do that."
+    assert eve.last_answer == "This button isn't for you."
     await ada.press_data(approve, card.message_id)
     assert ada.last_answer == "You can't approve or reject your own request."
     assert await statuses(world) == ["pending"]
     await owen.press("Reject", card)
     await owen.press_data(approve, card.message_id)
     assert owen.last_answer == "This request is already rejected."
+    await eve.press_data(approve, card.message_id)
+    assert eve.last_answer == "This button isn't for you."  # not even the status
     assert await statuses(world) == ["rejected"]
 
 
@@ -254,23 +263,29 @@ async def test_unlink_and_revoke(world: World, ada: Person, owen: Person) -> Non
     await owen.press("Approve", card_of(owen))
     await ada.send("/accounts")
     await ada.press("Unlink @owen.makes")
-    assert "Unlink @owen.makes from the ad account Acme Ads?" in ada.last.plain
+    assert "Unlink @owen.makes from the ad account Acme Ads in Linkpilot?" in ada.last.plain
     await ada.press("No, keep it")
     assert "approved" in ada.last.plain and await statuses(world) == ["authorized"]
     await ada.press("Unlink @owen.makes")
     await ada.press("Yes, unlink")
-    assert "unlinked" in ada.last.plain
-    assert "Ada (@ada_ads) unlinked @owen.makes" in owen.last.plain
+    listed, told = ada.inbox[-2], ada.last
+    assert "unlinked" in listed.plain
+    # What changed in Linkpilot, and what is left to do in TikTok, with the menu path.
+    assert "Unlinked in Linkpilot" in told.plain and "Link accounts tab" in told.plain
+    assert "Ada (@ada_ads) unlinked @owen.makes in Linkpilot" in owen.last.plain
 
     await send_request(ada, ad_account="Second Ads")
     await owen.press("Approve", card_of(owen))
     await owen.send("/owned")
     await owen.press("Revoke")
-    assert "Revoke Ada (@ada_ads)'s access to @owen.makes (ad account Second Ads)?" \
+    assert "Withdraw Ada (@ada_ads)'s approval to use @owen.makes (ad account Second Ads)?" \
         in owen.last.plain
     await owen.press("Yes, revoke")
     assert owen.last_answer == "Access revoked."
-    assert "revoked your access (ad account Second Ads)" in ada.last.plain
+    assert "your approval for Ada (@ada_ads) to use @owen.makes is withdrawn" \
+        in owen.last.plain
+    assert "withdrew their approval in Linkpilot (ad account Second Ads)" in ada.last.plain
+    assert "Remove" in ada.last.plain
     assert await statuses(world) == ["unlinked", "revoked"]
     forged = f"r:{(await _key(world))}:v!"
     await ada.press_data(forged, ada.last.message_id)

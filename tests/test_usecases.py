@@ -505,8 +505,11 @@ async def test_cancelling_an_unclaimed_request_tells_nobody_else(uow: FakeUnitOf
     await usecases.decide(uow, ADA, "cancel", T0, key=request.key)
     assert uow.notices == []
     with pytest.raises(Refused) as refused:
-        await usecases.decide(uow, OWEN, "cancel", T0, key=request.key)
+        await usecases.decide(uow, ADA, "cancel", T0, key=request.key)
     assert refused.value.reason == "already"
+    with pytest.raises(Refused) as refused:  # Owen has no part in it: he learns nothing
+        await usecases.decide(uow, OWEN, "cancel", T0, key=request.key)
+    assert refused.value.reason == "not_allowed"
 
 
 async def authorized(uow: FakeUnitOfWork) -> RequestRow:

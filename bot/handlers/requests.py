@@ -119,8 +119,12 @@ async def _decided(update: Update, context: Context, decided: usecases.Decided) 
                                                      request.handle))
     elif decided.event == "revoke":
         await redraw(query, await _owned(context, decided.actor_id))
+        await reply(update, texts.revoked_for_owner(render.person(decided.requester),
+                                                    request.handle))
     elif decided.event in ("cancel", "unlink"):
         await redraw(query, await _accounts(context, decided.actor_id))
+        if decided.event == "unlink":
+            await reply(update, texts.unlinked_for_advertiser(request.handle))
 
 
 async def take_reason(update: Update, context: Context) -> bool:

@@ -406,13 +406,6 @@ def card_outcome(card_text: str, status: str, at: datetime) -> str:
     return f"{card_text}\n\n<b>{CARD_OUTCOMES[status]}</b> · {when(at)}"
 
 
-def approved_for_owner(requester: str, handle: str) -> str:
-    return (
-        f"Done: {esc(requester)} may now use @{esc(handle)} for ads. "
-        "Revoke any time with /owned."
-    )
-
-
 def reason_prompt(requester: str, minutes: int) -> str:
     return (
         f"Rejected. Would you like to tell {esc(requester)} why? <b>Reply to this message</b> "

@@ -286,8 +286,8 @@ OWNER_SCAN_STEPS = (
 def approved_for_advertiser(handle: str, ad_account: str) -> str:
     return (
         f"✅ <b>Authorized in Linkpilot</b>: the owner of @{esc(handle)} agreed to your request "
-        f"for the ad account {esc(ad_account)}.\n\nLinkpilot records consent; it changes nothing in "
-        f"TikTok. To get access there:\n{TIKTOK_LINK_STEPS}\n\n"
+        f"for the ad account {esc(ad_account)}.\n\nLinkpilot records consent; it changes "
+        f"nothing in TikTok. To get access there:\n{TIKTOK_LINK_STEPS}\n\n"
         "You can unlink it here any time from /accounts."
     )
 

@@ -68,6 +68,11 @@ def flow_keyboard(position: Position, version: int, *, explained: bool = False
         if not explained:
             row.append(Button(texts.WHATS_THIS, callback_data=flow_data(v, "w")))
         return InlineKeyboardMarkup([row, _back_row(position, v)])
+    if state == S.PREREQUISITE_RECAP:
+        return InlineKeyboardMarkup([[
+            Button(texts.STILL_TRUE, callback_data=flow_data(v, "t")),
+            Button(texts.REVIEW, callback_data=flow_data(v, "r")),
+        ], _back_row(position, v)])
     if state == S.PREREQUISITE_FIX:
         return InlineKeyboardMarkup([[
             Button(texts.DONE_CONTINUE, callback_data=flow_data(v, "d")),
@@ -110,22 +115,23 @@ def owner_card(key: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         Button(texts.APPROVE, callback_data=f"r:{key}:a"),
         Button(texts.REJECT, callback_data=f"r:{key}:r"),
-    ]])
+    ], [Button(texts.WHAT_AM_I_ALLOWING, callback_data=f"r:{key}:w")]])
 
 
 def link_card(token: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         Button(texts.APPROVE, callback_data=f"t:{token}:a"),
         Button(texts.REJECT, callback_data=f"t:{token}:r"),
-    ]])
+    ], [Button(texts.WHAT_AM_I_ALLOWING, callback_data=f"t:{token}:w")]])
 
 
 def skip_reason(key: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[Button(texts.SKIP, callback_data=f"x:{key}")]])
 
 
-def request_action(label: str, handle: str, key: str, action: str) -> InlineKeyboardButton:
-    return Button(texts.button_for(label, handle), callback_data=f"r:{key}:{action}")
+def request_action(label: str, handle: str, key: str, action: str, ad_account: str = ""
+                   ) -> InlineKeyboardButton:
+    return Button(texts.button_for(label, handle, ad_account), callback_data=f"r:{key}:{action}")
 
 
 def confirm(key: str, action: str, yes: str) -> InlineKeyboardMarkup:

@@ -24,10 +24,15 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
     """The current question of a link conversation, with the buttons that answer it."""
     data, state = position.data, position.state
     text: str
-    if state == S.PLATFORM:
+    if state == S.PREREQUISITE_RECAP:
+        checks = [texts.PREREQUISITES[data["platform"]][p][3]
+                  for p in get_platform(data["platform"]).prerequisites]
+        text = texts.prerequisite_recap(data["platform"], checks)
+    elif state == S.PLATFORM:
         text = f"{texts.PLATFORM_QUESTION}\n<i>{texts.PLATFORMS_LATER}</i>"
     elif state in (S.PREREQUISITE, S.PREREQUISITE_FIX):
-        asked, meaning, fix = texts.PREREQUISITES[data["platform"]][position.prerequisite or ""]
+        asked, meaning, fix, _ = \
+            texts.PREREQUISITES[data["platform"]][position.prerequisite or ""]
         total = len(get_platform(data["platform"]).prerequisites)
         head = texts.prerequisite_head(data.get("prereq", 0) + 1, total)
         if state == S.PREREQUISITE:
@@ -48,8 +53,9 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
     elif state == S.EDIT_CHOICE:
         text = texts.EDIT_QUESTION
     else:
-        text = texts.NO_FLOW
-    return Reply(text, keyboards.flow_keyboard(position, version, explained=explained))
+        return Reply(texts.NO_FLOW)
+    head = texts.step_head(STEP_NUMBERS[S(state)], TOTAL_STEPS, texts.STEP_TITLES[state])
+    return Reply(head + text, keyboards.flow_keyboard(position, version, explained=explained))
 
 
 def _now(data: dict[str, object], field: str, prefix: str = "") -> str:
@@ -60,9 +66,11 @@ def _now(data: dict[str, object], field: str, prefix: str = "") -> str:
 
 # The step number /status reports for each state (visibility belongs to the permissions step).
 STEP_NUMBERS = {
-    S.PLATFORM: 1, S.PREREQUISITE: 2, S.PREREQUISITE_FIX: 2, S.AD_ACCOUNT: 3, S.HANDLE: 4,
-    S.PERMISSIONS: 5, S.VISIBILITY: 5, S.SUMMARY: 6, S.EDIT_CHOICE: 6,
+    S.PLATFORM: 1, S.PREREQUISITE: 2, S.PREREQUISITE_FIX: 2, S.PREREQUISITE_RECAP: 2,
+    S.AD_ACCOUNT: 3, S.HANDLE: 4, S.PERMISSIONS: 5, S.VISIBILITY: 5, S.SUMMARY: 6,
+    S.EDIT_CHOICE: 6,
 }
+TOTAL_STEPS = max(STEP_NUMBERS.values())
 
 
 def status(position: Position | None, pending: int, authorized: int) -> str:
@@ -71,7 +79,7 @@ def status(position: Position | None, pending: int, authorized: int) -> str:
     if position is None or position.finished:
         lines.append(texts.NO_FLOW)
     else:
-        lines.append(texts.status_line(STEP_NUMBERS[S(position.state)], max(STEP_NUMBERS.values()),
+        lines.append(texts.status_line(STEP_NUMBERS[S(position.state)], TOTAL_STEPS,
                                        texts.STEP_TITLES[position.state]))
         data = position.data
         if data.get("ad_account"):
@@ -110,10 +118,12 @@ def accounts(requests: list[RequestRow]) -> Reply:
     for r in requests:
         lines.append(texts.request_line(r.handle, r.ad_account, r.status, r.platform))
         if r.status == "pending":
-            rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c"),
+            rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c",
+                                                  r.ad_account),
                          keyboards.request_action(texts.APPROVAL_LINK, r.handle, r.key, "l")])
         elif r.status == "authorized":
-            rows.append([keyboards.request_action(texts.UNLINK, r.handle, r.key, "u")])
+            rows.append([keyboards.request_action(texts.UNLINK, r.handle, r.key, "u",
+                                                  r.ad_account)])
     return Reply("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
 
 

@@ -78,8 +78,9 @@ DONE_CONTINUE, LATER = "Done, continue", "Later"
 CONTINUE, BACK = "Continue", "« Back"
 SEND, EDIT, CANCEL = "Send request", "Edit", "Cancel"
 
-# Per platform and prerequisite: (question, what it means, how to fix a "No").
-PREREQUISITES: dict[str, dict[str, tuple[str, str, str]]] = {
+# Per platform and prerequisite: (question, what it means, how to fix a "No", the check in a
+# few words for the recap of confirmed prerequisites).
+PREREQUISITES: dict[str, dict[str, tuple[str, str, str, str]]] = {
     "tiktok": {
         "business_center": (
             "Do you have a <b>TikTok For Business</b> login with an <b>Ads Manager</b> ad "
@@ -93,6 +94,7 @@ PREREQUISITES: dict[str, dict[str, tuple[str, str, str]]] = {
             "carefully: they can't be changed later. For a Business Center: business.tiktok.com "
             "→ <b>Create</b>, then Accounts → Ad accounts to add the ad account. Add a payment "
             "method so the account can run ads (linking itself needs no funds).",
+            "a TikTok For Business login with an Ads Manager ad account",
         ),
         "ad_account_role": (
             "Do you have <b>Admin or Operator</b> access on that ad account?",
@@ -103,6 +105,7 @@ PREREQUISITES: dict[str, dict[str, tuple[str, str, str]]] = {
             "name → <b>Assign assets</b> → Ad accounts, and give you <b>Admin</b> or "
             "<b>Operator</b> on the ad account. Requesting a TikTok account also needs Business "
             "Center <b>Admin</b> (Standard members can't).",
+            "Admin or Operator access on that ad account",
         ),
         "business_account": (
             "Is the TikTok account you want to link a <b>Business account</b>?",
@@ -114,12 +117,29 @@ PREREQUISITES: dict[str, dict[str, tuple[str, str, str]]] = {
             "privacy</b> → <b>Account</b> → <b>Switch to Business Account</b>. Business accounts "
             "lose the general music library and use the Commercial Music Library; third-party "
             "guides (not TikTok) say existing videos stay.",
+            "the TikTok account to link is a Business account",
         ),
     },
 }
 
+def step_head(step: int, total: int, title: str) -> str:
+    """The first line of every question: the same numbering /status uses."""
+    return f"<i>Step {step} of {total} · {title}</i>\n"
+
+
 def prerequisite_head(number: int, total: int) -> str:
-    return f"<b>Before you start ({number}/{total})</b>\n"
+    return f"<b>Before you start: check {number} of {total}</b>\n"
+
+
+def prerequisite_recap(platform: str, checks: list[str]) -> str:
+    lines = [f"<b>Before you start</b>\nLast time you confirmed, for {PLATFORM_NAMES[platform]}:"]
+    lines += [f"✅ {check}" for check in checks]
+    lines.append("\nIs all of this still true?")
+    return "\n".join(lines)
+
+
+STILL_TRUE, REVIEW = "All still true", "Review"
+TYPED_AMBIGUOUS = "Tap one of the buttons below, or ask me a question."
 
 
 def prerequisite_fix(how: str) -> str:
@@ -212,13 +232,14 @@ def handle_problem(problem: str, detail: str = "", limit: int = 0) -> str:
 
 
 def status_line(step: int, total: int, title: str) -> str:
-    return f"<b>Link request</b>: step {step} of {total} – {title}"
+    return f"<b>Link request</b>: step {step} of {total} · {title}"
 
 
 STEP_TITLES = {
     "platform": "platform",
     "prerequisite": "prerequisites",
     "prerequisite_fix": "prerequisites",
+    "prerequisite_recap": "prerequisites",
     "ad_account": "ad account",
     "handle": "account username",
     "permissions": "permissions",
@@ -371,8 +392,51 @@ def cancelled_for_owner(requester: str, handle: str) -> str:
     return f"{esc(requester)} cancelled their request for @{esc(handle)}."
 
 
+def duplicate_request(handle: str, ad_account: str, created: datetime) -> str:
+    return (
+        f"You already have a request for @{esc(handle)} with the ad account {esc(ad_account)}, "
+        f"sent on {when(created)} and still waiting for the owner, so I haven't sent this one "
+        "again. /accounts shows it (and can give you a fresh approval link); Edit changes this "
+        "one."
+    )
+
+
+def own_handle(handle: str) -> str:
+    return (
+        f"You have claimed @{esc(handle)} yourself, so there is nobody to ask: as its owner you "
+        "can link it in TikTok Business Center directly. Edit the request to ask for someone "
+        "else's account, or Cancel it."
+    )
+
+
 # --- requests: the owner's card -----------------------------------------------------------------
 APPROVE, REJECT, SKIP = "✅ Approve", "❌ Reject", "Skip"
+WHAT_AM_I_ALLOWING = "What am I allowing?"
+# What each permission lets the advertiser do, in plain words (TikTok's Business Center help).
+SCOPE_MEANINGS = {
+    "existing_posts": (
+        "<b>Use existing posts in ads</b>: they can turn videos already on your account into "
+        "ads (Spark Ads), shown with your name and profile picture. They can't post, edit, "
+        "delete or read your messages, and the caption can't be changed once a video is an ad."
+    ),
+    "new_videos": (
+        "<b>Publish and manage new videos</b>: they can publish new videos to your account for "
+        "ads. With <i>Ads only</i> those videos appear only as ads; with <i>Profile and ads</i> "
+        "they also appear on your profile like your own posts."
+    ),
+}
+
+
+def allowing(handle: str, scopes: list[str], visibility: str | None) -> str:
+    lines = [f"<b>What approving this request for @{esc(handle)} allows</b>"]
+    lines += [SCOPE_MEANINGS[s] for s in scopes]
+    if visibility:
+        lines.append(f"This request asks for new videos to be shown: "
+                     f"<b>{VISIBILITY_NAMES[visibility]}</b>.")
+    lines.append("Approving here records your consent in Linkpilot; nothing happens in TikTok "
+                 "until you also approve their QR code there. Approve only advertisers you know, "
+                 "and withdraw any time with /owned.")
+    return "\n\n".join(lines)
 
 
 def owner_card(requester: str, platform: str, handle: str, ad_account: str, scopes: list[str],
@@ -497,8 +561,9 @@ def owned_line(handle: str, platform: str) -> str:
     return f"<b>@{esc(handle)}</b> ({PLATFORM_NAMES[platform]})"
 
 
-def button_for(action: str, handle: str) -> str:
-    return f"{action} @{handle}"
+def button_for(action: str, handle: str, ad_account: str = "") -> str:
+    label = f"{action} @{handle}" + (f" · {ad_account}" if ad_account else "")
+    return label if len(label) <= 60 else label[:59] + "…"
 
 
 def pending_line(requester: str, handle: str) -> str:

@@ -29,6 +29,7 @@ class S(StrEnum):
     PLATFORM = "platform"
     PREREQUISITE = "prerequisite"
     PREREQUISITE_FIX = "prerequisite_fix"
+    PREREQUISITE_RECAP = "prerequisite_recap"  # all confirmed before: still true?
     AD_ACCOUNT = "ad_account"
     HANDLE = "handle"
     PERMISSIONS = "permissions"
@@ -66,8 +67,15 @@ class UnknownChoice(FlowError):
 
 
 _FORWARD: list[dict[str, Any]] = [
+    {"trigger": "choose_platform", "source": S.PLATFORM, "dest": S.PREREQUISITE_RECAP,
+     "conditions": ["platform_is_offered", "confirmed_before"],
+     "before": ["remember", "set_platform"]},
     {"trigger": "choose_platform", "source": S.PLATFORM, "dest": S.PREREQUISITE,
      "conditions": "platform_is_offered", "before": ["remember", "set_platform"]},
+    {"trigger": "all_still_true", "source": S.PREREQUISITE_RECAP, "dest": S.AD_ACCOUNT,
+     "before": "remember"},
+    {"trigger": "review", "source": S.PREREQUISITE_RECAP, "dest": S.PREREQUISITE,
+     "before": "remember"},
     {"trigger": "answer_yes", "source": S.PREREQUISITE, "dest": S.PREREQUISITE,
      "conditions": "more_prerequisites", "before": ["remember", "next_prerequisite"]},
     {"trigger": "answer_yes", "source": S.PREREQUISITE, "dest": S.AD_ACCOUNT,
@@ -158,6 +166,9 @@ class Draft:
     # --- conditions --------------------------------------------------------------------------
     def platform_is_offered(self, event: EventData) -> bool:
         return event.kwargs.get("platform") in {p.id for p in available_platforms()}
+
+    def confirmed_before(self, event: EventData) -> bool:
+        return event.kwargs.get("platform") in self.data.get("confirmed", ())
 
     def more_prerequisites(self, event: EventData) -> bool:
         platform = get_platform(self.data["platform"])
@@ -291,9 +302,51 @@ class Position:
         return bool(self.data.get("history")) and not self.finished
 
 
-def start() -> Position:
-    """The position of a brand-new link conversation."""
-    return Position(state=INITIAL, data={"history": [], "scopes": []})
+def start(confirmed: list[str] | None = None) -> Position:
+    """The position of a brand-new link conversation; `confirmed` names the platforms whose
+    prerequisites this advertiser confirmed before (they are offered as a recap)."""
+    data: dict[str, Any] = {"history": [], "scopes": []}
+    if confirmed:
+        data["confirmed"] = list(confirmed)
+    return Position(state=INITIAL, data=data)
+
+
+def passed_prerequisites(before: str, after: Position) -> str | None:
+    """The platform whose prerequisites were all just confirmed by this step, if any."""
+    if before in (S.PREREQUISITE, S.PREREQUISITE_FIX) and after.state == S.AD_ACCOUNT:
+        return after.platform
+    return None
+
+
+# What a typed word means at a step answered with buttons: the event it stands for, or
+# AMBIGUOUS when the word fits the step but not one button. Anything else is not an answer.
+AMBIGUOUS = ("", {})
+_YES = {"yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "k", "correct", "true"}
+_NO = {"no", "n", "nope", "nah", "not yet", "false"}
+_DONE = {"done", "fixed", "finished", "ready", "continue", "next"}
+
+
+def typed_answer(position: Position, text: str) -> tuple[str, dict[str, Any]] | None:
+    """Read a typed word as the button it names at a button step ("yes" at a yes/no question).
+
+    Returns (event, arguments), AMBIGUOUS, or None when the text is no such word."""
+    word = " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
+    if word not in _YES | _NO | _DONE | {p.id for p in available_platforms()}:
+        return None
+    state = position.state
+    if state == S.PREREQUISITE:
+        return ("answer_yes", {}) if word in _YES else ("answer_no", {}) if word in _NO \
+            else AMBIGUOUS
+    if state == S.PREREQUISITE_FIX:
+        return ("fixed", {}) if word in _DONE | _YES else AMBIGUOUS
+    if state == S.PREREQUISITE_RECAP:
+        return ("all_still_true", {}) if word in _YES | _DONE else ("review", {}) \
+            if word in _NO else AMBIGUOUS
+    if state == S.PERMISSIONS:
+        return ("confirm_scopes", {}) if word in _DONE else AMBIGUOUS
+    if state == S.PLATFORM and word in {p.id for p in available_platforms()}:
+        return ("choose_platform", {"platform": word})
+    return AMBIGUOUS
 
 
 # Drafts stay registered with the machine and are reused: attaching and detaching a model costs

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 LINK_FLOW = "link"
 REASON_FLOW = "reason"
+PREREQUISITES_FLOW = "prerequisites"  # per user: platforms whose prerequisites they confirmed
 REASON_WINDOW = timedelta(minutes=30)  # how long a rejection's "why?" stays open
 MAX_REASON = 500  # characters; the reason is forwarded in one message
 
@@ -69,6 +70,18 @@ class NoConversation(FlowError):
     """There is no link conversation in progress."""
 
 
+class DuplicateRequest(FlowError):
+    """The same request (advertiser, account, ad account) is already waiting for the owner."""
+
+    def __init__(self, request: RequestRow) -> None:
+        super().__init__("duplicate")
+        self.request = request
+
+
+class OwnHandle(FlowError):
+    """The advertiser has claimed this account themself: no approval is needed or possible."""
+
+
 def position_of(row: ConversationRow) -> Position:
     return Position(state=row.state, data=row.data)
 
@@ -85,7 +98,8 @@ async def begin_link(uow: UnitOfWork, actor: Actor, now: datetime) -> Step:
     row = await uow.conversations.load(actor.id, LINK_FLOW)
     if row is not None and row.state not in link_flow.FINAL_STATES:
         return Step(position_of(row), row.version, row.state, resumed=True)
-    fresh = link_flow.start()
+    known = await uow.conversations.load(actor.id, PREREQUISITES_FLOW)
+    fresh = link_flow.start(known.data.get("platforms", []) if known else [])
     before = row or ConversationRow(actor.id, LINK_FLOW, fresh.state, {}, 0)
     saved = await uow.conversations.save(before, fresh.state, fresh.data, now)
     return Step(fresh, saved.version, row.state if row else None)
@@ -116,11 +130,39 @@ async def link_text(uow: UnitOfWork, row: ConversationRow, text: str, now: datet
 
 async def _store(uow: UnitOfWork, row: ConversationRow, new: Position, now: datetime,
                  lifetime: timedelta) -> Step:
+    if new.state == S.SUBMITTED:
+        await _check_submittable(uow, row.user_id, new)
     saved = await uow.conversations.save(row, new.state, new.data, now)
+    if platform := link_flow.passed_prerequisites(row.state, new):
+        await _remember_prerequisites(uow, row.user_id, platform, now)
     request = None
     if new.state == S.SUBMITTED:
         request = await _submit(uow, row.user_id, new, now, lifetime)
     return Step(new, saved.version, row.state, request)
+
+
+async def _check_submittable(uow: UnitOfWork, requester_id: int, position: Position) -> None:
+    """Refuse a request for one's own claimed account, or one already waiting."""
+    data = position.data
+    platform = get_platform(data["platform"])
+    handle_key = platform.handle_rule.key(data["handle"])
+    claim = await uow.claims.get(platform.id, handle_key)
+    if claim is not None and claim.owner_id == requester_id:
+        raise OwnHandle(data["handle"])
+    for request in await uow.requests.of_requester(requester_id, limit=1000):
+        if (request.status == Status.PENDING and request.platform == platform.id
+                and request.handle_key == handle_key
+                and request.ad_account.casefold() == data["ad_account"].casefold()):
+            raise DuplicateRequest(request)
+
+
+async def _remember_prerequisites(uow: UnitOfWork, user_id: int, platform: str,
+                                  now: datetime) -> None:
+    row = await uow.conversations.load(user_id, PREREQUISITES_FLOW)
+    before = row or ConversationRow(user_id, PREREQUISITES_FLOW, "known", {}, 0)
+    platforms = sorted({*before.data.get("platforms", []), platform})
+    if platforms != before.data.get("platforms"):
+        await uow.conversations.save(before, "known", {"platforms": platforms}, now)
 
 
 async def _submit(uow: UnitOfWork, requester_id: int, position: Position, now: datetime,

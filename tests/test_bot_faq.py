@@ -41,7 +41,7 @@ async def test_question_at_a_button_step_keeps_the_buttons(ada: Person) -> None:
     await ada.send("/link")
     await ada.press("TikTok")
     replies = await ada.send("what is a business center?")
-    assert "Before you start (1/3)" in replies[-1].plain
+    assert "Before you start: check 1 of 3" in replies[-1].plain
     assert replies[-1].labels[:2] == ["Yes", "No"]
     await ada.press("Yes", replies[-1])
     assert "Admin or Operator" in ada.last.plain

@@ -48,6 +48,7 @@ ACCEPTED = {
     S.PLATFORM: {"choose_platform", "cancel", "back"},
     S.PREREQUISITE: {"answer_yes", "answer_no", "back", "cancel"},
     S.PREREQUISITE_FIX: {"fixed", "back", "cancel"},
+    S.PREREQUISITE_RECAP: {"all_still_true", "review", "back", "cancel"},
     S.AD_ACCOUNT: {"enter_ad_account", "back", "cancel"},
     S.HANDLE: {"enter_handle", "back", "cancel"},
     S.PERMISSIONS: {"toggle_scope", "confirm_scopes", "back", "cancel"},
@@ -65,6 +66,11 @@ def at_prerequisite(index: int = 0) -> Position:
     for _ in range(index):
         p = fire(p, "answer_yes")
     return p
+
+
+def at_recap() -> Position:
+    """An advertiser who confirmed TikTok's prerequisites before."""
+    return fire(start(["tiktok"]), "choose_platform", platform="tiktok")
 
 
 def at_fix(index: int = 0) -> Position:
@@ -111,6 +117,7 @@ BUILDERS: dict[S, Callable[[], Position]] = {
     S.PLATFORM: start,
     S.PREREQUISITE: at_prerequisite,
     S.PREREQUISITE_FIX: at_fix,
+    S.PREREQUISITE_RECAP: at_recap,
     S.AD_ACCOUNT: at_ad_account,
     S.HANDLE: at_handle,
     S.PERMISSIONS: at_permissions,
@@ -822,3 +829,50 @@ def test_looks_like_question_positives(text: str) -> None:
 ])
 def test_looks_like_question_negatives(text: str) -> None:
     assert not looks_like_question(text)
+
+
+# --- prerequisites confirmed before -------------------------------------------------------------
+
+
+def test_confirmed_prerequisites_are_recapped_not_asked_again() -> None:
+    recap = at_recap()
+    assert recap.state == S.PREREQUISITE_RECAP
+    assert fire(recap, "all_still_true").state == S.AD_ACCOUNT
+    reviewed = fire(recap, "review")
+    assert (reviewed.state, reviewed.data["prereq"]) == (S.PREREQUISITE, 0)
+    assert fire(fire(recap, "all_still_true"), "back").state == S.PREREQUISITE_RECAP
+    assert fire(recap, "back").state == S.PLATFORM
+    # Confirmed for another platform only: asked as usual.
+    fresh = fire(start(["instagram"]), "choose_platform", platform="tiktok")
+    assert fresh.state == S.PREREQUISITE
+
+
+def test_passing_the_last_prerequisite_is_noticed() -> None:
+    last = at_prerequisite(2)
+    assert link_flow.passed_prerequisites(last.state, fire(last, "answer_yes")) == "tiktok"
+    assert link_flow.passed_prerequisites(S.PREREQUISITE, at_prerequisite(1)) is None
+    fix = at_fix(2)
+    assert link_flow.passed_prerequisites(fix.state, fire(fix, "fixed")) == "tiktok"
+
+
+@pytest.mark.parametrize(("builder", "typed", "expected"), [
+    (at_prerequisite, "yes", ("answer_yes", {})),
+    (at_prerequisite, "Yep!", ("answer_yes", {})),
+    (at_prerequisite, "no", ("answer_no", {})),
+    (at_prerequisite, "done", link_flow.AMBIGUOUS),
+    (at_fix, "done", ("fixed", {})),
+    (at_fix, "OK", ("fixed", {})),
+    (at_fix, "no", link_flow.AMBIGUOUS),
+    (at_recap, "yes", ("all_still_true", {})),
+    (at_recap, "no", ("review", {})),
+    (at_permissions, "done", ("confirm_scopes", {})),
+    (at_permissions, "yes", link_flow.AMBIGUOUS),
+    (start, "tiktok", ("choose_platform", {"platform": "tiktok"})),
+    (start, "ok", link_flow.AMBIGUOUS),
+    (at_summary, "ok", link_flow.AMBIGUOUS),
+    (at_prerequisite, "what is business center", None),
+    (at_prerequisite, "yes please tell me more", None),
+])
+def test_typed_words_at_a_button_step(builder: Callable[[], Position], typed: str,
+                                      expected: Any) -> None:
+    assert link_flow.typed_answer(builder(), typed) == expected

@@ -62,7 +62,7 @@ async def test_happy_path_two_users(world: World, ada: Person, owen: Person) -> 
     card = card_of(owen)
     assert "Ada (@ada_ads) asks to use your TikTok account @owen.makes" in card.plain
     assert "Publish and manage new videos" in card.plain
-    assert card.labels == ["✅ Approve", "❌ Reject"]
+    assert card.labels == ["✅ Approve", "❌ Reject", "What am I allowing?"]
 
     await owen.press("Approve", card)
     assert owen.last_answer == "Approved."
@@ -152,7 +152,7 @@ async def test_back_and_status_and_cancel_work_mid_flow(world: World, ada: Perso
     await ada.send("/back")
     assert "TikTok For Business" in ada.last.plain
     await ada.send("/status")
-    assert "step 2 of 6 – prerequisites" in ada.inbox[-2].plain
+    assert "step 2 of 6 · prerequisites" in ada.inbox[-2].plain
     await ada.send("/cancel")
     assert "Cancelled. Nothing was sent." in ada.last.plain
     await ada.send("/cancel")
@@ -326,7 +326,7 @@ async def test_unclaimed_handle_gets_a_forwardable_link(world: World, ada: Perso
 
     await owen.send(f"/start {token}")
     card = card_of(owen)
-    assert card.labels == ["✅ Approve", "❌ Reject"]
+    assert card.labels == ["✅ Approve", "❌ Reject", "What am I allowing?"]
     await owen.press("Approve", card)
     assert "Authorized" in ada.last.plain
     assert not card_of(owen).has_buttons
@@ -423,7 +423,7 @@ async def test_two_presses_at_once_on_one_question_take_effect_once(ada: Person)
                          ada.press_data(no, question.message_id))
     answers = [a.text for a in ada.answers[-2:]]
     assert "That question was already answered." in answers
-    asked = [m.plain for m in ada.inbox if "Before you start (2/3)" in m.plain
+    asked = [m.plain for m in ada.inbox if "Before you start: check 2 of 3" in m.plain
              or "ads.tiktok.com" in m.plain]
     assert len(asked) == 1  # either the next question or the fix, never both
 

@@ -52,7 +52,9 @@ async def submit(uow: FakeUnitOfWork, actor: Actor = ADA, handle: str = HANDLE,
         return await usecases.link_text(uow, row, text, now, LIFETIME)
 
     step = await press("choose_platform", platform="tiktok")
-    for _ in range(3):
+    if step.position.state == "prerequisite_recap":  # confirmed in an earlier request
+        step = await press("all_still_true")
+    for _ in range(3 if step.position.state == "prerequisite" else 0):
         step = await press("answer_yes")
     step = await type_("Acme Ads")
     step = await type_(handle)
@@ -116,12 +118,42 @@ async def test_a_request_for_an_unclaimed_handle_gets_an_approval_link(
     assert request.owner_id is None
 
 
-async def test_a_handle_claimed_by_the_advertiser_gets_a_link_not_a_card(
+async def test_a_handle_claimed_by_the_advertiser_is_refused_with_nothing_sent(
         uow: FakeUnitOfWork) -> None:
     await claimed(uow, ADA)
-    request = await submit(uow)
-    assert request.owner_id is None  # the requester is never the owner
-    assert told(uow) == [("approval_link", ADA.id)]
+    with pytest.raises(usecases.OwnHandle):
+        await submit(uow)
+    assert uow.notices == []
+    row = await usecases.conversation(uow, ADA.id)
+    assert row is not None and row.state == "summary"  # still there, to edit or cancel
+
+
+async def test_the_same_request_twice_is_refused_showing_the_first(
+        uow: FakeUnitOfWork) -> None:
+    await claimed(uow)
+    first = await submit(uow)
+    uow.notices.clear()
+    with pytest.raises(usecases.DuplicateRequest) as duplicate:
+        await submit(uow)
+    assert duplicate.value.request.id == first.id
+    assert uow.notices == []
+    await usecases.decide(uow, ADA, "cancel", T0, key=first.key)
+    # The refused one waited at its summary; once the first is over, sending it is fine.
+    again = await usecases.link_event(uow, ADA.id, "send", T0, LIFETIME)
+    assert again.request is not None and again.request.id != first.id
+
+
+async def test_prerequisites_confirmed_once_are_recapped_next_time(
+        uow: FakeUnitOfWork) -> None:
+    await submit(uow)
+    step = await usecases.begin_link(uow, ADA, T0)
+    after = await usecases.link_event(uow, ADA.id, "choose_platform", T0, LIFETIME,
+                                      version=step.version, platform="tiktok")
+    assert after.position.state == "prerequisite_recap"
+    fresh = await usecases.begin_link(uow, EVE, T0)  # somebody else still gets the questions
+    theirs = await usecases.link_event(uow, EVE.id, "choose_platform", T0, LIFETIME,
+                                       version=fresh.version, platform="tiktok")
+    assert theirs.position.state == "prerequisite"
 
 
 async def test_begin_link_resumes_a_conversation_in_progress(uow: FakeUnitOfWork) -> None:

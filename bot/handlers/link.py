@@ -12,9 +12,17 @@ from bot.handlers.messaging import answer, pressed_label, redraw, reply, settle
 from bot.handlers.requests import actor_of
 from bot.keyboards import parse_flow
 from flows import usecases
-from flows.link_flow import FlowError, NoScopeChosen, NothingToUndo, S, UnknownChoice
+from flows.link_flow import (
+    AMBIGUOUS,
+    FlowError,
+    NoScopeChosen,
+    NothingToUndo,
+    S,
+    UnknownChoice,
+    typed_answer,
+)
 from flows.platforms import InvalidAdAccountName, InvalidHandle, looks_like_question
-from flows.usecases import NoConversation, Stale, Step, position_of
+from flows.usecases import DuplicateRequest, NoConversation, OwnHandle, Stale, Step, position_of
 
 # Button action -> (flow event, name of the argument the button carries).
 EVENTS: dict[str, tuple[str, str | None]] = {
@@ -30,6 +38,8 @@ EVENTS: dict[str, tuple[str, str | None]] = {
     "e": ("edit_field", "field"),
     "x": ("cancel", None),
     "b": ("back", None),
+    "t": ("all_still_true", None),
+    "r": ("review", None),
 }
 
 
@@ -149,6 +159,10 @@ async def on_flow_button(update: Update, context: Context) -> None:
         await answer(query, texts.STALE_BUTTON)
         await settle(query)
         return
+    except (DuplicateRequest, OwnHandle) as refused:
+        await answer(query)
+        await reply(update, _not_sent(refused))
+        return
     except FlowError as exc:
         await answer(query, flow_error(exc))
         return
@@ -194,6 +208,14 @@ async def on_text(update: Update, context: Context) -> None:
     position = position_of(row) if row is not None else None
     if row is not None and position is not None:
         note_states(row.state, row.state)
+        typed = None if position.expects_text else typed_answer(position, text)
+        if typed == AMBIGUOUS:
+            await reply(update, texts.TYPED_AMBIGUOUS)
+            await reply(update, render.question(position, row.version))
+            return
+        if typed is not None:
+            await _typed_button(update, context, typed[0], typed[1])
+            return
         if position.expects_text and not _is_question(context, text):
             try:
                 step = await usecases.link_text(context.uow, row, text, deps.clock(),
@@ -208,6 +230,26 @@ async def on_text(update: Update, context: Context) -> None:
     if row is not None and position is not None:
         await reply(update, texts.BACK_TO_FLOW)
         await reply(update, render.question(position, row.version))
+
+
+async def _typed_button(update: Update, context: Context, event: str,
+                        kwargs: dict[str, str]) -> None:
+    """A typed "yes" taken as the Yes button of the current question."""
+    deps = context.deps
+    try:
+        step = await usecases.link_event(context.uow, actor_of(update).id, event, deps.clock(),
+                                         deps.settings.request_lifetime, **kwargs)
+    except FlowError as exc:
+        await reply(update, flow_error(exc))
+        return
+    await show(update, step)
+
+
+def _not_sent(refused: DuplicateRequest | OwnHandle) -> str:
+    if isinstance(refused, DuplicateRequest):
+        request = refused.request
+        return texts.duplicate_request(request.handle, request.ad_account, request.created_at)
+    return texts.own_handle(str(refused.args[0]))
 
 
 def _is_question(context: Context, text: str) -> bool:

@@ -17,6 +17,7 @@ from bot.handlers.messaging import answer, redraw, reply, settle
 from bot.render import Reply
 from flows import usecases
 from flows.platforms import InvalidHandle, get_platform
+from flows.records import RequestRow
 from flows.request_flow import Refused
 from flows.usecases import ACTIONS, CONFIRMS, Actor
 
@@ -57,6 +58,8 @@ async def on_request_button(update: Update, context: Context) -> None:
         if action == "l":
             await usecases.link_again(context.uow, actor, key, now)
             await answer(query)
+        elif action == "w":
+            await _explain(update, await context.uow.requests.by_key(key))
         elif action == "k":
             await answer(query)
             request = await context.uow.requests.by_key(key)
@@ -83,12 +86,25 @@ async def on_link_button(update: Update, context: Context) -> None:
     assert query is not None and query.data is not None
     token, action = keyboards.parse_pair(query.data, "t") or ("", "")
     try:
+        if action == "w":
+            await _explain(update, await context.uow.requests.by_token(token))
+            return
         if action not in ("a", "r"):
             raise Refused("gone")
         await _decided(update, context, await usecases.decide(
             context.uow, actor_of(update), ACTIONS[action], context.deps.clock(), token=token))
     except Refused as refused:
         await _refused(update, refused)
+
+
+async def _explain(update: Update, request: RequestRow | None) -> None:
+    """"What am I allowing?": each permission of the request in plain words."""
+    query = update.callback_query
+    assert query is not None
+    if request is None:
+        raise Refused("gone")
+    await answer(query)
+    await reply(update, texts.allowing(request.handle, request.scopes, request.visibility))
 
 
 async def _refused(update: Update, refused: Refused) -> None:

@@ -320,7 +320,7 @@ def passed_prerequisites(before: str, after: Position) -> str | None:
 
 # What a typed word means at a step answered with buttons: the event it stands for, or
 # AMBIGUOUS when the word fits the step but not one button. Anything else is not an answer.
-AMBIGUOUS = ("", {})
+AMBIGUOUS: tuple[str, dict[str, Any]] = ("", {})
 _YES = {"yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "k", "correct", "true"}
 _NO = {"no", "n", "nope", "nah", "not yet", "false"}
 _DONE = {"done", "fixed", "finished", "ready", "continue", "next"}

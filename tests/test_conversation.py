@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.local_api import Person
 from storage.repositories import KB_QUESTIONS
-from tests.conftest import World, fill_request, pass_prerequisites, send_request
+from tests.conftest import World, fill_request, send_request
 
 
 async def misses(world: World) -> list[str]:

@@ -419,7 +419,8 @@ async def test_one_reminder_a_day_before_then_expiry_tells_both_sides(
     clock.advance(timedelta(hours=1, minutes=1))
     assert await world.sweep() == (1, 0)
     reminder = owen.last
-    assert "Reminder" in reminder.plain and reminder.labels == ["✅ Approve", "❌ Reject", "What am I allowing?"]
+    assert "Reminder" in reminder.plain
+    assert reminder.labels == ["✅ Approve", "❌ Reject", "What am I allowing?"]
     assert await world.sweep() == (0, 0)  # once only
     clock.advance(timedelta(days=1))
     assert await world.sweep() == (0, 1)

@@ -3,6 +3,8 @@ and typed answers, with free-text questions sent to the knowledge base."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import Update
 
 from bot import render, texts
@@ -233,7 +235,7 @@ async def on_text(update: Update, context: Context) -> None:
 
 
 async def _typed_button(update: Update, context: Context, event: str,
-                        kwargs: dict[str, str]) -> None:
+                        kwargs: dict[str, Any]) -> None:
     """A typed "yes" taken as the Yes button of the current question."""
     deps = context.deps
     try:

@@ -14,6 +14,7 @@ card's message id, so a decision can take its buttons off).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import defaultdict
@@ -47,9 +48,12 @@ class Report:
     retries: list[tuple[int, int, datetime, str]] = field(default_factory=list)
     given_up: list[tuple[OutboxRow, str]] = field(default_factory=list)
     unreachable: list[OutboxRow] = field(default_factory=list)
+    # (chat, the new question's message id, or None when it has no buttons to take off later)
+    questions: list[tuple[int, int | None]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.sent or self.cards or self.retries or self.given_up or self.unreachable)
+        return bool(self.sent or self.cards or self.retries or self.given_up or self.unreachable
+                    or self.questions)
 
 
 class Dispatcher:
@@ -207,6 +211,9 @@ class Dispatcher:
             report.given_up.append((row, f"{type(exc).__name__}: {exc.message}"))
             return True
         report.sent.append(row.id)
+        if row.payload.get("question") and isinstance(message, Message):
+            report.questions.append((message.chat_id, message.message_id
+                                     if message.reply_markup is not None else None))
         kind = notices.CARD_KINDS.get(row.kind)
         if kind is not None and isinstance(message, Message) and row.request_id is not None:
             report.cards.append((row.request_id, message.chat_id, message.message_id, kind))
@@ -223,6 +230,8 @@ class Dispatcher:
                 reply_markup=_markup(bot, data.get("markup")))
         if row.kind in ("message", "edit"):
             text, markup = data["text"], _markup(bot, data.get("markup"))
+            if data.get("retire"):
+                await self._retire(row.chat_id)
         else:
             said = await self._render_notice(row)
             if said is None:
@@ -233,6 +242,17 @@ class Dispatcher:
                                                message_id=data["message_id"],
                                                reply_markup=markup)
         return await bot.send_message(row.chat_id, text, reply_markup=markup)
+
+    async def _retire(self, chat_id: int) -> None:
+        """Take the buttons off the chat's previous question before a newer one is asked."""
+        async with self._db.unit_of_work() as uow:
+            message_id = await uow.questions.get(chat_id)
+        if message_id is None:
+            return
+        # BadRequest: already without buttons (answered by a press), or gone.
+        with contextlib.suppress(BadRequest):
+            await self._bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
+                                                      reply_markup=None)
 
     async def _render_notice(self, row: OutboxRow) -> notices.Reply | None:
         now = self._clock()
@@ -262,6 +282,8 @@ class Dispatcher:
         async with self._db.unit_of_work() as uow:
             for request_id, chat_id, message_id, kind in report.cards:
                 await uow.cards.add(request_id, chat_id, message_id, now, kind=kind)
+            for chat_id, message_id in report.questions:
+                await uow.questions.set(chat_id, message_id)
             for row_id, attempts, next_at, error in report.retries:
                 await uow.outbox.retry(row_id, attempts, next_at, error)
             for row, error in report.given_up:

@@ -229,3 +229,11 @@ class KbQuestion(Base):
     entry_id: Mapped[str | None] = mapped_column(String(64))
     score: Mapped[float | None] = mapped_column(Float)
     at: Mapped[datetime]
+
+
+class LiveQuestion(Base):
+    """The latest link-flow question sent to a chat: its buttons go when a newer one is asked."""
+
+    __tablename__ = "live_questions"
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger)

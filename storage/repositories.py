@@ -23,6 +23,7 @@ from storage.models import (
     KbEntry,
     KbQuestion,
     LinkRequest,
+    LiveQuestion,
     OutboxMessage,
     RequestCard,
     User,
@@ -40,6 +41,7 @@ KB_ENTRIES: Table = KbEntry.__table__  # type: ignore[assignment]
 KB_QUESTIONS: Table = KbQuestion.__table__  # type: ignore[assignment]
 INBOX: Table = InboxUpdate.__table__  # type: ignore[assignment]
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+LIVE_QUESTIONS: Table = LiveQuestion.__table__  # type: ignore[assignment]
 
 __all__ = ["CardRow", "ClaimRow", "ConversationRow", "RequestRow", "UserRow"]
 
@@ -668,3 +670,25 @@ class Outbox:
         return int((await self._conn.execute(
             select(func.count()).select_from(OUTBOX).where(OUTBOX.c.status == status)
         )).scalar_one())
+
+
+class LiveQuestions:
+    """Per chat, the message of the latest question asked (one question has live buttons)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, chat_id: int) -> int | None:
+        return (await self._conn.execute(
+            select(LIVE_QUESTIONS.c.message_id).where(LIVE_QUESTIONS.c.chat_id == chat_id)
+        )).scalar()
+
+    async def set(self, chat_id: int, message_id: int | None) -> None:
+        """Remember the chat's latest question (None: it has no buttons, nothing to retire)."""
+        if message_id is None:
+            await self._conn.execute(
+                LIVE_QUESTIONS.delete().where(LIVE_QUESTIONS.c.chat_id == chat_id))
+            return
+        await self._conn.execute(_upsert(self._conn, LIVE_QUESTIONS, ["chat_id"],
+                                         {"chat_id": chat_id, "message_id": message_id},
+                                         ["message_id"]))

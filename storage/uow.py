@@ -19,6 +19,7 @@ from storage.repositories import (
     Grants,
     Inbox,
     Knowledge,
+    LiveQuestions,
     Outbox,
     OutboxRow,
     Requests,
@@ -47,6 +48,7 @@ class UnitOfWork:
     knowledge: Knowledge
     inbox: Inbox
     outbox: Outbox
+    questions: LiveQuestions
 
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
                  clock: Callable[[], datetime]) -> None:
@@ -74,6 +76,7 @@ class UnitOfWork:
         self.knowledge = Knowledge(conn)
         self.inbox = Inbox(conn)
         self.outbox = Outbox(conn)
+        self.questions = LiveQuestions(conn)
         return self
 
     async def commit(self) -> None:

@@ -111,3 +111,21 @@ async def test_what_am_i_allowing_explains_each_permission(ada: Person, owen: Pe
     assert "Use existing posts in ads" in explained and "can't post, edit" in explained
     assert "Publish and manage new videos" in explained and "Ads only" in explained
     assert next(m for m in owen.inbox if m.message_id == card.message_id).has_buttons
+
+
+async def test_only_the_latest_question_keeps_its_buttons(ada: Person) -> None:
+    def live() -> list[int]:
+        return [m.message_id for m in ada.inbox if m.has_buttons]
+
+    await ada.send("/link")
+    await ada.press("TikTok")
+    await ada.press("Yes")
+    second = ada.last
+    await ada.send("/back")  # a command, not a press on the question
+    assert live() == [ada.last.message_id] and ada.last.message_id != second.message_id
+    await ada.send("yes")  # typed
+    assert live() == [ada.last.message_id]
+    await ada.send("/status")
+    assert live() == [ada.last.message_id]
+    await ada.send("/cancel")
+    assert live() == []

@@ -10,7 +10,7 @@ from telegram import Update
 from bot import render, texts
 from bot.context import Context, note_states, traced
 from bot.handlers import faq, requests
-from bot.handlers.messaging import answer, pressed_label, redraw, reply, settle
+from bot.handlers.messaging import answer, ask, pressed_label, redraw, reply, settle
 from bot.handlers.requests import actor_of
 from bot.keyboards import parse_flow
 from flows import usecases
@@ -60,9 +60,9 @@ async def show(update: Update, step: Step) -> None:
     owed by the use case that recorded it)."""
     note_states(step.before, step.position.state)
     if step.position.state == S.CANCELLED:
-        await reply(update, texts.CANCELLED)
+        await reply(update, texts.CANCELLED, retire=update.callback_query is None)
     elif step.request is None:
-        await reply(update, render.question(step.position, step.version))
+        await ask(update, render.question(step.position, step.version))
 
 
 @traced("start")
@@ -78,7 +78,7 @@ async def start(update: Update, context: Context) -> None:
     await reply(update, texts.welcome(actor.first_name))
     if row is not None:
         await reply(update, texts.RESUMING)
-        await reply(update, render.question(position_of(row), row.version))
+        await ask(update, render.question(position_of(row), row.version))
 
 
 @traced("help")
@@ -124,7 +124,7 @@ async def _command_event(update: Update, context: Context, event: str) -> None:
         row = await usecases.conversation(context.uow, user_id)
         await reply(update, flow_error(exc))
         if row is not None:
-            await reply(update, render.question(position_of(row), row.version))
+            await ask(update, render.question(position_of(row), row.version))
         return
     await show(update, step)
 
@@ -139,7 +139,7 @@ async def status(update: Update, context: Context) -> None:
     counts = [sum(r.status == s for r in mine) for s in ("pending", "authorized")]
     await reply(update, render.status(position_of(row) if row else None, *counts))
     if row is not None:
-        await reply(update, render.question(position_of(row), row.version))
+        await ask(update, render.question(position_of(row), row.version))
 
 
 @traced("flow_button")
@@ -213,7 +213,7 @@ async def on_text(update: Update, context: Context) -> None:
         typed = None if position.expects_text else typed_answer(position, text)
         if typed == AMBIGUOUS:
             await reply(update, texts.TYPED_AMBIGUOUS)
-            await reply(update, render.question(position, row.version))
+            await ask(update, render.question(position, row.version))
             return
         if typed is not None:
             await _typed_button(update, context, typed[0], typed[1])
@@ -224,14 +224,14 @@ async def on_text(update: Update, context: Context) -> None:
                                                 deps.settings.request_lifetime)
             except (InvalidHandle, InvalidAdAccountName) as exc:
                 await reply(update, _invalid(exc))
-                await reply(update, render.question(position, row.version))
+                await ask(update, render.question(position, row.version))
                 return
             await show(update, step)
             return
     await faq.answer_question(update, context, text)
     if row is not None and position is not None:
         await reply(update, texts.BACK_TO_FLOW)
-        await reply(update, render.question(position, row.version))
+        await ask(update, render.question(position, row.version))
 
 
 async def _typed_button(update: Update, context: Context, event: str,

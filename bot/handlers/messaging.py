@@ -23,19 +23,35 @@ def owe(notice: Notice, *, first: bool = False) -> None:
     current_turn().uow.outbox.add(notice, first=first)
 
 
-async def reply(update: Update, message: Reply | str, *, first: bool = False) -> None:
-    """Answer in the chat the update came from (`first`: before what the use case owes)."""
+async def reply(update: Update, message: Reply | str, *, first: bool = False,
+                retire: bool = False) -> None:
+    """Answer in the chat the update came from (`first`: before what the use case owes;
+    `retire`: take the buttons off the chat's last question first)."""
     chat = update.effective_chat
     if chat is not None:
-        await tell(chat.id, message, first=first)
+        await tell(chat.id, message, first=first, retire=retire)
 
 
-async def tell(chat_id: int, message: Reply | str, *, first: bool = False) -> None:
+async def tell(chat_id: int, message: Reply | str, *, first: bool = False,
+               retire: bool = False) -> None:
     """Message a chat (this update's or someone else's)."""
     if isinstance(message, str):
         message = Reply(message)
-    owe(Notice("message", chat_id, data={"text": message.text,
-                                         "markup": _markup(message.markup)}), first=first)
+    data: dict[str, object] = {"text": message.text, "markup": _markup(message.markup)}
+    if retire:
+        data["retire"] = True
+    owe(Notice("message", chat_id, data=data), first=first)
+
+
+async def ask(update: Update, question: Reply) -> None:
+    """Ask the link flow's next question. Only the latest question keeps its buttons: unless
+    this update is a press on the previous one (which the press settles), its buttons go."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    owe(Notice("message", chat.id, data={"text": question.text,
+                                         "markup": _markup(question.markup), "question": True,
+                                         "retire": update.callback_query is None}))
 
 
 async def edit(chat_id: int, message_id: int, message: Reply | str) -> None:

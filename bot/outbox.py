@@ -282,8 +282,8 @@ class Dispatcher:
         async with self._db.unit_of_work() as uow:
             for request_id, chat_id, message_id, kind in report.cards:
                 await uow.cards.add(request_id, chat_id, message_id, now, kind=kind)
-            for chat_id, message_id in report.questions:
-                await uow.questions.set(chat_id, message_id)
+            for chat_id, question_id in report.questions:
+                await uow.questions.set(chat_id, question_id)
             for row_id, attempts, next_at, error in report.retries:
                 await uow.outbox.retry(row_id, attempts, next_at, error)
             for row, error in report.given_up:

@@ -41,17 +41,19 @@ class Seat:
     buttons: list[tuple[int, str]]  # (message_id, label), numbered from 1
 
 
-def show(seats: dict[str, Seat], current: str, api: LocalBotApi, mark: int) -> None:
-    """Print every message sent or edited since `mark`, for everyone, with numbered buttons."""
+def show(seats: dict[str, Seat], current: str, api: LocalBotApi, mark: int,
+         answers_mark: int) -> None:
+    """Print every message sent or edited since `mark`, for everyone, with numbered buttons,
+    and the popup a press since `answers_mark` showed (once)."""
     for seat in seats.values():
         ids = api.touched_since(mark, seat.person.user_id)
         messages = {m.message_id: m for m in seat.person.inbox}
         for message_id in ids:
             if message_id in messages:
                 _print_message(seat, messages[message_id], seat.name != current)
-    answer = seats[current].person.last_answer
-    if answer:
-        print(f"  (popup) {answer}")
+    for answer in api.callback_answers[answers_mark:]:
+        if answer.text and answer.user_id == seats[current].person.user_id:
+            print(f"  (popup) {answer.text}")
 
 
 def _print_message(seat: Seat, message: SentMessage, elsewhere: bool) -> None:
@@ -119,12 +121,18 @@ async def run_chat(settings: Settings, lines: Any = None) -> None:
     api.attach(application, deliver=deps.processor.handle)
     await prepare(application)
     await application.start()
-    stop = asyncio.Event()
-    sender = asyncio.create_task(deps.dispatcher.run_forever(stop))
     seats = {
         "advertiser": Seat("advertiser", Person(api, 1001, "Ada", "ada_ads"), []),
         "owner": Seat("owner", Person(api, 2002, "Owen", "owen_creator"), []),
     }
+    async with deps.db.unit_of_work() as uow:
+        api.continue_update_ids(await uow.inbox.last_id() or 0)
+        for seat in seats.values():
+            # Telegram remembers who has started the bot; so does the database, across runs.
+            if await uow.users.get(seat.person.user_id) is not None:
+                api.started.add(seat.person.user_id)
+    stop = asyncio.Event()
+    sender = asyncio.create_task(deps.dispatcher.run_forever(stop))
     current = "advertiser"
     keyboard = Keyboard() if lines is None else None
     print(f"Linkpilot chat, database {settings.database_url}\n{HELP}\n")
@@ -157,7 +165,7 @@ async def run_chat(settings: Settings, lines: Any = None) -> None:
                 for message in seat.person.inbox:
                     _print_message(seat, message, False)
                 continue
-            mark = len(api.touched)
+            mark, answers_mark = len(api.touched), len(api.callback_answers)
             if text.isdigit() and 1 <= int(text) <= len(seat.buttons):
                 message_id, label = seat.buttons[int(text) - 1]
                 target = next((m for m in seat.person.inbox if m.message_id == message_id), None)
@@ -168,7 +176,7 @@ async def run_chat(settings: Settings, lines: Any = None) -> None:
             else:
                 link = _DEEP_LINK.match(text)
                 await seat.person.send(f"/start {link.group(1)}" if link else text)
-            show(seats, current, api, mark)
+            show(seats, current, api, mark, answers_mark)
     finally:
         stop.set()
         await sender

@@ -446,6 +446,11 @@ class LocalBotApi(BaseRequest):
         """Long-polling ``getUpdates`` calls waiting for an update right now (a bot polls)."""
         return len(self._queue_waiters)
 
+    def continue_update_ids(self, after: int) -> None:
+        """Number new updates from ``after + 1``: Telegram's update ids only ever grow, across
+        restarts of the bot too (a bot that remembers ids it has seen relies on it)."""
+        self._update_seq = itertools.count(after + 1)
+
     def next_update_id(self) -> int:
         return next(self._update_seq)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pty
@@ -475,3 +476,41 @@ def test_kb_misses_lists_picked_suggestions_as_candidate_phrasings(
     out = run(capsys, "kb", "misses")[1]
     assert "candidate phrasings" in out
     assert "chosen" in out and "spark-what-are" in out and "spark thing" in out
+
+
+# --- `linkpilot run` against a Bot API that says no, or is not there -----------------------------
+
+async def test_a_token_telegram_rejects_is_one_line(isolated: Path) -> None:
+    from bot.local_api import LocalBotApi, serve_http
+
+    front = await serve_http(LocalBotApi())  # it knows another token: every call is a 401
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", cwd=isolated,
+            env=environment(TELEGRAM_API_BASE_URL=front.base_url),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        await front.close()
+    result = subprocess.CompletedProcess(["linkpilot", "run"], proc.returncode or 0,
+                                         out.decode(), err.decode())
+    assert_one_line_error(result, "Telegram rejected TELEGRAM_BOT_TOKEN")
+
+
+def test_an_unreachable_bot_api_is_retried_one_line_per_attempt(isolated: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=isolated,
+                            env=environment(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(5)  # attempts after 0, 1 and 3 seconds
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    attempts = [line for line in err.splitlines() if "cannot reach the Bot API" in line]
+    assert len(attempts) >= 2, err
+    assert all("127.0.0.1:9" in line and "retrying in" in line for line in attempts)
+    assert "Traceback" not in err and TOKEN not in err + out
+    assert len(err.splitlines()) == len(attempts), err  # nothing but one line per attempt
+    assert proc.returncode == 0

@@ -129,3 +129,20 @@ async def test_only_the_latest_question_keeps_its_buttons(ada: Person) -> None:
     assert live() == [ada.last.message_id]
     await ada.send("/cancel")
     assert live() == []
+
+
+async def test_fix_it_guidance_gives_the_exact_path(ada: Person) -> None:
+    await ada.send("/link")
+    await ada.press("TikTok")
+    await ada.press("Yes")
+    await ada.press("Yes")
+    await ada.press("No")  # the TikTok account is not a Business account yet
+    assert ("Profile → ☰ menu → Settings and privacy → Account → Switch to Business Account"
+            in ada.last.plain)
+
+
+async def test_help_says_what_each_kind_of_user_can_do(ada: Person) -> None:
+    await ada.send("/help")
+    text = ada.last.plain
+    assert "Advertisers" in text and "/link" in text and "/accounts" in text
+    assert "Account owners" in text and "/claim" in text and "/owned" in text

@@ -53,7 +53,7 @@ def build_application(
 
     `request` replaces the HTTP layer (the in-process Bot API double in tests and chat mode).
     """
-    db = Database(settings.database_url, clock)
+    db = Database(settings.database_url, clock, worker=settings.worker_id)
     deps = Deps(settings=settings, db=db, faq=FaqService(), clock=clock)
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder()

@@ -113,9 +113,13 @@ class Dispatcher:
                 async with self._lock(chat_id):
                     if any(row.id in self._claimed for row in chat_rows):
                         continue  # another task is on this chat; the next pass sees what's left
-                    # Read again under the chat's lock: the fast path may have sent some since.
+                    # Lease the chat's rows under its lock (re-read: the fast path may have
+                    # sent some since); a chat another worker holds is theirs for now.
                     async with self._db.unit_of_work() as uow:
-                        fresh = await uow.outbox.pending(chat_id=chat_id)
+                        fresh = await uow.outbox.claim_chat(chat_id, now)
+                        await uow.commit()
+                    if not fresh:
+                        continue
                     claimed += self._claim(fresh)
                     tried += await self._send_in_order(chat_id, fresh, report)
             await self._write(report)

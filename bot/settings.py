@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=8, ge=1)
     flood_messages: int = Field(default=20, ge=1)
     flood_seconds: float = Field(default=10.0, gt=0)
+    worker_id: str = Field(default="main", min_length=1, max_length=64)
+    webhook_listen: str = "127.0.0.1:8080"
+    webhook_secret: str | None = None
+    webhook_url: str | None = None
+    webhook_path: str = "/telegram"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -41,7 +46,7 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @field_validator("telegram_bot_token", "telegram_api_base_url", "telegram_api_file_url",
-                     mode="before")
+                     "webhook_secret", "webhook_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -58,6 +63,24 @@ class Settings(BaseSettings):
     def inbox_keep(self) -> timedelta:
         """How long processed update ids are remembered (Telegram redelivers within a day)."""
         return timedelta(days=2)
+
+    def webhook_address(self) -> tuple[str, int]:
+        """WEBHOOK_LISTEN as (host, port), or SettingsError."""
+        host, _, port = self.webhook_listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError("WEBHOOK_LISTEN must be host:port, e.g. 0.0.0.0:8080.")
+        return host.strip("[]"), int(port)
+
+    def require_webhook_secret(self) -> str:
+        """The secret Telegram sends with every webhook request (1-256 of A-Z a-z 0-9 _ -)."""
+        secret = self.webhook_secret
+        if secret is None:
+            raise SettingsError("WEBHOOK_SECRET is not set; webhook mode checks it on every "
+                                "request (1-256 characters of A-Z, a-z, 0-9, _ and -).")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise SettingsError("WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - "
+                                "(1-256 characters).")
+        return secret
 
     def require_token(self) -> str:
         """The bot token, or SettingsError saying exactly what is wrong with it."""

@@ -191,6 +191,9 @@ class OutboxMessage(Base):
     next_at: Mapped[datetime]
     created_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Which worker is sending it, until when: other workers leave the chat alone meanwhile.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
 
 
 class KbCategory(Base):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -618,12 +618,19 @@ _OUTBOX_COLUMNS = [OUTBOX.c.id, OUTBOX.c.chat_id, OUTBOX.c.kind, OUTBOX.c.reques
                    OUTBOX.c.payload, OUTBOX.c.attempts, OUTBOX.c.next_at]
 
 
+# How long a worker holds the rows it owes or claimed before another worker may take them over
+# (the worker died); a worker restarted under the same id takes its own rows back at once.
+LEASE = timedelta(seconds=60)
+
+
 class Outbox:
     """Messages owed. `add` only buffers: the unit of work writes the buffer with its commit,
-    in one statement, so owing messages costs no round trip of its own."""
+    in one statement, so owing messages costs no round trip of its own. Rows are written leased
+    to the worker that owes them, which sends them right after the commit."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, worker: str = "main") -> None:
         self._conn = conn
+        self.worker = worker
         self.buffered: list[Notice] = []
         self.written: list[OutboxRow] = []  # what the last flush stored, in order
 
@@ -640,7 +647,8 @@ class Outbox:
         notices, self.buffered = self.buffered, []
         values = [{"chat_id": n.chat_id, "kind": n.kind, "request_id": n.request_id,
                    "payload": n.data, "status": "pending", "attempts": 0, "next_at": now,
-                   "created_at": now} for n in notices]
+                   "created_at": now, "claimed_by": self.worker,
+                   "claimed_until": now + LEASE} for n in notices]
         result = await self._conn.execute(
             insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True), values)
         self.written += [OutboxRow(row_id, n.chat_id, n.kind, n.request_id, n.data, 0, now)
@@ -654,13 +662,31 @@ class Outbox:
             select(*_OUTBOX_COLUMNS).where(*where).order_by(o.chat_id, o.id).limit(limit))
         return [OutboxRow(*r) for r in rows]
 
+    async def claim_chat(self, chat_id: int, now: datetime) -> list[OutboxRow] | None:
+        """Lease a chat's unsent rows to this worker, in order; None when another worker holds
+        a live lease on any of them (the chat is theirs until it ends)."""
+        o = OUTBOX.c
+        theirs = (await self._conn.execute(
+            select(func.count()).select_from(OUTBOX)
+            .where(o.chat_id == chat_id, o.status == "pending", o.claimed_until > now,
+                   o.claimed_by != self.worker))).scalar_one()
+        if theirs:
+            return None
+        free = or_(o.claimed_until.is_(None), o.claimed_until <= now, o.claimed_by == self.worker)
+        rows = await self._conn.execute(
+            update(OUTBOX).where(o.chat_id == chat_id, o.status == "pending", free)
+            .values(claimed_by=self.worker, claimed_until=now + LEASE)
+            .returning(*_OUTBOX_COLUMNS))
+        return sorted((OutboxRow(*r) for r in rows), key=lambda row: row.id)
+
     async def sent(self, ids: Sequence[int]) -> None:
         if ids:
             await self._conn.execute(OUTBOX.delete().where(OUTBOX.c.id.in_(ids)))
 
     async def retry(self, row_id: int, attempts: int, next_at: datetime, error: str) -> None:
         await self._conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(
-            attempts=attempts, next_at=next_at, last_error=error[:500]))
+            attempts=attempts, next_at=next_at, last_error=error[:500], claimed_by=None,
+            claimed_until=None))
 
     async def give_up(self, row_id: int, error: str) -> None:
         await self._conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(

@@ -51,8 +51,9 @@ class UnitOfWork:
     questions: LiveQuestions
 
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], worker: str = "main") -> None:
         self._engine = engine
+        self._worker = worker
         self._lock: AbstractAsyncContextManager[object] = write_lock or nullcontext()
         self._clock = clock
         self._conn: AsyncConnection | None = None
@@ -75,7 +76,7 @@ class UnitOfWork:
         self.cards = Cards(conn)
         self.knowledge = Knowledge(conn)
         self.inbox = Inbox(conn)
-        self.outbox = Outbox(conn)
+        self.outbox = Outbox(conn, self._worker)
         self.questions = LiveQuestions(conn)
         return self
 
@@ -111,14 +112,16 @@ class Database:
     asyncio lock (first come, first served) instead of spinning on SQLite's busy timeout.
     """
 
-    def __init__(self, url: str, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, url: str, clock: Callable[[], datetime] = _utc_now,
+                 worker: str = "main") -> None:
         self.url = url
         self.engine = create_engine(url)
         self.clock = clock
+        self.worker = worker  # this process's name among the workers sharing the database
         self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self._write_lock, self.clock)
+        return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker)
 
     async def migrate(self) -> None:
         await migrate(self.engine)

@@ -1,4 +1,5 @@
-"""Storage on a real SQLite file: migrations, units of work, repositories and the KB loader."""
+"""Storage on a real SQLite file and a real PostgreSQL database: migrations, units of work,
+repositories and the KB loader. Every repository case runs on both backends."""
 
 from __future__ import annotations
 
@@ -29,20 +30,21 @@ from storage.repositories import (
     hash_token,
 )
 from storage.uow import Database, UnitOfWork
+from tests.conftest import BACKENDS
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ADA, OWEN, EVE = 1001, 2002, 3003
 TOPICS = Path(__file__).resolve().parent / "data" / "topics.yaml"
 
 
-@pytest.fixture
-def db_file(tmp_path: Path) -> Path:
-    return tmp_path / "t.db"
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-async def db(db_file: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{db_file}")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
     await database.migrate()
     async with database.unit_of_work() as uow:
         for user_id, name in ((ADA, "Ada"), (OWEN, "Owen"), (EVE, "Eve")):
@@ -103,6 +105,8 @@ async def test_migrated_schema_matches_the_models(db: Database) -> None:
     assert diff == []
 
 
+# SQLite only, by design: PostgreSQL has no pragmas, and needs neither WAL nor a busy timeout.
+@pytest.mark.parametrize("backend", ["sqlite"])
 @pytest.mark.parametrize(("pragma", "expected"), [
     ("journal_mode", "wal"),
     ("busy_timeout", 5000),
@@ -272,10 +276,10 @@ async def _race(db: Database, attempts: list[Callable[[UnitOfWork], Awaitable[bo
     """Run each attempt in its own unit of work (own connection), all released together.
 
     Every attempt was read as 'pending' by its caller before any of them writes: the barrier
-    makes all tasks open their units of work at the same moment, so SQLite has to serialise
-    them, and each writer's result depends only on its own conditional update. Each attempt
-    has a `Database` of its own, as separate processes (or workers) would: within one process
-    units of work already queue on the database's lock."""
+    makes all tasks open their units of work at the same moment, so the database has to
+    serialise them, and each writer's result depends only on its own conditional update. Each
+    attempt has a `Database` of its own, as separate processes (or workers) would: within one
+    process, units of work on SQLite already queue on the database's lock."""
     started = asyncio.Barrier(len(attempts))
     connections: set[int] = set()
     processes = [Database(db.url) for _ in attempts]
@@ -303,8 +307,9 @@ async def _race(db: Database, attempts: list[Callable[[UnitOfWork], Awaitable[bo
 async def test_race_two_decisions_on_one_pending_request_exactly_one_wins(db: Database) -> None:
     """Owner taps Approve while the advertiser taps Cancel: exactly one decision is stored.
 
-    Each runs in its own unit of work on its own connection; SQLite serialises the writers
-    (WAL + busy timeout), and the loser's `WHERE status = 'pending'` then matches nothing.
+    Each runs in its own unit of work on its own connection; the database serialises the
+    writers (SQLite: WAL + busy timeout; PostgreSQL: the row lock), and the loser's
+    `WHERE status = 'pending'` then matches nothing.
     Without that condition both would report success and the first decision would be lost."""
     request = await committed_request(db)
 
@@ -348,8 +353,29 @@ async def test_race_harness_detects_an_unconditional_update(db: Database) -> Non
     assert await _race(db, [blind("authorized"), blind("cancelled")]) == [True, True]
 
 
-async def test_approval_token_is_stored_only_as_a_hash(db: Database, db_file: Path) -> None:
-    """A copy of the database file cannot be used to approve anything."""
+@pytest.fixture
+def on_disk(db: Database, request: pytest.FixtureRequest) -> Callable[[], Awaitable[bytes]]:
+    """Reads everything the database holds on disk: the SQLite file with its -wal and -shm, or
+    the PostgreSQL database's folder and the server's write-ahead log, after a checkpoint."""
+
+    async def read() -> bytes:
+        if db.engine.dialect.name == "sqlite":
+            path: Path = request.getfixturevalue("db_path")
+            return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        async with db.engine.connect() as conn:
+            await conn.execute(text("CHECKPOINT"))
+            oid = (await conn.execute(text(
+                "SELECT oid FROM pg_database WHERE datname = current_database()"))).scalar_one()
+        data = request.getfixturevalue("postgres").data
+        files = [*(data / "base" / str(oid)).iterdir(), *(data / "pg_wal").glob("0*")]
+        return b"".join(f.read_bytes() for f in files if f.is_file())
+
+    return read
+
+
+async def test_approval_token_is_stored_only_as_a_hash(
+        db: Database, on_disk: Callable[[], Awaitable[bytes]]) -> None:
+    """A copy of the database's files cannot be used to approve anything."""
     request = await committed_request(db)
     token = "tok_" + "Z9" * 14
     async with db.unit_of_work() as uow:
@@ -361,7 +387,8 @@ async def test_approval_token_is_stored_only_as_a_hash(db: Database, db_file: Pa
     assert not any(token in v for v in stored)
     assert hash_token(token) == hashlib.sha256(token.encode()).hexdigest()
     assert hash_token(token) in stored
-    raw = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
+    raw = await on_disk()
+    assert hash_token(token).encode() in raw  # the files read are the ones holding the row
     assert token.encode() not in raw
     async with db.unit_of_work() as uow:
         found = await uow.requests.by_token(token)

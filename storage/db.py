@@ -108,7 +108,8 @@ def check_sqlite_file(url: URL) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL mode, a busy timeout and enforced foreign keys."""
+    """An async engine; SQLite gets WAL mode, a busy timeout, enforced foreign keys and a
+    Unicode lower()."""
     if url.startswith("sqlite"):
         # Units of work always end their transaction, so the pool's rollback-on-return would be
         # a second, empty one: a wasted round trip to aiosqlite's thread on every update.
@@ -137,6 +138,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # SQLite's own lower() changes only ASCII letters; PostgreSQL's (in a UTF-8 locale) and
+    # Python's change É and Д too. Questions are grouped and matched by lower(), so both
+    # backends use Python's.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
 
 
 def alembic_config() -> Config:

@@ -133,13 +133,25 @@ class PostgresServer:
         user = account.pw_name if account else pwd.getpwuid(os.geteuid()).pw_name
         server = cls(bindir, folder, 0, user, account)
         try:
-            server._run("initdb", "-D", str(server.data), "-U", user, "--auth=trust",
-                        "--encoding=UTF8", "--locale=C", "--no-sync")
+            server._initdb()
             server._start_on_a_free_port()
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return server
+
+    def _initdb(self) -> None:
+        # A UTF-8 locale, as production servers have (lower() knows É and Д), sorting by code
+        # point; plain C where the system has no C.UTF-8.
+        for locale in ("C.UTF-8", "C"):
+            try:
+                self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust",
+                          "--encoding=UTF8", f"--locale={locale}", "--no-sync")
+                return
+            except RuntimeError:
+                if locale == "C":
+                    raise
+                shutil.rmtree(self.data, ignore_errors=True)
 
     def _start_on_a_free_port(self) -> None:
         # Another process may take the port between our probe and the server's bind: retry.

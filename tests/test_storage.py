@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flows.records import Notice
 from storage.knowledge import BUNDLED_KB, KbFileError, load_kb, parse_kb
 from storage.models import Base
 from storage.repositories import (
@@ -597,6 +598,103 @@ async def test_knowledge_replace_counts_a_reorder_as_no_change(db: Database) -> 
         await uow.knowledge.replace(cats, [kb_entry("a"), kb_entry("b")], NOW)
         assert await uow.knowledge.replace(cats, [kb_entry("b"), kb_entry("a")], NOW) == (0, 0, 0)
         assert [e.id for e in await uow.knowledge.entries()] == ["b", "a"]
+
+
+async def test_questions_are_grouped_case_insensitively_and_learning_settles_them(
+        db: Database) -> None:
+    """Misses group by their text in any case, accented and Cyrillic capitals too; learning a
+    phrasing settles every logged ask of it, however it was capitalised."""
+    asks = ["Как связать аккаунт?", "как связать аккаунт?", "ÉCOLE account?", "école account?",
+            "École Account?", "Unrelated?"]
+    async with db.unit_of_work() as uow:
+        ids = [await uow.knowledge.log_question(ADA, q, "miss", None, None,
+                                                NOW + timedelta(minutes=i))
+               for i, q in enumerate(asks)]
+        await uow.commit()
+    assert len(set(ids)) == len(ids)
+    async with db.unit_of_work() as uow:
+        misses = await uow.knowledge.questions(["miss"])
+        assert [(m.count, m.question.lower()) for m in misses] == [
+            (3, "école account?"), (2, "как связать аккаунт?"), (1, "unrelated?")]
+        assert await uow.knowledge.learn("école ACCOUNT?", "tiktok-x", NOW) == 3
+        assert await uow.knowledge.learn("КАК связать аккаунт?", "tiktok-y", NOW) == 2
+        assert await uow.knowledge.learn("école ACCOUNT?", "tiktok-x", NOW) == 0
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        assert [m.question for m in await uow.knowledge.questions(["miss"])] == ["Unrelated?"]
+        assert await uow.knowledge.learned() == [("tiktok-x", "école ACCOUNT?"),
+                                                 ("tiktok-y", "КАК связать аккаунт?")]
+
+
+async def test_a_suggestion_is_resolved_once_and_only_by_its_asker(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        log_id = await uow.knowledge.log_question(ADA, "spark code?", "suggested", None, 0.5,
+                                                  NOW)
+        assert not await uow.knowledge.resolve_question(log_id, EVE, "chosen", "a")
+        assert await uow.knowledge.resolve_question(log_id, ADA, "chosen", "a")
+        assert not await uow.knowledge.resolve_question(log_id, ADA, "none_fit", None)
+        (chosen,) = await uow.knowledge.questions(["chosen"])
+    assert (chosen.question, chosen.entry_id, chosen.score, chosen.count) == (
+        "spark code?", "a", 0.5, 1)
+
+
+# --- inbox and outbox -----------------------------------------------------------------------
+
+
+async def test_inbox_stores_each_update_once_and_keeps_payloads_until_done(
+        db: Database) -> None:
+    payload = {"update_id": 7, "message": {"text": "Привет ✅", "chat": {"id": ADA}},
+               "nested": [1, None, {"x": 2.5}]}
+    async with db.unit_of_work() as uow:
+        assert await uow.inbox.store([(7, ADA, payload), (5, None, {"u": 5}), (9, EVE, None)],
+                                     NOW, done=[9]) == [7, 5, 9]
+        assert await uow.inbox.store([(7, ADA, payload), (8, OWEN, {"u": 8})], NOW) == [8]
+        assert not await uow.inbox.record_done(7, ADA, NOW)
+        assert await uow.inbox.record_done(10, OWEN, NOW)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        unfinished = await uow.inbox.unfinished()
+        assert [(r.update_id, r.chat_key, r.payload) for r in unfinished] == [
+            (5, None, {"u": 5}), (7, ADA, payload), (8, OWEN, {"u": 8})]
+        assert await uow.inbox.last_id() == 10
+        await uow.inbox.done(7, NOW)
+        await uow.inbox.purge(NOW + timedelta(seconds=1))
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        assert [r.update_id for r in await uow.inbox.unfinished()] == [5, 8]
+        assert await uow.inbox.last_id() == 8
+
+
+async def test_outbox_rows_get_their_ids_in_the_order_owed(db: Database) -> None:
+    """The commit writes many owed messages in one statement; each row's id must be the one
+    stored for that notice (RETURNING order), or a chat's messages would go out shuffled."""
+    notices = [Notice("message", chat_id=[ADA, OWEN, EVE][i % 3], data={"n": i, "t": "é✅"})
+               for i in range(60)]
+    async with db.unit_of_work() as uow:
+        for notice in notices[1:]:
+            uow.outbox.add(notice)
+        uow.outbox.add(notices[0], first=True)
+        await uow.commit()
+        written = uow.owed
+    assert [row.payload["n"] for row in written] == list(range(60))
+    assert [row.id for row in written] == sorted(row.id for row in written)
+    async with db.unit_of_work() as uow:
+        stored = {row.id: row for row in await uow.outbox.pending()}
+        assert {i: (r.chat_id, r.payload) for i, r in stored.items()} == {
+            row.id: (row.chat_id, row.payload) for row in written}
+        assert all(r.next_at == written[0].next_at and r.attempts == 0
+                   for r in stored.values())
+        mine = await uow.outbox.pending(chat_id=ADA)
+        assert [r.payload["n"] for r in mine] == list(range(0, 60, 3))
+        await uow.outbox.retry(mine[0].id, 1, NOW + timedelta(seconds=2), "429 " * 200)
+        await uow.outbox.give_up(mine[1].id, "403")
+        await uow.outbox.sent([r.id for r in mine[2:]])
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        assert await uow.outbox.count() == 41
+        assert await uow.outbox.count("failed") == 1
+        (retried,) = await uow.outbox.pending(chat_id=ADA)
+    assert (retried.attempts, retried.next_at) == (1, NOW + timedelta(seconds=2))
 
 
 # --- knowledge base: the data file ----------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, make_url
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL, Connection, ExceptionContext
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -115,10 +115,29 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # a second, empty one: a wasted round trip to aiosqlite's thread on every update.
         kwargs.setdefault("pool_reset_on_return", None)
     engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine.sync_engine, "handle_error", _lost_race, retval=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+# PostgreSQL lets writers of different rows run at once; two that then reach for each other's
+# rows deadlock, and the server rolls one back. For that one it is a race lost, as a stale
+# version is on SQLite (whose writers queue, so never deadlock): the update says "try again".
+LOST_RACE_SQLSTATES = {"40P01": "deadlock", "40001": "serialization failure"}
+
+
+def _lost_race(context: ExceptionContext) -> BaseException | None:
+    from storage.repositories import StaleWrite  # repositories build on this module
+
+    sqlstate = getattr(context.original_exception, "sqlstate", None)
+    if sqlstate in LOST_RACE_SQLSTATES:
+        error = StaleWrite(f"{LOST_RACE_SQLSTATES[sqlstate]}; the transaction was rolled back")
+        error.__cause__ = context.sqlalchemy_exception
+        return error
+    return None
 
 
 def _sqlite_begin_immediate(conn: Connection) -> None:

@@ -31,6 +31,8 @@ SERVER_OPTIONS = {
     "synchronous_commit": "off",
     "full_page_writes": "off",
     "max_connections": "200",
+    # Deadlocks are provoked on purpose; find them in a tenth of the default second.
+    "deadlock_timeout": "100ms",
 }
 
 

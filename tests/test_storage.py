@@ -354,6 +354,37 @@ async def test_race_harness_detects_an_unconditional_update(db: Database) -> Non
     assert await _race(db, [blind("authorized"), blind("cancelled")]) == [True, True]
 
 
+# PostgreSQL only, by design: SQLite's writers take the database's lock when they begin
+# (BEGIN IMMEDIATE) and so queue; two can never hold rows the other wants.
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_deadlock_is_a_race_lost_by_one_side(db: Database) -> None:
+    """Two units of work each change one request, then the other's: the server rolls one back,
+    which raises StaleWrite (the update is told to try again); the other commits both."""
+    first = await committed_request(db, key="first")
+    second = await committed_request(db, key="second")
+    processes = [Database(db.url), Database(db.url)]
+    both_hold_a_row = asyncio.Barrier(2)
+
+    async def crosswise(process: Database, mine: int, theirs: int, to: str) -> None:
+        async with process.unit_of_work() as uow:
+            assert await uow.requests.move(mine, "pending", to, NOW)
+            await both_hold_a_row.wait()
+            assert await uow.requests.move(theirs, "pending", to, NOW)
+            await uow.commit()
+
+    try:
+        results = await asyncio.gather(
+            crosswise(processes[0], first.id, second.id, "authorized"),
+            crosswise(processes[1], second.id, first.id, "cancelled"),
+            return_exceptions=True)
+    finally:
+        for process in processes:
+            await process.dispose()
+    assert sorted(type(r).__name__ for r in results) == ["NoneType", "StaleWrite"]
+    winner = "authorized" if results[0] is None else "cancelled"
+    assert [await status_of(db, first.id), await status_of(db, second.id)] == [winner, winner]
+
+
 @pytest.fixture
 def on_disk(db: Database, request: pytest.FixtureRequest) -> Callable[[], Awaitable[bytes]]:
     """Reads everything the database holds on disk: the SQLite file with its -wal and -shm, or

@@ -551,6 +551,20 @@ async def test_same_handle_on_another_platform_is_a_separate_claim(db: Database)
     assert other.owner_id == EVE
 
 
+async def test_handles_are_listed_in_code_point_order_on_every_backend(db: Database) -> None:
+    """Lists sort text by code point (SQLite's order), not by the PostgreSQL database's locale,
+    which would put "a_b" before "a.c"."""
+    handles = ["ab", "a_b", "a.c", "b1", "a9"]
+    async with db.unit_of_work() as uow:
+        for i, handle in enumerate(handles):
+            await uow.claims.add("tiktok", handle, handle, OWEN, NOW)
+            request = await new_request(uow, key=f"k{i}", handle=handle)
+            assert await uow.requests.move(request.id, "pending", "authorized", NOW)
+        claimed = [c.handle_key for c in await uow.claims.of_owner(OWEN)]
+        authorized = [r.handle_key for r in await uow.requests.authorized_for_owner(OWEN)]
+    assert claimed == authorized == sorted(handles) == ["a.c", "a9", "a_b", "ab", "b1"]
+
+
 async def test_grants_open_and_close(db: Database) -> None:
     request = await committed_request(db)
     async with db.unit_of_work() as uow:
@@ -645,8 +659,9 @@ async def test_questions_are_grouped_case_insensitively_and_learning_settles_the
     assert len(set(ids)) == len(ids)
     async with db.unit_of_work() as uow:
         misses = await uow.knowledge.questions(["miss"])
-        assert [(m.count, m.question.lower()) for m in misses] == [
-            (3, "école account?"), (2, "как связать аккаунт?"), (1, "unrelated?")]
+        # Each group is shown as its first spelling in code point order (capitals first).
+        assert [(m.count, m.question) for m in misses] == [
+            (3, "ÉCOLE account?"), (2, "Как связать аккаунт?"), (1, "Unrelated?")]
         assert await uow.knowledge.learn("école ACCOUNT?", "tiktok-x", NOW) == 3
         assert await uow.knowledge.learn("КАК связать аккаунт?", "tiktok-y", NOW) == 2
         assert await uow.knowledge.learn("école ACCOUNT?", "tiktok-x", NOW) == 0

@@ -159,7 +159,8 @@ class PostgresServer:
         # Another process may take the port between our probe and the server's bind: retry.
         for attempt in range(3):
             self.port = _free_port()
-            options = " ".join(f"-c {k}={v}" for k, v in
+            # pg_ctl hands these to the server through a shell: quote the folder's path.
+            options = " ".join(f"-c {k}='{v}'" for k, v in
                                {**SERVER_OPTIONS, "port": self.port,
                                 "unix_socket_directories": self.folder}.items())
             try:

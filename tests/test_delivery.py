@@ -344,6 +344,13 @@ async def test_a_flood_is_told_once_and_delays_nobody_else(gated: World) -> None
     ada, bob = gated.person(1001, "Ada"), gated.person(1002, "Bob")
     processor = gated.deps.processor
     assert processor is not None
+    async def connected() -> None:
+        async with gated.deps.db.unit_of_work():
+            await asyncio.sleep(0.05)
+
+    # Two connections opened before the flood, as a running bot has: otherwise, on PostgreSQL
+    # (where the two run at once), Bob's first update would be timed connecting to the server.
+    await asyncio.gather(connected(), connected())
     flood = [raw_text(gated, ada, "/help") for _ in range(500)]
     help_for_bob = raw_text(gated, bob, "/help")
     await processor.receive([*flood, help_for_bob])  # one getUpdates batch

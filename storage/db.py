@@ -10,7 +10,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, make_url
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL, Connection, ExceptionContext
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -108,16 +108,36 @@ def check_sqlite_file(url: URL) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL mode, a busy timeout and enforced foreign keys."""
+    """An async engine; SQLite gets WAL mode, a busy timeout, enforced foreign keys and a
+    Unicode lower()."""
     if url.startswith("sqlite"):
         # Units of work always end their transaction, so the pool's rollback-on-return would be
         # a second, empty one: a wasted round trip to aiosqlite's thread on every update.
         kwargs.setdefault("pool_reset_on_return", None)
     engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine.sync_engine, "handle_error", _lost_race, retval=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+# PostgreSQL lets writers of different rows run at once; two that then reach for each other's
+# rows deadlock, and the server rolls one back. For that one it is a race lost, as a stale
+# version is on SQLite (whose writers queue, so never deadlock): the update says "try again".
+LOST_RACE_SQLSTATES = {"40P01": "deadlock", "40001": "serialization failure"}
+
+
+def _lost_race(context: ExceptionContext) -> BaseException | None:
+    from storage.repositories import StaleWrite  # repositories build on this module
+
+    sqlstate = getattr(context.original_exception, "sqlstate", None)
+    if sqlstate in LOST_RACE_SQLSTATES:
+        error = StaleWrite(f"{LOST_RACE_SQLSTATES[sqlstate]}; the transaction was rolled back")
+        error.__cause__ = context.sqlalchemy_exception
+        return error
+    return None
 
 
 def _sqlite_begin_immediate(conn: Connection) -> None:
@@ -137,6 +157,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # SQLite's own lower() changes only ASCII letters; PostgreSQL's (in a UTF-8 locale) and
+    # Python's change É and Д too. Questions are grouped and matched by lower(), so both
+    # backends use Python's.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
 
 
 def alembic_config() -> Config:

@@ -64,6 +64,12 @@ def _insert_ignoring_conflict(conn: AsyncConnection, table: Table, keys: list[st
     raise NotImplementedError(f"no upsert for {dialect}")
 
 
+def _code_point_order(conn: AsyncConnection, column: Any) -> Any:
+    """`column` compared by code point, as SQLite compares text, whatever locale the PostgreSQL
+    database sorts by (an English one puts "a_b" before "a.c", lower case before capitals)."""
+    return column.collate("C") if conn.dialect.name == "postgresql" else column
+
+
 def _upsert(conn: AsyncConnection, table: Table, keys: list[str], values: dict[str, Any],
             update_columns: Sequence[str]) -> Any:
     dialect = conn.dialect.name
@@ -237,7 +243,8 @@ class Requests:
         rows = await self._conn.execute(
             select(*_REQUEST_COLUMNS)
             .where(REQUESTS.c.owner_id == owner_id, REQUESTS.c.status == "authorized")
-            .order_by(REQUESTS.c.platform, REQUESTS.c.handle_key, REQUESTS.c.id)
+            .order_by(_code_point_order(self._conn, REQUESTS.c.platform),
+                      _code_point_order(self._conn, REQUESTS.c.handle_key), REQUESTS.c.id)
         )
         return [RequestRow(*r) for r in rows]
 
@@ -312,7 +319,9 @@ class Claims:
         c = CLAIMS.c
         rows = await self._conn.execute(
             select(c.platform, c.handle, c.handle_key, c.owner_id)
-            .where(c.owner_id == owner_id).order_by(c.platform, c.handle_key)
+            .where(c.owner_id == owner_id)
+            .order_by(_code_point_order(self._conn, c.platform),
+                      _code_point_order(self._conn, c.handle_key))
         )
         return [ClaimRow(*r) for r in rows]
 
@@ -535,8 +544,8 @@ class Knowledge:
         """Logged questions grouped by text, most frequent first."""
         c = KB_QUESTIONS.c
         rows = await self._conn.execute(
-            select(func.min(c.question), c.outcome, c.entry_id, func.max(c.score),
-                   func.max(c.at), func.count())
+            select(func.min(_code_point_order(self._conn, c.question)), c.outcome, c.entry_id,
+                   func.max(c.score), func.max(c.at), func.count())
             .where(c.outcome.in_(outcomes))
             .group_by(func.lower(c.question), c.outcome, c.entry_id)
             .order_by(func.count().desc(), func.max(c.at).desc())

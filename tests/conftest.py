@@ -1,4 +1,6 @@
-"""Shared fixtures: a real Application on a real SQLite file, talking to the Bot API double."""
+"""Shared fixtures: a real Application on a real database (a SQLite file, or a fresh database on
+a real PostgreSQL server for the tests that run on both backends), talking to the Bot API double.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import os
 # PTB 22 warns about its future timedelta API unless opted in; warnings are errors here.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +23,7 @@ from bot.app import build_application, finish, prepare
 from bot.context import Deps, deps_of
 from bot.local_api import LocalBotApi, Person
 from bot.settings import Settings
+from tests import pg
 
 
 class Clock:
@@ -39,16 +44,76 @@ def clock() -> Clock:
     return Clock()
 
 
+# --- backends ------------------------------------------------------------------------------
+# Tests run on SQLite unless their module asks for both backends, by overriding `backend`:
+#
+#     @pytest.fixture(params=BACKENDS)
+#     def backend(request: pytest.FixtureRequest) -> str:
+#         return str(request.param)
+#
+# A test of something only SQLite has pins itself with @pytest.mark.parametrize("backend",
+# ["sqlite"]). The PostgreSQL variants need a server's binaries: without them they are skipped,
+# unless CI is set, where a missing server is a failure.
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
+def _run_in_a_thread(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    # A loop of its own, off the tests' loop (which may be running when this is set up).
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[pg.PostgresServer]:
+    """A real PostgreSQL server for the whole run, with a migrated template database."""
+    try:
+        server = pg.PostgresServer.start()
+    except pg.NoPostgres as exc:
+        missing = str(exc)
+    else:
+        missing = ""
+    if missing and os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"CI is set, so the PostgreSQL tests must run, but: {missing}",
+                    pytrace=False)
+    if missing:
+        pytest.skip(f"PostgreSQL tests need a server: {missing}")
+    try:
+        _run_in_a_thread(pg.create_template(server))
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "linkpilot.db"
 
 
 @pytest.fixture
-def settings(db_path: Path) -> Settings:
+async def database_url(backend: str, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """The test's own, freshly migrated (PostgreSQL) or empty (SQLite) database."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{request.getfixturevalue('db_path')}"
+        return
+    server: pg.PostgresServer = request.getfixturevalue("postgres")
+    name = await pg.create_database(server)
+    try:
+        yield server.url(name)
+    finally:
+        await pg.drop_database(server, name)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
     # Tests press buttons far faster than people: the flood gate is opened wide here and
     # tested on its own with the default limits.
-    return Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db_path}",  # type: ignore[call-arg]
+    return Settings(_env_file=None, database_url=database_url,  # type: ignore[call-arg]
                     telegram_bot_token=None, flood_messages=100_000)
 
 
@@ -75,7 +140,7 @@ class World:
             self.app = None
 
     async def restart(self) -> None:
-        """A new process: a new Application on the same database file."""
+        """A new process: a new Application on the same database."""
         await self.stop()
         await self.boot()
 

@@ -1,4 +1,5 @@
-"""End-to-end scenarios through a real PTB Application, a real SQLite file and the Bot API double.
+"""End-to-end scenarios through a real PTB Application, a real database (SQLite and PostgreSQL)
+and the Bot API double.
 
 Each test asserts what the people involved would see in Telegram.
 """
@@ -13,7 +14,19 @@ import pytest
 from bot.local_api import Person
 from bot.settings import Settings
 from storage.repositories import AUDIT, REQUESTS
-from tests.conftest import Clock, World, fill_request, pass_prerequisites, send_request
+from tests.conftest import (
+    BACKENDS,
+    Clock,
+    World,
+    fill_request,
+    pass_prerequisites,
+    send_request,
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 async def statuses(world: World) -> list[str]:

@@ -1,4 +1,5 @@
-"""Storage on a real SQLite file: migrations, units of work, repositories and the KB loader."""
+"""Storage on a real SQLite file and a real PostgreSQL database: migrations, units of work,
+repositories and the KB loader. Every repository case runs on both backends."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flows.records import Notice
 from storage.knowledge import BUNDLED_KB, KbFileError, load_kb, parse_kb
 from storage.models import Base
 from storage.repositories import (
@@ -29,20 +31,21 @@ from storage.repositories import (
     hash_token,
 )
 from storage.uow import Database, UnitOfWork
+from tests.conftest import BACKENDS
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ADA, OWEN, EVE = 1001, 2002, 3003
 TOPICS = Path(__file__).resolve().parent / "data" / "topics.yaml"
 
 
-@pytest.fixture
-def db_file(tmp_path: Path) -> Path:
-    return tmp_path / "t.db"
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-async def db(db_file: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{db_file}")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
     await database.migrate()
     async with database.unit_of_work() as uow:
         for user_id, name in ((ADA, "Ada"), (OWEN, "Owen"), (EVE, "Eve")):
@@ -103,6 +106,8 @@ async def test_migrated_schema_matches_the_models(db: Database) -> None:
     assert diff == []
 
 
+# SQLite only, by design: PostgreSQL has no pragmas, and needs neither WAL nor a busy timeout.
+@pytest.mark.parametrize("backend", ["sqlite"])
 @pytest.mark.parametrize(("pragma", "expected"), [
     ("journal_mode", "wal"),
     ("busy_timeout", 5000),
@@ -272,10 +277,10 @@ async def _race(db: Database, attempts: list[Callable[[UnitOfWork], Awaitable[bo
     """Run each attempt in its own unit of work (own connection), all released together.
 
     Every attempt was read as 'pending' by its caller before any of them writes: the barrier
-    makes all tasks open their units of work at the same moment, so SQLite has to serialise
-    them, and each writer's result depends only on its own conditional update. Each attempt
-    has a `Database` of its own, as separate processes (or workers) would: within one process
-    units of work already queue on the database's lock."""
+    makes all tasks open their units of work at the same moment, so the database has to
+    serialise them, and each writer's result depends only on its own conditional update. Each
+    attempt has a `Database` of its own, as separate processes (or workers) would: within one
+    process, units of work on SQLite already queue on the database's lock."""
     started = asyncio.Barrier(len(attempts))
     connections: set[int] = set()
     processes = [Database(db.url) for _ in attempts]
@@ -303,8 +308,9 @@ async def _race(db: Database, attempts: list[Callable[[UnitOfWork], Awaitable[bo
 async def test_race_two_decisions_on_one_pending_request_exactly_one_wins(db: Database) -> None:
     """Owner taps Approve while the advertiser taps Cancel: exactly one decision is stored.
 
-    Each runs in its own unit of work on its own connection; SQLite serialises the writers
-    (WAL + busy timeout), and the loser's `WHERE status = 'pending'` then matches nothing.
+    Each runs in its own unit of work on its own connection; the database serialises the
+    writers (SQLite: WAL + busy timeout; PostgreSQL: the row lock), and the loser's
+    `WHERE status = 'pending'` then matches nothing.
     Without that condition both would report success and the first decision would be lost."""
     request = await committed_request(db)
 
@@ -348,8 +354,60 @@ async def test_race_harness_detects_an_unconditional_update(db: Database) -> Non
     assert await _race(db, [blind("authorized"), blind("cancelled")]) == [True, True]
 
 
-async def test_approval_token_is_stored_only_as_a_hash(db: Database, db_file: Path) -> None:
-    """A copy of the database file cannot be used to approve anything."""
+# PostgreSQL only, by design: SQLite's writers take the database's lock when they begin
+# (BEGIN IMMEDIATE) and so queue; two can never hold rows the other wants.
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_deadlock_is_a_race_lost_by_one_side(db: Database) -> None:
+    """Two units of work each change one request, then the other's: the server rolls one back,
+    which raises StaleWrite (the update is told to try again); the other commits both."""
+    first = await committed_request(db, key="first")
+    second = await committed_request(db, key="second")
+    processes = [Database(db.url), Database(db.url)]
+    both_hold_a_row = asyncio.Barrier(2)
+
+    async def crosswise(process: Database, mine: int, theirs: int, to: str) -> None:
+        async with process.unit_of_work() as uow:
+            assert await uow.requests.move(mine, "pending", to, NOW)
+            await both_hold_a_row.wait()
+            assert await uow.requests.move(theirs, "pending", to, NOW)
+            await uow.commit()
+
+    try:
+        results = await asyncio.gather(
+            crosswise(processes[0], first.id, second.id, "authorized"),
+            crosswise(processes[1], second.id, first.id, "cancelled"),
+            return_exceptions=True)
+    finally:
+        for process in processes:
+            await process.dispose()
+    assert sorted(type(r).__name__ for r in results) == ["NoneType", "StaleWrite"]
+    winner = "authorized" if results[0] is None else "cancelled"
+    assert [await status_of(db, first.id), await status_of(db, second.id)] == [winner, winner]
+
+
+@pytest.fixture
+def on_disk(db: Database, request: pytest.FixtureRequest) -> Callable[[], Awaitable[bytes]]:
+    """Reads everything the database holds on disk: the SQLite file with its -wal and -shm, or
+    the PostgreSQL database's folder and the server's write-ahead log, after a checkpoint."""
+
+    async def read() -> bytes:
+        if db.engine.dialect.name == "sqlite":
+            path: Path = request.getfixturevalue("db_path")
+            return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        async with db.engine.connect() as conn:
+            await conn.execute(text("CHECKPOINT"))
+            oid = (await conn.execute(text(
+                "SELECT oid FROM pg_database WHERE datname = current_database()"))).scalar_one()
+        data = request.getfixturevalue("postgres").data
+        files = [*(data / "base" / str(oid)).iterdir(), *(data / "pg_wal").glob("0*")]
+        return b"".join(f.read_bytes() for f in files if f.is_file())
+
+    return read
+
+
+async def test_approval_token_is_stored_only_as_a_hash(
+        db: Database, on_disk: Callable[[], Awaitable[bytes]]) -> None:
+    """A copy of the database's files cannot be used to approve anything."""
     request = await committed_request(db)
     token = "tok_" + "Z9" * 14
     async with db.unit_of_work() as uow:
@@ -361,7 +419,8 @@ async def test_approval_token_is_stored_only_as_a_hash(db: Database, db_file: Pa
     assert not any(token in v for v in stored)
     assert hash_token(token) == hashlib.sha256(token.encode()).hexdigest()
     assert hash_token(token) in stored
-    raw = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
+    raw = await on_disk()
+    assert hash_token(token).encode() in raw  # the files read are the ones holding the row
     assert token.encode() not in raw
     async with db.unit_of_work() as uow:
         found = await uow.requests.by_token(token)
@@ -492,6 +551,20 @@ async def test_same_handle_on_another_platform_is_a_separate_claim(db: Database)
     assert other.owner_id == EVE
 
 
+async def test_handles_are_listed_in_code_point_order_on_every_backend(db: Database) -> None:
+    """Lists sort text by code point (SQLite's order), not by the PostgreSQL database's locale,
+    which would put "a_b" before "a.c"."""
+    handles = ["ab", "a_b", "a.c", "b1", "a9"]
+    async with db.unit_of_work() as uow:
+        for i, handle in enumerate(handles):
+            await uow.claims.add("tiktok", handle, handle, OWEN, NOW)
+            request = await new_request(uow, key=f"k{i}", handle=handle)
+            assert await uow.requests.move(request.id, "pending", "authorized", NOW)
+        claimed = [c.handle_key for c in await uow.claims.of_owner(OWEN)]
+        authorized = [r.handle_key for r in await uow.requests.authorized_for_owner(OWEN)]
+    assert claimed == authorized == sorted(handles) == ["a.c", "a9", "a_b", "ab", "b1"]
+
+
 async def test_grants_open_and_close(db: Database) -> None:
     request = await committed_request(db)
     async with db.unit_of_work() as uow:
@@ -570,6 +643,104 @@ async def test_knowledge_replace_counts_a_reorder_as_no_change(db: Database) -> 
         await uow.knowledge.replace(cats, [kb_entry("a"), kb_entry("b")], NOW)
         assert await uow.knowledge.replace(cats, [kb_entry("b"), kb_entry("a")], NOW) == (0, 0, 0)
         assert [e.id for e in await uow.knowledge.entries()] == ["b", "a"]
+
+
+async def test_questions_are_grouped_case_insensitively_and_learning_settles_them(
+        db: Database) -> None:
+    """Misses group by their text in any case, accented and Cyrillic capitals too; learning a
+    phrasing settles every logged ask of it, however it was capitalised."""
+    asks = ["Как связать аккаунт?", "как связать аккаунт?", "ÉCOLE account?", "école account?",
+            "École Account?", "Unrelated?"]
+    async with db.unit_of_work() as uow:
+        ids = [await uow.knowledge.log_question(ADA, q, "miss", None, None,
+                                                NOW + timedelta(minutes=i))
+               for i, q in enumerate(asks)]
+        await uow.commit()
+    assert len(set(ids)) == len(ids)
+    async with db.unit_of_work() as uow:
+        misses = await uow.knowledge.questions(["miss"])
+        # Each group is shown as its first spelling in code point order (capitals first).
+        assert [(m.count, m.question) for m in misses] == [
+            (3, "ÉCOLE account?"), (2, "Как связать аккаунт?"), (1, "Unrelated?")]
+        assert await uow.knowledge.learn("école ACCOUNT?", "tiktok-x", NOW) == 3
+        assert await uow.knowledge.learn("КАК связать аккаунт?", "tiktok-y", NOW) == 2
+        assert await uow.knowledge.learn("école ACCOUNT?", "tiktok-x", NOW) == 0
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        assert [m.question for m in await uow.knowledge.questions(["miss"])] == ["Unrelated?"]
+        assert await uow.knowledge.learned() == [("tiktok-x", "école ACCOUNT?"),
+                                                 ("tiktok-y", "КАК связать аккаунт?")]
+
+
+async def test_a_suggestion_is_resolved_once_and_only_by_its_asker(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        log_id = await uow.knowledge.log_question(ADA, "spark code?", "suggested", None, 0.5,
+                                                  NOW)
+        assert not await uow.knowledge.resolve_question(log_id, EVE, "chosen", "a")
+        assert await uow.knowledge.resolve_question(log_id, ADA, "chosen", "a")
+        assert not await uow.knowledge.resolve_question(log_id, ADA, "none_fit", None)
+        (chosen,) = await uow.knowledge.questions(["chosen"])
+    assert (chosen.question, chosen.entry_id, chosen.score, chosen.count) == (
+        "spark code?", "a", 0.5, 1)
+
+
+# --- inbox and outbox -----------------------------------------------------------------------
+
+
+async def test_inbox_stores_each_update_once_and_keeps_payloads_until_done(
+        db: Database) -> None:
+    payload = {"update_id": 7, "message": {"text": "Привет ✅", "chat": {"id": ADA}},
+               "nested": [1, None, {"x": 2.5}]}
+    async with db.unit_of_work() as uow:
+        assert await uow.inbox.store([(7, ADA, payload), (5, None, {"u": 5}), (9, EVE, None)],
+                                     NOW, done=[9]) == [7, 5, 9]
+        assert await uow.inbox.store([(7, ADA, payload), (8, OWEN, {"u": 8})], NOW) == [8]
+        assert not await uow.inbox.record_done(7, ADA, NOW)
+        assert await uow.inbox.record_done(10, OWEN, NOW)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        unfinished = await uow.inbox.unfinished()
+        assert [(r.update_id, r.chat_key, r.payload) for r in unfinished] == [
+            (5, None, {"u": 5}), (7, ADA, payload), (8, OWEN, {"u": 8})]
+        assert await uow.inbox.last_id() == 10
+        await uow.inbox.done(7, NOW)
+        await uow.inbox.purge(NOW + timedelta(seconds=1))
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        assert [r.update_id for r in await uow.inbox.unfinished()] == [5, 8]
+        assert await uow.inbox.last_id() == 8
+
+
+async def test_outbox_rows_get_their_ids_in_the_order_owed(db: Database) -> None:
+    """The commit writes many owed messages in one statement; each row's id must be the one
+    stored for that notice (RETURNING order), or a chat's messages would go out shuffled."""
+    notices = [Notice("message", chat_id=[ADA, OWEN, EVE][i % 3], data={"n": i, "t": "é✅"})
+               for i in range(60)]
+    async with db.unit_of_work() as uow:
+        for notice in notices[1:]:
+            uow.outbox.add(notice)
+        uow.outbox.add(notices[0], first=True)
+        await uow.commit()
+        written = uow.owed
+    assert [row.payload["n"] for row in written] == list(range(60))
+    assert [row.id for row in written] == sorted(row.id for row in written)
+    async with db.unit_of_work() as uow:
+        stored = {row.id: row for row in await uow.outbox.pending()}
+        assert {i: (r.chat_id, r.payload) for i, r in stored.items()} == {
+            row.id: (row.chat_id, row.payload) for row in written}
+        assert all(r.next_at == written[0].next_at and r.attempts == 0
+                   for r in stored.values())
+        mine = await uow.outbox.pending(chat_id=ADA)
+        assert [r.payload["n"] for r in mine] == list(range(0, 60, 3))
+        await uow.outbox.retry(mine[0].id, 1, NOW + timedelta(seconds=2), "429 " * 200)
+        await uow.outbox.give_up(mine[1].id, "403")
+        await uow.outbox.sent([r.id for r in mine[2:]])
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        assert await uow.outbox.count() == 41
+        assert await uow.outbox.count("failed") == 1
+        (retried,) = await uow.outbox.pending(chat_id=ADA)
+    assert (retried.attempts, retried.next_at) == (1, NOW + timedelta(seconds=2))
 
 
 # --- knowledge base: the data file ----------------------------------------------------------

@@ -234,7 +234,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     kind = _update_kind(update)
     if isinstance(context.error, StaleWrite):
-        logger.info("update %s (%s) lost a race on a conversation row", update_id, kind)
+        logger.info("update %s (%s) lost a race (stale row or database deadlock); asked to "
+                    "try again", update_id, kind)
     else:
         logger.error("update %s (%s) failed", update_id, kind, exc_info=context.error)
 

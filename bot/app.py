@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import signal
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from aiohttp import web
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError
@@ -31,7 +33,7 @@ from bot.context import Context, Deps, _turn, deps_of, traced, utc_now
 from bot.faq import FaqService
 from bot.handlers import faq, link, requests
 from bot.handlers.messaging import answer, reply
-from bot.inbox import FloodGate, Processor, poll
+from bot.inbox import ALLOWED_UPDATES, FloodGate, Processor, poll
 from bot.outbox import Dispatcher
 from bot.settings import Settings
 from storage.repositories import StaleWrite
@@ -120,16 +122,11 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_error_handler(on_error)
 
 
-async def serve(application: Application[Any, Any, Any, Any, Any, Any],
-                stop: asyncio.Event | None = None, *, handle_signals: bool = True) -> None:
-    """Run the bot on long polling until `stop` is set (or SIGINT / SIGTERM).
-
-    Start-up waits for an unreachable Bot API with backoff, one log line per attempt; a token
-    Telegram rejects raises InvalidToken. On the way out, updates already stored are finished.
-    """
+async def _start_up(application: Application[Any, Any, Any, Any, Any, Any],
+                    stop: asyncio.Event, handle_signals: bool) -> bool:
+    """Signals, then start-up, waiting for an unreachable Bot API with backoff (one log line
+    per attempt); a token Telegram rejects raises InvalidToken. False if stopped meanwhile."""
     deps = deps_of(application)
-    assert deps.dispatcher is not None and deps.processor is not None
-    stop = stop or asyncio.Event()
     if handle_signals:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -139,7 +136,7 @@ async def serve(application: Application[Any, Any, Any, Any, Any, Any],
     while True:
         try:
             await prepare(application)
-            break
+            return True
         except InvalidToken:
             raise
         except NetworkError as exc:
@@ -148,15 +145,27 @@ async def serve(application: Application[Any, Any, Any, Any, Any, Any],
             await application.shutdown()
             try:
                 await asyncio.wait_for(stop.wait(), backoff)
-                return
+                return False
             except TimeoutError:
                 backoff = min(backoff * 2, 60.0)
+
+
+async def serve(application: Application[Any, Any, Any, Any, Any, Any],
+                stop: asyncio.Event | None = None, *, handle_signals: bool = True) -> None:
+    """Run the bot on long polling until `stop` is set (or SIGINT / SIGTERM). On the way out,
+    updates already stored are finished."""
+    deps = deps_of(application)
+    assert deps.dispatcher is not None and deps.processor is not None
+    stop = stop or asyncio.Event()
+    if not await _start_up(application, stop, handle_signals):
+        return
     try:
         await application.bot.delete_webhook()
         await application.start()
         sender = asyncio.create_task(deps.dispatcher.run_forever(stop))
-        poller = asyncio.create_task(poll(application.bot, deps.processor, stop,
-                                          base_url=where))
+        poller = asyncio.create_task(poll(
+            application.bot, deps.processor, stop,
+            base_url=deps.settings.telegram_api_base_url or "api.telegram.org"))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([poller, stopping], return_when=asyncio.FIRST_COMPLETED)
         stop.set()
@@ -167,6 +176,70 @@ async def serve(application: Application[Any, Any, Any, Any, Any, Any],
         await sender
     finally:
         stop.set()
+        if application.running:
+            await application.stop()
+        await finish(application)
+
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+async def serve_webhook(application: Application[Any, Any, Any, Any, Any, Any],
+                        stop: asyncio.Event | None = None, *,
+                        handle_signals: bool = True) -> None:
+    """Run one webhook worker until `stop` is set (or SIGINT / SIGTERM).
+
+    Every request must carry the secret token; an update is answered 200 only once it is
+    stored, then processed here or by any other worker on the same database (each chat by one
+    worker at a time, oldest first). With WEBHOOK_URL set, the webhook is registered too.
+    """
+    deps = deps_of(application)
+    assert deps.dispatcher is not None and deps.processor is not None
+    settings, processor = deps.settings, deps.processor
+    secret = settings.require_webhook_secret()
+    host, port = settings.webhook_address()
+    stop = stop or asyncio.Event()
+
+    async def on_update(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            logger.warning("webhook request without the right secret token, refused")
+            return web.Response(status=401)
+        try:
+            raw = await request.json()
+            int(raw["update_id"])
+        except (ValueError, KeyError, TypeError):
+            return web.Response(status=400)
+        for key in await processor.store([raw]):
+            processor.drain_soon(key)
+        return web.Response(status=200)
+
+    if not await _start_up(application, stop, handle_signals):
+        return
+    runner: web.AppRunner | None = None
+    try:
+        await application.start()
+        if settings.webhook_url:
+            await application.bot.set_webhook(settings.webhook_url, secret_token=secret,
+                                              allowed_updates=ALLOWED_UPDATES)
+        server = web.Application()
+        server.router.add_post(settings.webhook_path, on_update)
+        runner = web.AppRunner(server, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        logger.info("webhook worker %s listening on %s:%d%s", deps.db.worker, host, port,
+                    settings.webhook_path)
+        sender = asyncio.create_task(deps.dispatcher.run_forever(stop))
+        sweeper = asyncio.create_task(processor.sweep_forever(stop))
+        await stop.wait()
+        await runner.cleanup()
+        runner = None
+        await processor.drain()
+        await asyncio.gather(sender, sweeper)
+    finally:
+        stop.set()
+        if runner is not None:
+            await runner.cleanup()
         if application.running:
             await application.stop()
         await finish(application)

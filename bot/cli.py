@@ -29,16 +29,20 @@ def configure_logging(level: str) -> None:
     logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
 
 
-def run_bot(settings: Settings) -> None:
-    """Long-poll Telegram (or the Bot API server at TELEGRAM_API_BASE_URL)."""
+def run_bot(settings: Settings, webhook: bool = False) -> None:
+    """Long-poll Telegram (or the Bot API server at TELEGRAM_API_BASE_URL), or with `webhook`
+    serve as one webhook worker of several."""
     from telegram.error import InvalidToken
 
-    from bot.app import build_application, serve
+    from bot.app import build_application, serve, serve_webhook
 
     token = settings.require_token()
+    if webhook:
+        settings.require_webhook_secret()
+        settings.webhook_address()
     application = build_application(settings, token=token, rate_limit=True)
     try:
-        asyncio.run(serve(application))
+        asyncio.run(serve_webhook(application) if webhook else serve(application))
     except InvalidToken:
         raise SettingsError("Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?); get "
                             "the current token from @BotFather.") from None
@@ -159,7 +163,10 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="linkpilot", description=__doc__)
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("run", help="serve Telegram users (the default; needs TELEGRAM_BOT_TOKEN)")
+    run = sub.add_parser("run", help="serve Telegram users (the default; needs TELEGRAM_BOT_TOKEN)")
+    run.add_argument("--webhook", action="store_true",
+                     help="take updates by webhook at WEBHOOK_LISTEN (needs WEBHOOK_SECRET); "
+                          "several workers may share one PostgreSQL database")
     sub.add_parser("chat", help="talk to the bot in this terminal, no token or network needed")
     faq = sub.add_parser("faq", help="print what the bot would do with a question, as JSON")
     faq.add_argument("question")
@@ -197,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level if args.command in (None, "run") else "WARNING")
     try:
         if args.command in (None, "run"):
-            run_bot(settings)
+            run_bot(settings, webhook=getattr(args, "webhook", False))
         elif args.command == "chat":
             from bot.chat import run_chat
 

@@ -210,21 +210,87 @@ class Processor:
             if not stored and not await uow.inbox.record_done(update_id, chat_key(raw),
                                                               deps.clock()):
                 return  # seen before: a redelivery
-            turn = Turn(uow, update_id)
-            token = _turn.set(turn)
-            try:
-                await self._app.process_update(update)
-            finally:
-                _turn.reset(token)
-            if turn.error is None:
-                if stored:
-                    await uow.inbox.done(update_id, deps.clock())
-                await uow.commit()
-                owed = uow.owed
-        if turn.error is not None:
-            owed = await self._failed(update, update_id, turn.error, stored)
+            error = await self._run(uow, update, update_id, stored)
+            owed = uow.owed
+        await self._finish(update, update_id, error, stored, owed)
+
+    async def _run(self, uow: Any, update: Update, update_id: int,
+                   stored: bool) -> BaseException | None:
+        """The handlers, inside `uow`; committed with the inbox mark unless a handler failed."""
+        turn = Turn(uow, update_id)
+        token = _turn.set(turn)
+        try:
+            await self._app.process_update(update)
+        finally:
+            _turn.reset(token)
+        if turn.error is None:
+            if stored:
+                await uow.inbox.done(update_id, self._deps.clock())
+            await uow.commit()
+        return turn.error
+
+    async def _finish(self, update: Update, update_id: int, error: BaseException | None,
+                      stored: bool, owed: list[Any]) -> None:
+        if error is not None:
+            owed = await self._failed(update, update_id, error, stored)
         crash_point("after_commit", owed)
         await self._dispatcher.deliver(owed)
+
+    # --- several workers on one database (webhook mode) ---------------------------------------
+    async def store(self, raws: Sequence[JSON]) -> set[int | None]:
+        """Store updates without processing them here; returns whose chats now have work.
+        (Webhook mode: Telegram is answered 200 once this returns.)"""
+        rows, dropped, warned = await self._admit(raws)
+        fresh = await self._store(rows, dropped, warned)
+        return {key for update_id, key, _ in rows
+                if update_id in fresh and update_id not in dropped}
+
+    def drain_soon(self, key: int | None) -> None:
+        """Process a chat's stored updates in the background (one task per chat at a time)."""
+        if key not in self._workers:
+            self._idle.clear()
+            self._workers[key] = asyncio.create_task(self._drain_task(key))
+
+    async def _drain_task(self, key: int | None) -> None:
+        try:
+            await self.drain_chat(key)
+        except Exception:
+            logger.exception("chat %s: stored updates could not be processed", key)
+        finally:
+            del self._workers[key]
+            if not self._workers:
+                self._idle.set()
+
+    async def drain_chat(self, key: int | None) -> None:
+        """Process a chat's stored updates oldest first, whichever worker stored them. The
+        chat's database lock (PostgreSQL advisory lock) makes one worker at a time do it."""
+        deps = self._deps
+        while True:
+            async with self._slots:
+                async with deps.db.unit_of_work() as uow:
+                    if not await uow.inbox.lock_chat(key):
+                        return  # another worker is on this chat; it takes what we stored
+                    row = await uow.inbox.next_for(key)
+                    if row is None:
+                        return
+                    update = Update.de_json(row.payload, self._app.bot)
+                    error = await self._run(uow, update, row.update_id, True)
+                    owed = uow.owed
+                await self._finish(update, row.update_id, error, True, owed)
+
+    async def sweep_forever(self, stop: asyncio.Event, every: float = 1.0) -> None:
+        """Pick up stored updates nobody is processing (their worker stopped, or it finished a
+        chat just before another worker stored more for it)."""
+        while not stop.is_set():
+            try:
+                async with self._deps.db.unit_of_work() as uow:
+                    keys = await uow.inbox.unfinished_chats()
+                for key in keys:
+                    self.drain_soon(key)
+            except Exception:
+                logger.exception("inbox sweep failed; trying again shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
 
     async def _failed(self, update: Update, update_id: int, error: BaseException,
                       stored: bool) -> list[Any]:

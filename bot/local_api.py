@@ -273,6 +273,7 @@ class LocalBotApi(BaseRequest):
         self.callback_answers: list[CallbackAnswer] = []
         self.menu_button: JSON | None = None
         self.descriptions: dict[tuple[str, str], str] = {}  # (kind, language) -> text
+        self.webhook: JSON | None = None  # what setWebhook registered
         self._application: Application[Any, Any, Any, Any, Any, Any] | None = None
         self._deliver: Callable[[JSON], Awaitable[None]] | None = None
         self._users: dict[int, JSON] = {}
@@ -740,7 +741,14 @@ class LocalBotApi(BaseRequest):
                 self._queue_waiters.discard(waiter)
         return self._queue[: int(p.get("limit") or 100)]
 
+    def _m_setwebhook(self, p: JSON) -> bool:
+        if not str(p.get("url") or "").startswith("https://"):
+            raise ApiError(400, "Bad Request: bad webhook: an HTTPS URL must be provided")
+        self.webhook = {k: p.get(k) for k in ("url", "secret_token", "allowed_updates")}
+        return True
+
     def _m_deletewebhook(self, p: JSON) -> bool:
+        self.webhook = None
         if p.get("drop_pending_updates"):
             self._queue.clear()
         return True

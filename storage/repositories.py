@@ -604,6 +604,29 @@ class Inbox:
             .order_by(i.update_id).limit(limit))
         return [InboxRow(*r) for r in rows]
 
+    async def lock_chat(self, chat_key: int | None) -> bool:
+        """Take this chat's processing lock for the transaction; False if another worker holds
+        it. SQLite has one writer at a time anyway: always True there."""
+        if self._conn.dialect.name != "postgresql":
+            return True
+        return bool((await self._conn.execute(
+            select(func.pg_try_advisory_xact_lock(chat_key or 0)))).scalar())
+
+    async def next_for(self, chat_key: int | None) -> InboxRow | None:
+        """The chat's oldest stored update not processed yet."""
+        i = INBOX.c
+        key = i.chat_key.is_(None) if chat_key is None else i.chat_key == chat_key
+        row = (await self._conn.execute(
+            select(i.update_id, i.chat_key, i.payload).where(key, i.done_at.is_(None))
+            .order_by(i.update_id).limit(1).with_for_update(skip_locked=True))).first()
+        return InboxRow(*row) if row else None
+
+    async def unfinished_chats(self, limit: int = 1000) -> list[int | None]:
+        i = INBOX.c
+        rows = await self._conn.execute(
+            select(i.chat_key).where(i.done_at.is_(None)).group_by(i.chat_key).limit(limit))
+        return [r[0] for r in rows]
+
     async def last_id(self) -> int | None:
         return (await self._conn.execute(select(func.max(INBOX.c.update_id)))).scalar()
 

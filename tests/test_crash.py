@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from bot.local_api import HttpFront, LocalBotApi, RemotePerson, serve_http
+from tests.updates import press_update, text_update
 
 JSON = dict[str, Any]
 
@@ -100,26 +101,6 @@ async def bot(tmp_path: Path) -> AsyncIterator[BotProcess]:
 
 def count(person: RemotePerson, marker: str) -> int:
     return sum(marker in m.plain for m in person.inbox)
-
-
-def press_update(person: RemotePerson, label: str) -> JSON:
-    """The callback query a press of `label` sends (to enqueue without waiting for the bot)."""
-    data, message_id = person._button(label)
-    stored = person.api.find(person.user_id, message_id)
-    assert stored is not None
-    return {"update_id": person.api.next_update_id(), "callback_query": {
-        "id": person.api.new_query(person.user_id), "from": person.user,
-        "message": person.api.message_json(stored), "data": data,
-        "chat_instance": str(person.user_id)}}
-
-
-def text_update(person: RemotePerson, text: str) -> JSON:
-    api = person.api
-    entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}] \
-        if text.startswith("/") else []
-    api.started.add(person.user_id)
-    stored = api.record_incoming(person.user_id, text, entities)
-    return {"update_id": api.next_update_id(), "message": api.message_json(stored)}
 
 
 async def request_to_owen(ada: RemotePerson, owen: RemotePerson) -> None:

@@ -254,6 +254,7 @@ class Requests:
             select(*_REQUEST_COLUMNS)
             .where(REQUESTS.c.status == "pending", REQUESTS.c.expires_at <= now)
             .order_by(REQUESTS.c.expires_at).limit(limit)
+            .with_for_update(skip_locked=True)  # another worker's batch is theirs
         )
         return [RequestRow(*r) for r in rows]
 
@@ -265,7 +266,7 @@ class Requests:
             select(*_REQUEST_COLUMNS)
             .where(r.status == "pending", r.reminded_at.is_(None), r.expires_at > now,
                    r.expires_at <= before)
-            .order_by(r.expires_at).limit(limit)
+            .order_by(r.expires_at).limit(limit).with_for_update(skip_locked=True)
         )
         return [RequestRow(*row) for row in rows]
 
@@ -705,8 +706,11 @@ class Outbox:
         if theirs:
             return None
         free = or_(o.claimed_until.is_(None), o.claimed_until <= now, o.claimed_by == self.worker)
+        # SKIP LOCKED: rows another worker is leasing this instant are theirs, not waited for.
+        claimable = select(o.id).where(o.chat_id == chat_id, o.status == "pending", free) \
+            .with_for_update(skip_locked=True)
         rows = await self._conn.execute(
-            update(OUTBOX).where(o.chat_id == chat_id, o.status == "pending", free)
+            update(OUTBOX).where(o.id.in_(claimable))
             .values(claimed_by=self.worker, claimed_until=now + LEASE)
             .returning(*_OUTBOX_COLUMNS))
         return sorted((OutboxRow(*r) for r in rows), key=lambda row: row.id)

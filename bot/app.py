@@ -42,6 +42,19 @@ from storage.uow import Database
 logger = logging.getLogger(__name__)
 
 
+class LinkpilotApplication(Application[Any, Any, Any, Any, Any, Any]):
+    """PTB's Application without the per-person bookkeeping for a persistence we don't use.
+
+    State lives in the database, read per update; PTB would still remember every user and chat
+    id it ever saw, for a `BasePersistence` that is never set, so memory grew with users.
+    """
+
+    def _mark_for_persistence_update(self, *, update: object | None = None,
+                                     job: Any = None) -> None:
+        if self.persistence is not None:
+            super()._mark_for_persistence_update(update=update, job=job)
+
+
 def build_application(
     settings: Settings,
     *,
@@ -59,6 +72,7 @@ def build_application(
     deps = Deps(settings=settings, db=db, faq=FaqService(), clock=clock)
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder()
+        .application_class(LinkpilotApplication)
         .token(token)
         .context_types(ContextTypes(context=Context))
         .defaults(Defaults(parse_mode=ParseMode.HTML,

@@ -477,3 +477,16 @@ async def test_the_expiry_check_is_scheduled(world: World, settings: Settings,
     app = build_application(settings, token=world.api.token, request=world.api, clock=clock)
     jobs = [job.name for job in app.job_queue.jobs()]
     assert jobs == ["clock"]
+
+
+async def test_the_bot_keeps_nothing_per_person_in_memory(world: World) -> None:
+    """State lives in the database: after many people, PTB holds no per-person bookkeeping
+    (it would keep every id for a persistence that is never used) and no per-person data."""
+    for n in range(60):
+        person = world.person(700_000 + n, f"P{n}")
+        await person.send("/link")
+        await person.press("TikTok")
+    app = world.app
+    assert not app._user_ids_to_be_updated_in_persistence
+    assert not app._chat_ids_to_be_updated_in_persistence
+    assert not app.user_data and not app.chat_data

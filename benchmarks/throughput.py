@@ -83,6 +83,7 @@ from telegram.ext import (  # noqa: E402
     ContextTypes,
     ConversationHandler,
     Defaults,
+    PicklePersistence,
 )
 from telegram.warnings import PTBUserWarning  # noqa: E402
 
@@ -168,8 +169,13 @@ def baseline_replies() -> list[render.Reply]:
     return replies
 
 
-async def baseline_bench(*, settle: bool) -> Bench:
+async def baseline_bench(*, settle: bool, pickle_file: Path | None = None,
+                         flush_every: float | None = None, name: str = "baseline") -> Bench:
     """The four steps the plain PTB way: a ConversationHandler with in-memory state.
+
+    With ``pickle_file`` the conversation is persistent (``PicklePersistence``), flushed after
+    every update when ``flush_every`` is 0, else whenever ``flush_every`` seconds have passed
+    (PTB's usual set-up flushes every 60 s).
 
     With ``settle`` the pressed message is edited as Linkpilot does (chosen answer appended,
     buttons removed), so both bots make the same Bot API calls.
@@ -223,31 +229,40 @@ async def baseline_bench(*, settle: bool) -> Bench:
                 PREREQUISITE: [CallbackQueryHandler(prerequisite_met, pattern=r"^f:\d+:y$")],
             },
             fallbacks=[CommandHandler("cancel", cancel)],
+            name="link" if pickle_file else None, persistent=pickle_file is not None,
         )
-    app: AnyApp = (
+    builder = (
         Application.builder()
         .token(api.token)
         .defaults(Defaults(parse_mode=ParseMode.HTML,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .request(api)
         .get_updates_request(api)
-        .build()
     )
+    if pickle_file is not None:
+        builder = builder.persistence(PicklePersistence(pickle_file, update_interval=3600))
+    app: AnyApp = builder.build()
     app.add_handler(conversation)
     api.attach(app)
     await app.initialize()
+    last_flush = time.perf_counter()
 
     async def feed_one(raw: JSON) -> None:
+        nonlocal last_flush
         await app.process_update(Update.de_json(raw, app.bot))
+        if flush_every is not None and time.perf_counter() - last_flush >= flush_every:
+            await app.update_persistence()
+            last_flush = time.perf_counter()
 
-    return Bench("baseline", app, api, app.shutdown, feed_one)
+    return Bench(name, app, api, app.shutdown, feed_one)
 
 
 BenchFactory = Callable[[int], Awaitable[Bench]]
 
 
-def factories(workdir: Path, *, settle: bool) -> dict[str, BenchFactory]:
-    """Makers of a fresh bot per leg (``serial`` names the SQLite file)."""
+def factories(workdir: Path, *, settle: bool, pickle: bool = False
+              ) -> dict[str, BenchFactory]:
+    """Makers of a fresh bot per leg (``serial`` names the SQLite or pickle file)."""
 
     async def linkpilot(serial: int) -> Bench:
         return await linkpilot_bench(workdir / f"linkpilot-{serial}.db")
@@ -255,7 +270,18 @@ def factories(workdir: Path, *, settle: bool) -> dict[str, BenchFactory]:
     async def baseline(serial: int) -> Bench:
         return await baseline_bench(settle=settle)
 
-    return {"linkpilot": linkpilot, "baseline": baseline}
+    async def pickle_every(serial: int) -> Bench:
+        return await baseline_bench(settle=settle, pickle_file=workdir / f"p1-{serial}.pickle",
+                                    flush_every=0, name="pickle-each")
+
+    async def pickle_60s(serial: int) -> Bench:
+        return await baseline_bench(settle=settle, pickle_file=workdir / f"p60-{serial}.pickle",
+                                    flush_every=60, name="pickle-60s")
+
+    made: dict[str, BenchFactory] = {"linkpilot": linkpilot, "baseline": baseline}
+    if pickle:
+        made |= {"pickle-each": pickle_every, "pickle-60s": pickle_60s}
+    return made
 
 
 # --- the users --------------------------------------------------------------------------------
@@ -630,6 +656,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline-settle", action="store_true",
                         help="the baseline also edits the pressed message, as Linkpilot does")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory legs")
+    parser.add_argument("--pickle", action="store_true",
+                        help="also time the baseline with PicklePersistence, flushed after "
+                             "every update and every 60 s")
+    parser.add_argument("--concurrent", type=int, default=0, metavar="N",
+                        help="also send N users' updates at once and compare p99 latency")
     parser.add_argument("--memory-leg", choices=["linkpilot", "baseline"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.users < 1 or args.rounds < 1:
@@ -646,21 +677,43 @@ def header(args: argparse.Namespace) -> str:
 
 
 def summary(results: list[dict[str, LegResult]]) -> None:
-    """Medians of rounds, and the Linkpilot/baseline ratios measured round by round."""
+    """Medians of rounds, and Linkpilot's ratio to each peer measured round by round."""
     print("\nMedian of rounds:")
-    for name in ("linkpilot", "baseline"):
+    for name in results[0]:
         legs = [r[name] for r in results]
-        print(f"  {name:<9} {statistics.median(x.per_second for x in legs):7.0f} updates/s  "
+        print(f"  {name:<11} {statistics.median(x.per_second for x in legs):7.0f} updates/s  "
               f"median {statistics.median(x.median_ms for x in legs):6.2f} ms  "
               f"p99 {statistics.median(x.p99_ms for x in legs):6.2f} ms  "
               f"Bot API calls/update {legs[0].calls_per_update:.2f}")
-    speed = [r["linkpilot"].per_second / r["baseline"].per_second for r in results]
-    cost = [r["linkpilot"].median_ms / r["baseline"].median_ms for r in results]
-    extra = [r["linkpilot"].median_ms - r["baseline"].median_ms for r in results]
-    print(f"  Linkpilot's extra median cost per update: {statistics.median(extra):.2f} ms")
-    print(f"  Linkpilot/baseline throughput: {statistics.median(speed):.2f} "
-          f"(rounds: {', '.join(f'{s:.2f}' for s in speed)}); median per-update cost: "
-          f"{statistics.median(cost):.2f}x (rounds: {', '.join(f'{c:.2f}' for c in cost)})")
+    for peer in [n for n in results[0] if n != "linkpilot"]:
+        speed = [r["linkpilot"].per_second / r[peer].per_second for r in results]
+        print(f"  Linkpilot/{peer} throughput: {statistics.median(speed):.2f} "
+              f"(range {min(speed):.2f}-{max(speed):.2f})")
+
+
+async def concurrent_leg(make: BenchFactory, serial: int, users: int) -> LegResult:
+    """Every user's step at once (``users`` updates in flight), step after step: the latency
+    of each update from when all of them arrived."""
+    bench, script, steps, user_ids = await prepared(make, serial, users)
+    try:
+        calls_before = len(bench.api.calls)
+        latencies: list[float] = []
+        started = time.perf_counter()
+        for step in steps:
+            arrived = time.perf_counter()
+
+            async def one(raw: JSON, arrived: float = arrived) -> None:
+                await bench.feed_one(raw)
+                latencies.append(time.perf_counter() - arrived)
+
+            await asyncio.gather(*(one(raw) for raw in step))
+        seconds = time.perf_counter() - started
+        made = bench.api.calls[calls_before:]
+        failures = await unfinished(bench, script, user_ids) + sum(1 for c in made if c.error)
+        return LegResult(bench.name, seconds, latencies, Counter(c.method for c in made),
+                         failures)
+    finally:
+        await bench.close()
 
 
 async def profile_leg(make: BenchFactory, users: int) -> None:
@@ -673,7 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory(prefix="linkpilot-bench-") as tmp:
-        make = factories(Path(tmp), settle=args.baseline_settle)
+        make = factories(Path(tmp), settle=args.baseline_settle, pickle=args.pickle)
         if args.memory_leg:
             print(json.dumps(asyncio.run(memory_leg(make[args.memory_leg], args.users))))
             return 0
@@ -681,6 +734,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nTimed rounds (raw updates, users round-robin, one at a time):")
         results = asyncio.run(timed_rounds(make, args.users, args.rounds))
         summary(results)
+        if args.concurrent:
+            print(f"\n{args.concurrent} users at once (each step's updates all in flight):")
+            p99 = {}
+            for name in ("linkpilot", "baseline"):
+                leg = asyncio.run(concurrent_leg(make[name], 500, args.concurrent))
+                p99[name] = leg.p99_ms
+                print(f"  {describe(leg)}", flush=True)
+            print(f"  Linkpilot/baseline p99: {p99['linkpilot'] / p99['baseline']:.2f}x")
         if not args.no_memory:
             print(f"\nMemory (each bot in a fresh process; tracemalloc over another "
                   f"{args.users} users):", flush=True)

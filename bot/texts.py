@@ -5,6 +5,7 @@ Kept as plain constants and small functions so a translation layer can replace t
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from html import escape
 
@@ -217,7 +218,17 @@ HANDLE_PROBLEMS = {
     "trailing_period": "A username can't end with a period.",
     "too_short": "A username needs at least {limit} characters.",
     "too_long": "A username can have at most {limit} characters.",
+    "video_link": "That's a link to a TikTok video, not to an account. Send the username of "
+                  "the account the video is from (it's under the video, after the @).",
 }
+
+
+def video_from(handle: str) -> str:
+    return (
+        f"That link is to a video, and I need the account: that video is from "
+        f"<code>@{esc(handle)}</code>; send the account's username."
+    )
+
 AD_ACCOUNT_PROBLEMS = {
     "too_short": "The ad account name needs at least 2 characters.",
     "too_long": "The ad account name can have at most 100 characters.",
@@ -226,9 +237,45 @@ AD_ACCOUNT_PROBLEMS = {
 }
 
 
-def handle_problem(problem: str, detail: str = "", limit: int = 0) -> str:
-    shown = " ".join(f"<code>{esc(ch)}</code>" for ch in detail)
-    return HANDLE_PROBLEMS[problem].format(detail=shown, limit=limit)
+def character(ch: str) -> str:
+    """One character named so a person can see it: itself, or its code point (U+202E) when it
+    is invisible, a control or a space."""
+    if unicodedata.category(ch)[0] in "CZM":
+        return f"U+{ord(ch):04X}"
+    return f"<code>{esc(ch)}</code>"
+
+
+def characters(shown: str | tuple[str, ...], more: int = 0) -> str:
+    """A few characters and how many others: "U+202E, <code>!</code> and 2,097 more"."""
+    names = [character(ch) for ch in shown]
+    if more:
+        names.append(f"{more:,} more")
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def handle_problem(problem: str, detail: str = "", limit: int = 0, more: int = 0) -> str:
+    if problem == "video_link" and detail:
+        return video_from(detail)
+    return HANDLE_PROBLEMS[problem].format(detail=characters(detail, more), limit=limit)
+
+
+# What each kind of free text is called in a refusal.
+TEXT_FIELDS = {"ad_account": "The ad account name", "handle": "The username",
+               "reason": "The reason"}
+
+
+def unsafe_text(field: str, problem: str, shown: tuple[str, ...] = (), more: int = 0,
+                limit: int = 0, length: int = 0) -> str:
+    """Why typed text was refused; short whatever the text was."""
+    name = TEXT_FIELDS[field]
+    if problem == "blank":
+        return f"{name} can't be empty or only invisible characters. Please type it again."
+    if problem == "too_long":
+        return f"{name} can have at most {limit:,} characters (this has {length:,})."
+    return (
+        f"{name} contains characters I can't accept (invisible, control or text-direction "
+        f"characters): {characters(shown, more)}. Please type it again without them."
+    )
 
 
 def status_line(step: int, total: int, title: str) -> str:

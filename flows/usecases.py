@@ -16,7 +16,7 @@ from typing import Any
 
 from flows import link_flow, request_flow
 from flows.link_flow import FlowError, Position, S
-from flows.platforms import get_platform
+from flows.platforms import TextProblem, UnsafeText, clean_text, get_platform
 from flows.ports import UnitOfWork
 from flows.records import ClaimRow, ConversationRow, Notice, RequestRow, UserRow
 from flows.request_flow import Refused, Role, Status
@@ -319,7 +319,7 @@ async def give_reason(uow: UnitOfWork, actor: Actor, replied_to: int | None, tex
                       now: datetime) -> RequestRow | None:
     """Typed text replying to a rejected request's card or prompt, while its "why?" is open:
     store it and forward it. None when the text is not such a reply (it is meant for something
-    else); ReasonTooLong leaves the step open."""
+    else); ReasonTooLong and UnsafeText (blank, invisible characters) leave the step open."""
     if replied_to is None:
         return None
     card = await uow.cards.find(actor.id, replied_to)
@@ -329,9 +329,12 @@ async def give_reason(uow: UnitOfWork, actor: Actor, replied_to: int | None, tex
     request = await uow.requests.get(card.request_id)
     if request is None or request.key != row.data.get("key"):
         return None
-    reason = text.strip()
-    if len(reason) > MAX_REASON:
-        raise ReasonTooLong
+    try:
+        reason = clean_text(text, max_length=MAX_REASON, multiline=True)
+    except UnsafeText as exc:
+        if exc.problem is TextProblem.TOO_LONG:
+            raise ReasonTooLong from None
+        raise
     await uow.requests.set_reason(request.id, reason)
     await uow.audit.record(request.id, actor.id, "explain", request.status, request.status, now,
                            reason=reason)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=8, ge=1)
     flood_messages: int = Field(default=20, ge=1)
     flood_seconds: float = Field(default=10.0, gt=0)
+    retention_days: float = Field(default=180.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     @property
     def reminder_ahead(self) -> timedelta:
         return timedelta(hours=self.reminder_hours_before)
+
+    @property
+    def retention(self) -> timedelta:
+        """How long free text is kept: questions asked, rejection reasons."""
+        return timedelta(days=self.retention_days)
 
     @property
     def inbox_keep(self) -> timedelta:

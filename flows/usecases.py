@@ -502,3 +502,75 @@ async def accounts(uow: UnitOfWork, requester_id: int) -> list[RequestRow]:
     """The advertiser's requests, open ones first."""
     return await uow.requests.of_requester(requester_id)
 
+
+
+# --- privacy: erasing a person, and retention ---------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What /deleteme did: the person's pending requests cancelled, the requests waiting for
+    them withdrawn, and how many claims and questions went."""
+
+    cancelled: int
+    withdrawn: int
+    claims: int
+    questions: int
+
+
+async def erase_person(uow: UnitOfWork, user_id: int, now: datetime) -> Erased:
+    """/deleteme, confirmed: erase a person's personal data.
+
+    Their name and username go (the row stays, anonymised, because requests other people
+    depend on name its id), and so do their drafts, questions and claims, and the free text of
+    their audit rows and rejection reasons. Their pending requests are cancelled and the ones
+    waiting for them as owner are withdrawn; the other side of each is told. Decided requests
+    keep their facts (handle, ad account, status, times) for the other side.
+    """
+    cancelled = withdrawn = 0
+    for request in await uow.requests.of_requester(user_id, limit=10_000):
+        if await _end_pending(uow, request, user_id, "cancel", Role.REQUESTER, now):
+            cancelled += 1
+            await _close_cards(uow, request)
+            if request.owner_id is not None:
+                uow.outbox.add(Notice("withdrawn_for_owner", request.owner_id, request.id))
+    for request in await uow.requests.pending_for_owner(user_id):
+        if await _end_pending(uow, request, user_id, "withdraw", Role.OWNER, now):
+            withdrawn += 1
+            await uow.cards.take(request.id)  # in their own chat: its buttons now say "gone"
+            uow.outbox.add(Notice("withdrawn_for_advertiser", request.requester_id, request.id))
+    claims = await uow.claims.release(user_id)
+    questions = await uow.knowledge.forget_asker(user_id)
+    await uow.conversations.forget(user_id)
+    await uow.audit.forget_texts_of(user_id)
+    await uow.requests.forget_reasons_by(user_id)
+    await uow.users.erase(user_id, now)
+    return Erased(cancelled, withdrawn, claims, questions)
+
+
+async def _end_pending(uow: UnitOfWork, request: RequestRow, actor_id: int, event: str,
+                       role: Role, now: datetime) -> bool:
+    """Cancel or withdraw a request that is still pending and not yet due (a due one is the
+    clock's to expire); False when it was not."""
+    if request.status != Status.PENDING or now >= request.expires_at:
+        return False
+    decision = request_flow.decide(request.status, event, role, now=now,
+                                   expires_at=request.expires_at)
+    if not await uow.requests.move(request.id, decision.from_, decision.to, now, decided=True):
+        return False
+    await uow.audit.record(request.id, actor_id, event, decision.from_, decision.to, now)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Retained:
+    questions: int
+    reasons: int  # rejection reasons dropped, on requests and in the audit trail
+
+
+async def apply_retention(uow: UnitOfWork, now: datetime, keep: timedelta) -> Retained:
+    """Drop free text older than the retention period: questions asked of the knowledge base,
+    and rejection reasons (the decisions stay)."""
+    before = now - keep
+    questions = await uow.knowledge.expire_questions(before)
+    reasons = await uow.requests.expire_reasons(before) + await uow.audit.expire_texts(before)
+    return Retained(questions, reasons)

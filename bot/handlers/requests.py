@@ -234,7 +234,8 @@ def _handle_problem(exc: Exception) -> str:
 
 
 async def clock_tick(deps: Deps) -> tuple[int, int]:
-    """Job: remind owners before requests expire, expire what is due, tell both sides.
+    """Job: remind owners before requests expire, expire what is due, tell both sides; drop
+    free text older than the retention period.
 
     Runs from the database in batches until nothing is left (so it catches up after downtime);
     each batch commits with the messages it owes, which the dispatcher then sends, so one
@@ -246,7 +247,9 @@ async def clock_tick(deps: Deps) -> tuple[int, int]:
         async with deps.db.unit_of_work() as uow:
             batch_reminded = await usecases.remind_due(uow, now, settings.reminder_ahead)
             batch_expired = await usecases.expire_due(uow, now)
+            await usecases.apply_retention(uow, now, settings.retention)
             await uow.inbox.purge(now - settings.inbox_keep)
+            await uow.outbox.purge_failed(now - settings.retention)
             await uow.commit()
             owed = uow.owed
         reminded, expired = reminded + len(batch_reminded), expired + len(batch_expired)

@@ -73,14 +73,19 @@ def clean_text(raw: str, *, max_length: int, multiline: bool = False) -> str:
     return text
 
 
-def display_name(raw: str, limit: int = 64) -> str:
-    """A name Telegram gave us, made safe to show others: NFC, without control, direction or
-    zero-width characters, at most `limit` characters (it can't be refused: it isn't typed
-    to us)."""
+def scrubbed(raw: str, limit: int) -> str:
+    """Text kept without being refused (a name Telegram gave us, a question asked): NFC,
+    without control, direction or zero-width characters, spaces collapsed, at most `limit`
+    characters."""
     text = "".join(ch for ch in unicodedata.normalize("NFC", raw)
                    if not _forbidden(ch, multiline=False))
-    text = " ".join(text.split())[:limit]
-    return text or "?"
+    return " ".join(text.split())[:limit]
+
+
+def display_name(raw: str, limit: int = 64) -> str:
+    """A name Telegram gave us, made safe to show others (it can't be refused: it isn't
+    typed to us)."""
+    return scrubbed(raw, limit) or "?"
 
 
 class HandleProblem(StrEnum):

@@ -536,7 +536,10 @@ async def erase_person(uow: UnitOfWork, user_id: int, now: datetime) -> Erased:
     for request in await uow.requests.pending_for_owner(user_id):
         if await _end_pending(uow, request, user_id, "withdraw", Role.OWNER, now):
             withdrawn += 1
-            await uow.cards.take(request.id)  # in their own chat: its buttons now say "gone"
+            for card in await uow.cards.take(request.id):
+                # In their own chat: the buttons go (an outcome line would name the advertiser).
+                uow.outbox.add(Notice("markup", card.chat_id, None,
+                                      {"message_id": card.message_id, "markup": None}))
             uow.outbox.add(Notice("withdrawn_for_advertiser", request.requester_id, request.id))
     claims = await uow.claims.release(user_id)
     questions = await uow.knowledge.forget_asker(user_id)

@@ -18,6 +18,7 @@ from flows.platforms import (
     clean_text,
     display_name,
     normalise_ad_account_name,
+    scrubbed,
 )
 
 RULE = TIKTOK.handle_rule
@@ -141,3 +142,8 @@ def test_a_name_from_telegram_is_shown_without_tricks() -> None:
     assert display_name("Ada\u202e\u200b Lovelace\x07") == "Ada Lovelace"
     assert display_name("\u200b") == "?"
     assert len(display_name("A" * 500)) == 64
+
+
+def test_a_question_is_kept_scrubbed() -> None:
+    assert scrubbed("what\u202e is\u200b a spark\x07 code?\n", 1000) == "what is a spark code?"
+    assert len(scrubbed("why " * 1000, 1000)) == 1000

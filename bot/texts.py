@@ -680,9 +680,10 @@ def privacy(retention_days: int, expiry_days: int) -> str:
 DELETEME_CONFIRM = (
     "<b>Erase your personal data?</b>\n"
     "I'll delete your name and username, your request in progress, your questions, the "
-    "accounts you claimed and the reasons you wrote. Your waiting requests are cancelled, and "
-    "requests waiting for you are withdrawn; the other side is told. Decided requests keep "
-    "their facts, showing you as \"a deleted user\". This can't be undone."
+    "accounts you claimed and the rejection reasons you wrote or were sent. Your waiting "
+    "requests are cancelled, and requests waiting for you are withdrawn; the other side is "
+    "told. Decided requests keep their facts, showing you as \"a deleted user\". This can't "
+    "be undone."
 )
 YES_DELETE, NO_DELETE = "Yes, erase my data", "No, keep it"
 DELETE_KEPT = "OK, nothing was deleted."

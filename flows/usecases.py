@@ -521,13 +521,15 @@ async def erase_person(uow: UnitOfWork, user_id: int, now: datetime) -> Erased:
     """/deleteme, confirmed: erase a person's personal data.
 
     Their name and username go (the row stays, anonymised, because requests other people
-    depend on name its id), and so do their drafts, questions and claims, and the free text of
-    their audit rows and rejection reasons. Their pending requests are cancelled and the ones
-    waiting for them as owner are withdrawn; the other side of each is told. Decided requests
-    keep their facts (handle, ad account, status, times) for the other side.
+    depend on name its id), and so do their drafts, questions and claims, and the free text
+    (rejection reasons) they wrote or were sent, on requests and in the audit trail. Their
+    pending requests are cancelled and the ones waiting for them as owner are withdrawn; the
+    other side of each is told. Decided requests keep their facts (handle, ad account, status,
+    times) for the other side.
     """
     cancelled = withdrawn = 0
-    for request in await uow.requests.of_requester(user_id, limit=10_000):
+    theirs = await uow.requests.of_requester(user_id, limit=100_000)
+    for request in theirs:
         if await _end_pending(uow, request, user_id, "cancel", Role.REQUESTER, now):
             cancelled += 1
             await _close_cards(uow, request)
@@ -544,8 +546,9 @@ async def erase_person(uow: UnitOfWork, user_id: int, now: datetime) -> Erased:
     claims = await uow.claims.release(user_id)
     questions = await uow.knowledge.forget_asker(user_id)
     await uow.conversations.forget(user_id)
-    await uow.audit.forget_texts_of(user_id)
-    await uow.requests.forget_reasons_by(user_id)
+    # Reasons they wrote as owners, and reasons written to them about their requests.
+    await uow.audit.forget_texts(user_id, [r.id for r in theirs])
+    await uow.requests.forget_reasons(user_id)
     await uow.users.erase(user_id, now)
     return Erased(cancelled, withdrawn, claims, questions)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -226,10 +226,13 @@ class Requests:
         )
         return result.rowcount == 1
 
-    async def forget_reasons_by(self, owner_id: int) -> int:
-        """Drop the rejection reasons an owner wrote (the decisions themselves stay)."""
+    async def forget_reasons(self, user_id: int) -> int:
+        """Drop the rejection reasons a person wrote as owner or was sent as advertiser (the
+        decisions themselves stay)."""
+        c = REQUESTS.c
         result = await self._conn.execute(
-            update(REQUESTS).where(REQUESTS.c.owner_id == owner_id, REQUESTS.c.reason.is_not(None))
+            update(REQUESTS)
+            .where(or_(c.owner_id == user_id, c.requester_id == user_id), c.reason.is_not(None))
             .values(reason=None))
         return int(result.rowcount or 0)
 
@@ -400,11 +403,15 @@ class Audit:
             request_id=request_id, actor_id=actor_id, event=event, from_status=from_status,
             to_status=to_status, reason=reason, at=now))
 
-    async def forget_texts_of(self, actor_id: int) -> int:
-        """Drop the free text (reasons) of one person's audit rows; ids and moves stay."""
+    async def forget_texts(self, actor_id: int, request_ids: Sequence[int]) -> int:
+        """Drop the free text (reasons) of audit rows by `actor_id` or about `request_ids`; ids
+        and moves stay."""
         c = AUDIT.c
         result = await self._conn.execute(
-            update(AUDIT).where(c.actor_id == actor_id, c.reason.is_not(None)).values(reason=None))
+            update(AUDIT)
+            .where(or_(c.actor_id == actor_id, c.request_id.in_(list(request_ids))),
+                   c.reason.is_not(None))
+            .values(reason=None))
         return int(result.rowcount or 0)
 
     async def expire_texts(self, before: datetime) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -138,8 +138,9 @@ class FakeRequests:
         if request_id in self.rows:
             self._set(request_id, reason=reason)
 
-    async def forget_reasons_by(self, owner_id: int) -> int:
-        ids = [i for i, r in self.rows.items() if r.owner_id == owner_id and r.reason is not None]
+    async def forget_reasons(self, user_id: int) -> int:
+        ids = [i for i, r in self.rows.items()
+               if user_id in (r.owner_id, r.requester_id) and r.reason is not None]
         for request_id in ids:
             self._set(request_id, reason=None)
         return len(ids)
@@ -271,8 +272,8 @@ class FakeAudit:
     def of_request(self, request_id: int) -> list[AuditEntry]:
         return [a for a in self.rows if a.request_id == request_id]
 
-    async def forget_texts_of(self, actor_id: int) -> int:
-        return self._drop_texts(lambda a: a.actor_id == actor_id)
+    async def forget_texts(self, actor_id: int, request_ids: Sequence[int]) -> int:
+        return self._drop_texts(lambda a: a.actor_id == actor_id or a.request_id in request_ids)
 
     async def expire_texts(self, before: datetime) -> int:
         return self._drop_texts(lambda a: a.at < before)

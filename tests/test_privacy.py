@@ -75,6 +75,18 @@ async def test_erasing_an_owner_withdraws_what_waits_for_them_and_drops_their_wo
     assert all(a.reason is None for a in trail)
 
 
+async def test_erasing_an_advertiser_drops_the_reasons_they_were_sent(
+        uow: FakeUnitOfWork) -> None:
+    said_no = await rejected(uow)
+    await uow.cards.add(said_no.id, OWEN.id, 77, T0)
+    await usecases.give_reason(uow, OWEN, 77, "You spammed me", T0 + timedelta(minutes=1))
+    await usecases.erase_person(uow, ADA.id, T0 + timedelta(hours=1))
+    kept = await uow.requests.get(said_no.id)
+    assert kept is not None and kept.status == "rejected" and kept.reason is None
+    assert [(a.event, a.actor_id, a.reason) for a in uow.audit.of_request(said_no.id)] == [
+        ("create", ADA.id, None), ("reject", OWEN.id, None), ("explain", OWEN.id, None)]
+
+
 async def test_a_decided_request_keeps_its_facts_with_the_person_anonymised(
         uow: FakeUnitOfWork) -> None:
     request = await authorized(uow)
@@ -150,8 +162,8 @@ async def test_storage_erases_one_person_and_no_one_else(db: Database) -> None:
         assert await uow.conversations.forget(OWEN.id) == 1
         assert await uow.claims.release(OWEN.id) == 1
         assert await uow.knowledge.forget_asker(OWEN.id) == 1
-        assert await uow.audit.forget_texts_of(OWEN.id) == 1
-        assert await uow.requests.forget_reasons_by(OWEN.id) == 1
+        assert await uow.audit.forget_texts(OWEN.id, []) == 1
+        assert await uow.requests.forget_reasons(OWEN.id) == 1
         await uow.commit()
     async with db.unit_of_work() as uow:
         owen, ada = await uow.users.get(OWEN.id), await uow.users.get(ADA.id)

@@ -113,7 +113,7 @@ class InvalidHandle(ValueError):
         self.more = more
 
 
-MAX_HANDLE_INPUT = 300  # characters: room for a pasted profile address with its query string
+MAX_HANDLE_INPUT = 2048  # characters: room for a pasted share address and its long query
 
 
 @dataclass(frozen=True, slots=True)

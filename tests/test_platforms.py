@@ -30,6 +30,7 @@ RULE = TIKTOK.handle_rule
     "http://m.tiktok.com/@owen.makes/",
     "www.tiktok.com/@owen.makes?lang=en&is_from_webapp=1",
     "https://www.tiktok.com/@owen.makes/?_t=8abc&_r=1",
+    "https://www.tiktok.com/@owen.makes?" + "&".join(f"utm_p{i}=MS4wLjABAAAA" for i in range(40)),
     "  @owen.makes  ",
 ])
 def test_a_profile_address_is_read_as_its_username(typed: str) -> None:

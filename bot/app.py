@@ -31,7 +31,7 @@ from telegram.request import BaseRequest
 from bot import texts
 from bot.context import Context, Deps, _turn, deps_of, traced, utc_now
 from bot.faq import FaqService
-from bot.handlers import faq, link, requests
+from bot.handlers import faq, link, privacy, requests
 from bot.handlers.messaging import answer, reply
 from bot.inbox import ALLOWED_UPDATES, FloodGate, Processor, poll
 from bot.outbox import Dispatcher
@@ -121,11 +121,14 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     add(CommandHandler("owned", requests.owned))
     add(CommandHandler("claim", requests.claim))
     add(CommandHandler("faq", faq.faq_command))
+    add(CommandHandler("privacy", privacy.privacy))
+    add(CommandHandler("deleteme", privacy.deleteme))
     # Buttons, by callback-data prefix (see bot.keyboards).
     add(CallbackQueryHandler(link.on_flow_button, pattern=r"^f:"))
     add(CallbackQueryHandler(requests.on_request_button, pattern=r"^r:"))
     add(CallbackQueryHandler(requests.on_link_button, pattern=r"^t:"))
     add(CallbackQueryHandler(requests.on_skip_reason, pattern=r"^x:"))
+    add(CallbackQueryHandler(privacy.on_erase_button, pattern=r"^d:(yes|no)$"))
     add(CallbackQueryHandler(faq.on_suggestion, pattern=r"^[sn]:"))
     add(CallbackQueryHandler(faq.on_faq_button, pattern=r"^(m|[cq]:)"))
     add(CallbackQueryHandler(on_unknown_button))

@@ -9,6 +9,7 @@ Callback data forms (all well under Telegram's 64 bytes):
   x:<request key>                skip the rejection reason
   q:<entry id> / c:<category> / m  FAQ answer, category, menu
   s:<log id>:<entry id> / n:<log id>  a suggestion chosen, or "none of these"
+  d:yes / d:no                   /deleteme confirmed, or not
 """
 
 from __future__ import annotations
@@ -138,6 +139,12 @@ def confirm(key: str, action: str, yes: str) -> InlineKeyboardMarkup:
     """Yes (do `action!`) or keep (redraw the list) for a destructive action."""
     return InlineKeyboardMarkup([[Button(yes, callback_data=f"r:{key}:{action}!"),
                                   Button(texts.KEEP, callback_data=f"r:{key}:k")]])
+
+
+def confirm_erase() -> InlineKeyboardMarkup:
+    """/deleteme's question: erase, or keep everything."""
+    return InlineKeyboardMarkup([[Button(texts.YES_DELETE, callback_data="d:yes"),
+                                  Button(texts.NO_DELETE, callback_data="d:no")]])
 
 
 def faq_menu(categories: list[tuple[str, str]]) -> InlineKeyboardMarkup:

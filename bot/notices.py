@@ -60,6 +60,9 @@ def render_notice(kind: str, request: RequestRow, requester: UserRow | None,
         "expired_for_owner": lambda: texts.expired_for_owner(who, handle),
         "cancelled_for_owner": lambda: texts.cancelled_for_owner(who, handle),
         "unlinked_for_owner": lambda: texts.unlinked_for_owner(who, handle),
+        "withdrawn_for_owner": lambda: texts.withdrawn_for_owner(handle, request.ad_account),
+        "withdrawn_for_advertiser": lambda: texts.withdrawn_for_advertiser(handle,
+                                                                           request.ad_account),
     }
     return Reply(simple[kind]())
 

@@ -94,6 +94,8 @@ def person(user: UserRow | None) -> str:
     """How a user is named to the other side (plain text; texts escape it)."""
     if user is None:
         return texts.SOMEONE
+    if user.deleted:
+        return texts.DELETED_USER
     return f"{user.first_name} (@{user.username})" if user.username else user.first_name
 
 

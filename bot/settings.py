@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     webhook_url: str | None = None
     webhook_path: str = "/telegram"
+    retention_days: float = Field(default=180.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -58,6 +59,11 @@ class Settings(BaseSettings):
     @property
     def reminder_ahead(self) -> timedelta:
         return timedelta(hours=self.reminder_hours_before)
+
+    @property
+    def retention(self) -> timedelta:
+        """How long free text is kept: questions asked, rejection reasons."""
+        return timedelta(days=self.retention_days)
 
     @property
     def inbox_keep(self) -> timedelta:

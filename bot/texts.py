@@ -5,6 +5,7 @@ Kept as plain constants and small functions so a translation layer can replace t
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from html import escape
 
@@ -28,6 +29,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("owned", "Accounts you own and who may use them"),
     ("claim", "Claim your account: /claim @handle"),
     ("faq", "Questions and answers"),
+    ("privacy", "What I store about you, and for how long"),
+    ("deleteme", "Erase your personal data"),
     ("status", "Where you are right now"),
     ("back", "Go back one step"),
     ("cancel", "Cancel what you are doing"),
@@ -46,7 +49,8 @@ HELP = (
     "/owned – your accounts and who may use them\n\n"
     "<b>Any time</b>\n"
     "/faq – questions and answers (or just ask me in your own words)\n"
-    "/status – where you are · /back – one step back · /cancel – stop"
+    "/status – where you are · /back – one step back · /cancel – stop\n"
+    "/privacy – what I store · /deleteme – erase your data"
 )
 
 
@@ -217,7 +221,17 @@ HANDLE_PROBLEMS = {
     "trailing_period": "A username can't end with a period.",
     "too_short": "A username needs at least {limit} characters.",
     "too_long": "A username can have at most {limit} characters.",
+    "video_link": "That's a link to a TikTok video, not to an account. Send the username of "
+                  "the account the video is from (it's under the video, after the @).",
 }
+
+
+def video_from(handle: str) -> str:
+    return (
+        f"That link is to a video, and I need the account: that video is from "
+        f"<code>@{esc(handle)}</code>; send the account's username."
+    )
+
 AD_ACCOUNT_PROBLEMS = {
     "too_short": "The ad account name needs at least 2 characters.",
     "too_long": "The ad account name can have at most 100 characters.",
@@ -226,9 +240,45 @@ AD_ACCOUNT_PROBLEMS = {
 }
 
 
-def handle_problem(problem: str, detail: str = "", limit: int = 0) -> str:
-    shown = " ".join(f"<code>{esc(ch)}</code>" for ch in detail)
-    return HANDLE_PROBLEMS[problem].format(detail=shown, limit=limit)
+def character(ch: str) -> str:
+    """One character named so a person can see it: itself, or its code point (U+202E) when it
+    is invisible, a control or a space."""
+    if unicodedata.category(ch)[0] in "CZM":
+        return f"U+{ord(ch):04X}"
+    return f"<code>{esc(ch)}</code>"
+
+
+def characters(shown: str | tuple[str, ...], more: int = 0) -> str:
+    """A few characters and how many others: "U+202E, <code>!</code> and 2,097 more"."""
+    names = [character(ch) for ch in shown]
+    if more:
+        names.append(f"{more:,} more")
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def handle_problem(problem: str, detail: str = "", limit: int = 0, more: int = 0) -> str:
+    if problem == "video_link" and detail:
+        return video_from(detail)
+    return HANDLE_PROBLEMS[problem].format(detail=characters(detail, more), limit=limit)
+
+
+# What each kind of free text is called in a refusal.
+TEXT_FIELDS = {"ad_account": "The ad account name", "handle": "The username",
+               "reason": "The reason"}
+
+
+def unsafe_text(field: str, problem: str, shown: tuple[str, ...] = (), more: int = 0,
+                limit: int = 0, length: int = 0) -> str:
+    """Why typed text was refused; short whatever the text was."""
+    name = TEXT_FIELDS[field]
+    if problem == "blank":
+        return f"{name} can't be empty or only invisible characters. Please type it again."
+    if problem == "too_long":
+        return f"{name} can have at most {limit:,} characters (this has {length:,})."
+    return (
+        f"{name} contains characters I can't accept (invisible, control or text-direction "
+        f"characters): {characters(shown, more)}. Please type it again without them."
+    )
 
 
 def status_line(step: int, total: int, title: str) -> str:
@@ -593,6 +643,79 @@ def claim_taken(handle: str) -> str:
     return (
         f"@{esc(handle)} has already been claimed by another user. If it's really yours, "
         "contact the bot's operator."
+    )
+
+
+# --- privacy (issue 11) --------------------------------------------------------------------------
+DELETED_USER = "a deleted user"
+
+
+def privacy(retention_days: int, expiry_days: int) -> str:
+    return (
+        "<b>What Linkpilot stores, and why</b>\n"
+        "• <b>You</b>: your Telegram id, first name and username, and when you last wrote, so "
+        "the other side of a request knows who asks or decides, and so I can message you.\n"
+        "• <b>Your link request in progress</b>: the answers so far (ad account name, "
+        "username, permissions) and the checks you confirmed, so you can carry on later.\n"
+        "• <b>Link requests</b>: the account, ad account, permissions, who asked and who "
+        "decided, the status and its times, and a history of every change (the audit trail), "
+        "so both sides can see and undo what was agreed. Approval links are stored only "
+        "hashed.\n"
+        "• <b>Claims and access</b>: the accounts you claimed, and who may use which account "
+        "since when.\n"
+        "• <b>Questions</b> I couldn't answer outright, with your id, to improve the answers.\n"
+        "• <b>Messages in transit</b>: updates from Telegram and messages owed to you; their "
+        "content is dropped once handled or sent (update ids are kept 2 days). A message "
+        "Telegram refused for good is kept for the operator, with the error. I also keep the "
+        "ids of messages of mine that carry buttons, to take the buttons off later.\n\n"
+        "<b>How long</b>\n"
+        f"Questions, rejection reasons and undeliverable messages: {retention_days} days. "
+        f"A request waits "
+        f"{expiry_days} days for the owner; requests, their history and your name are kept "
+        "while you use Linkpilot, because the other side relies on them.\n\n"
+        "/deleteme erases your personal data."
+    )
+
+
+DELETEME_CONFIRM = (
+    "<b>Erase your personal data?</b>\n"
+    "I'll delete your name and username, your request in progress, your questions, the "
+    "accounts you claimed and the rejection reasons you wrote or were sent. Your waiting "
+    "requests are cancelled, and requests waiting for you are withdrawn; the other side is "
+    "told. Decided requests keep their facts, showing you as \"a deleted user\". This can't "
+    "be undone."
+)
+YES_DELETE, NO_DELETE = "Yes, erase my data", "No, keep it"
+DELETE_KEPT = "OK, nothing was deleted."
+
+
+def deleted(cancelled: int, withdrawn: int) -> str:
+    extra = []
+    if cancelled:
+        extra.append(f"{cancelled} waiting request{'s' if cancelled != 1 else ''} of yours "
+                     "cancelled")
+    if withdrawn:
+        extra.append(f"{withdrawn} request{'s' if withdrawn != 1 else ''} waiting for you "
+                     "withdrawn")
+    done = f" ({'; '.join(extra)}, and the other side told)" if extra else ""
+    return (
+        f"Done: your personal data is erased{done}. If you write to me again, I'll know your "
+        "name again."
+    )
+
+
+def withdrawn_for_owner(handle: str, ad_account: str) -> str:
+    return (
+        f"The request for @{esc(handle)} (ad account {esc(ad_account)}) is withdrawn: the "
+        "advertiser deleted their data from Linkpilot. Nothing needs doing."
+    )
+
+
+def withdrawn_for_advertiser(handle: str, ad_account: str) -> str:
+    return (
+        f"Your request for @{esc(handle)} (ad account {esc(ad_account)}) is withdrawn: the "
+        "account's owner deleted their data from Linkpilot, so nobody can answer it here. "
+        "Send a new one with /link; you'll get an approval link to forward to the owner."
     )
 
 

@@ -15,6 +15,7 @@ class UserRow:
     id: int
     first_name: str
     username: str | None
+    deleted: bool = False  # erased with /deleteme: name and username are gone
 
 
 @dataclass(frozen=True, slots=True)

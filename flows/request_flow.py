@@ -54,6 +54,8 @@ _TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "approve", "source": "pending", "dest": "authorized", "conditions": "by_owner"},
     {"trigger": "reject", "source": "pending", "dest": "rejected", "conditions": "by_owner"},
     {"trigger": "cancel", "source": "pending", "dest": "cancelled", "conditions": "by_requester"},
+    # The owner erased their data (/deleteme): what waited for them is withdrawn.
+    {"trigger": "withdraw", "source": "pending", "dest": "cancelled", "conditions": "by_owner"},
     {"trigger": "expire", "source": "pending", "dest": "expired", "conditions": "is_due"},
     {"trigger": "unlink", "source": "authorized", "dest": "unlinked",
      "conditions": "by_requester"},

@@ -16,7 +16,7 @@ from typing import Any
 
 from flows import link_flow, request_flow
 from flows.link_flow import FlowError, Position, S
-from flows.platforms import get_platform
+from flows.platforms import TextProblem, UnsafeText, clean_text, get_platform
 from flows.ports import UnitOfWork
 from flows.records import ClaimRow, ConversationRow, Notice, RequestRow, UserRow
 from flows.request_flow import Refused, Role, Status
@@ -319,7 +319,7 @@ async def give_reason(uow: UnitOfWork, actor: Actor, replied_to: int | None, tex
                       now: datetime) -> RequestRow | None:
     """Typed text replying to a rejected request's card or prompt, while its "why?" is open:
     store it and forward it. None when the text is not such a reply (it is meant for something
-    else); ReasonTooLong leaves the step open."""
+    else); ReasonTooLong and UnsafeText (blank, invisible characters) leave the step open."""
     if replied_to is None:
         return None
     card = await uow.cards.find(actor.id, replied_to)
@@ -329,9 +329,12 @@ async def give_reason(uow: UnitOfWork, actor: Actor, replied_to: int | None, tex
     request = await uow.requests.get(card.request_id)
     if request is None or request.key != row.data.get("key"):
         return None
-    reason = text.strip()
-    if len(reason) > MAX_REASON:
-        raise ReasonTooLong
+    try:
+        reason = clean_text(text, max_length=MAX_REASON, multiline=True)
+    except UnsafeText as exc:
+        if exc.problem is TextProblem.TOO_LONG:
+            raise ReasonTooLong from None
+        raise
     await uow.requests.set_reason(request.id, reason)
     await uow.audit.record(request.id, actor.id, "explain", request.status, request.status, now,
                            reason=reason)
@@ -499,3 +502,81 @@ async def accounts(uow: UnitOfWork, requester_id: int) -> list[RequestRow]:
     """The advertiser's requests, open ones first."""
     return await uow.requests.of_requester(requester_id)
 
+
+
+# --- privacy: erasing a person, and retention ---------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What /deleteme did: the person's pending requests cancelled, the requests waiting for
+    them withdrawn, and how many claims and questions went."""
+
+    cancelled: int
+    withdrawn: int
+    claims: int
+    questions: int
+
+
+async def erase_person(uow: UnitOfWork, user_id: int, now: datetime) -> Erased:
+    """/deleteme, confirmed: erase a person's personal data.
+
+    Their name and username go (the row stays, anonymised, because requests other people
+    depend on name its id), and so do their drafts, questions and claims, and the free text
+    (rejection reasons) they wrote or were sent, on requests and in the audit trail. Their
+    pending requests are cancelled and the ones waiting for them as owner are withdrawn; the
+    other side of each is told. Decided requests keep their facts (handle, ad account, status,
+    times) for the other side.
+    """
+    cancelled = withdrawn = 0
+    theirs = await uow.requests.of_requester(user_id, limit=100_000)
+    for request in theirs:
+        if await _end_pending(uow, request, user_id, "cancel", Role.REQUESTER, now):
+            cancelled += 1
+            await _close_cards(uow, request)
+            if request.owner_id is not None:
+                uow.outbox.add(Notice("withdrawn_for_owner", request.owner_id, request.id))
+    for request in await uow.requests.pending_for_owner(user_id):
+        if await _end_pending(uow, request, user_id, "withdraw", Role.OWNER, now):
+            withdrawn += 1
+            for card in await uow.cards.take(request.id):
+                # In their own chat: the buttons go (an outcome line would name the advertiser).
+                uow.outbox.add(Notice("markup", card.chat_id, None,
+                                      {"message_id": card.message_id, "markup": None}))
+            uow.outbox.add(Notice("withdrawn_for_advertiser", request.requester_id, request.id))
+    claims = await uow.claims.release(user_id)
+    questions = await uow.knowledge.forget_asker(user_id)
+    await uow.conversations.forget(user_id)
+    # Reasons they wrote as owners, and reasons written to them about their requests.
+    await uow.audit.forget_texts(user_id, [r.id for r in theirs])
+    await uow.requests.forget_reasons(user_id)
+    await uow.users.erase(user_id, now)
+    return Erased(cancelled, withdrawn, claims, questions)
+
+
+async def _end_pending(uow: UnitOfWork, request: RequestRow, actor_id: int, event: str,
+                       role: Role, now: datetime) -> bool:
+    """Cancel or withdraw a request that is still pending and not yet due (a due one is the
+    clock's to expire); False when it was not."""
+    if request.status != Status.PENDING or now >= request.expires_at:
+        return False
+    decision = request_flow.decide(request.status, event, role, now=now,
+                                   expires_at=request.expires_at)
+    if not await uow.requests.move(request.id, decision.from_, decision.to, now, decided=True):
+        return False
+    await uow.audit.record(request.id, actor_id, event, decision.from_, decision.to, now)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Retained:
+    questions: int
+    reasons: int  # rejection reasons dropped, on requests and in the audit trail
+
+
+async def apply_retention(uow: UnitOfWork, now: datetime, keep: timedelta) -> Retained:
+    """Drop free text older than the retention period: questions asked of the knowledge base,
+    and rejection reasons (the decisions stay)."""
+    before = now - keep
+    questions = await uow.knowledge.expire_questions(before)
+    reasons = await uow.requests.expire_reasons(before) + await uow.audit.expire_texts(before)
+    return Retained(questions, reasons)

@@ -58,6 +58,8 @@ class User(Base):
     username: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+    # Set by /deleteme: the name and username are gone; cleared if they write again.
+    deleted_at: Mapped[datetime | None]
 
 
 class Conversation(Base):

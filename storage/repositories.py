@@ -94,16 +94,24 @@ class Users:
                    now: datetime) -> None:
         """Record (or refresh) a user who wrote to the bot."""
         values = {"id": user_id, "first_name": first_name, "username": username,
-                  "created_at": now, "last_seen_at": now}
+                  "created_at": now, "last_seen_at": now, "deleted_at": None}
         await self._conn.execute(
-            _upsert(self._conn, USERS, ["id"], values, ["first_name", "username", "last_seen_at"])
+            _upsert(self._conn, USERS, ["id"], values,
+                    ["first_name", "username", "last_seen_at", "deleted_at"])
         )
 
     async def get(self, user_id: int) -> UserRow | None:
+        c = USERS.c
         row = (await self._conn.execute(
-            select(USERS.c.id, USERS.c.first_name, USERS.c.username).where(USERS.c.id == user_id)
+            select(c.id, c.first_name, c.username, c.deleted_at.is_not(None))
+            .where(c.id == user_id)
         )).first()
-        return UserRow(*row) if row else None
+        return UserRow(row[0], row[1], row[2], bool(row[3])) if row else None
+
+    async def erase(self, user_id: int, now: datetime) -> None:
+        """Anonymise a user: the row stays (requests name its id), the name and username go."""
+        await self._conn.execute(update(USERS).where(USERS.c.id == user_id).values(
+            first_name="", username=None, deleted_at=now, last_seen_at=now))
 
 
 
@@ -146,6 +154,12 @@ class Conversations:
         await self._conn.execute(
             CONVERSATIONS.delete().where(c.user_id == user_id, c.flow == flow)
         )
+
+    async def forget(self, user_id: int) -> int:
+        """Delete every conversation of a user (drafts, confirmed prerequisites, open "why?")."""
+        result = await self._conn.execute(
+            CONVERSATIONS.delete().where(CONVERSATIONS.c.user_id == user_id))
+        return int(result.rowcount or 0)
 
 
 
@@ -217,6 +231,24 @@ class Requests:
             .values(**values)
         )
         return result.rowcount == 1
+
+    async def forget_reasons(self, user_id: int) -> int:
+        """Drop the rejection reasons a person wrote as owner or was sent as advertiser (the
+        decisions themselves stay)."""
+        c = REQUESTS.c
+        result = await self._conn.execute(
+            update(REQUESTS)
+            .where(or_(c.owner_id == user_id, c.requester_id == user_id), c.reason.is_not(None))
+            .values(reason=None))
+        return int(result.rowcount or 0)
+
+    async def expire_reasons(self, before: datetime) -> int:
+        """Drop rejection reasons of requests decided before `before` (the retention period)."""
+        c = REQUESTS.c
+        result = await self._conn.execute(
+            update(REQUESTS).where(c.reason.is_not(None), c.decided_at < before)
+            .values(reason=None))
+        return int(result.rowcount or 0)
 
     async def set_reason(self, request_id: int, reason: str) -> None:
         await self._conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id)
@@ -316,6 +348,11 @@ class Claims:
         assert claim is not None
         return claim
 
+    async def release(self, owner_id: int) -> int:
+        """Give up every handle an owner claimed; returns how many."""
+        result = await self._conn.execute(CLAIMS.delete().where(CLAIMS.c.owner_id == owner_id))
+        return int(result.rowcount or 0)
+
     async def of_owner(self, owner_id: int) -> list[ClaimRow]:
         c = CLAIMS.c
         rows = await self._conn.execute(
@@ -375,6 +412,24 @@ class Audit:
         await self._conn.execute(insert(AUDIT).values(
             request_id=request_id, actor_id=actor_id, event=event, from_status=from_status,
             to_status=to_status, reason=reason, at=now))
+
+    async def forget_texts(self, actor_id: int, request_ids: Sequence[int]) -> int:
+        """Drop the free text (reasons) of audit rows by `actor_id` or about `request_ids`; ids
+        and moves stay."""
+        c = AUDIT.c
+        result = await self._conn.execute(
+            update(AUDIT)
+            .where(or_(c.actor_id == actor_id, c.request_id.in_(list(request_ids))),
+                   c.reason.is_not(None))
+            .values(reason=None))
+        return int(result.rowcount or 0)
+
+    async def expire_texts(self, before: datetime) -> int:
+        """Drop the free text of audit rows older than `before` (the retention period)."""
+        c = AUDIT.c
+        result = await self._conn.execute(
+            update(AUDIT).where(c.at < before, c.reason.is_not(None)).values(reason=None))
+        return int(result.rowcount or 0)
 
     async def of_request(self, request_id: int) -> list[AuditRow]:
         c = AUDIT.c
@@ -499,6 +554,21 @@ class Knowledge:
             user_id=user_id, question=question, outcome=outcome, entry_id=entry_id, score=score,
             at=now))
         return int((result.inserted_primary_key or [0])[0])
+
+    async def forget_asker(self, user_id: int) -> int:
+        """Delete every question a person asked (learned phrasings have no person); returns
+        how many."""
+        result = await self._conn.execute(
+            KB_QUESTIONS.delete().where(KB_QUESTIONS.c.user_id == user_id))
+        return int(result.rowcount or 0)
+
+    async def expire_questions(self, before: datetime) -> int:
+        """Delete questions asked before `before` (the retention period); learned phrasings,
+        kept without the person, stay in the knowledge base."""
+        result = await self._conn.execute(
+            KB_QUESTIONS.delete().where(KB_QUESTIONS.c.at < before,
+                                        KB_QUESTIONS.c.outcome != "learned"))
+        return int(result.rowcount or 0)
 
     async def resolve_question(self, log_id: int, user_id: int, outcome: str,
                                entry_id: str | None) -> bool:
@@ -727,6 +797,13 @@ class Outbox:
     async def give_up(self, row_id: int, error: str) -> None:
         await self._conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(
             status="failed", last_error=error[:500]))
+
+    async def purge_failed(self, before: datetime) -> int:
+        """Delete messages given up on before `before` (kept that long for the operator)."""
+        c = OUTBOX.c
+        result = await self._conn.execute(
+            OUTBOX.delete().where(c.status == "failed", c.created_at < before))
+        return int(result.rowcount or 0)
 
     async def count(self, status: str = "pending") -> int:
         return int((await self._conn.execute(

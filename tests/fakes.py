@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,11 @@ class FakeUsers:
     async def get(self, user_id: int) -> UserRow | None:
         return self.rows.get(user_id)
 
+    async def erase(self, user_id: int, now: datetime) -> None:
+        if user_id in self.rows:
+            self.rows[user_id] = UserRow(user_id, "", None, deleted=True)
+            self.last_seen[user_id] = now
+
 
 class FakeConversations:
     """One row per (user, flow); every write checks the version it read."""
@@ -57,6 +63,12 @@ class FakeConversations:
                               before.version + 1)
         self.rows[key] = row
         return replace(row, data=copy.deepcopy(data))
+
+    async def forget(self, user_id: int) -> int:
+        gone = [key for key in self.rows if key[0] == user_id]
+        for key in gone:
+            del self.rows[key]
+        return len(gone)
 
 
 class FakeRequests:
@@ -126,6 +138,20 @@ class FakeRequests:
         if request_id in self.rows:
             self._set(request_id, reason=reason)
 
+    async def forget_reasons(self, user_id: int) -> int:
+        ids = [i for i, r in self.rows.items()
+               if user_id in (r.owner_id, r.requester_id) and r.reason is not None]
+        for request_id in ids:
+            self._set(request_id, reason=None)
+        return len(ids)
+
+    async def expire_reasons(self, before: datetime) -> int:
+        ids = [i for i, r in self.rows.items() if r.reason is not None
+               and r.decided_at is not None and r.decided_at < before]
+        for request_id in ids:
+            self._set(request_id, reason=None)
+        return len(ids)
+
     def _where(self, keep: Any) -> list[RequestRow]:
         return [self._row(i) for i, r in self.rows.items() if keep(r)]
 
@@ -184,6 +210,12 @@ class FakeClaims:
         rows = [c for c in self.rows.values() if c.owner_id == owner_id]
         return sorted(rows, key=lambda c: (c.platform, c.handle_key))
 
+    async def release(self, owner_id: int) -> int:
+        gone = [key for key, c in self.rows.items() if c.owner_id == owner_id]
+        for key in gone:
+            del self.rows[key]
+        return len(gone)
+
 
 @dataclass(frozen=True, slots=True)
 class GrantRecord:
@@ -240,6 +272,43 @@ class FakeAudit:
     def of_request(self, request_id: int) -> list[AuditEntry]:
         return [a for a in self.rows if a.request_id == request_id]
 
+    async def forget_texts(self, actor_id: int, request_ids: Sequence[int]) -> int:
+        return self._drop_texts(lambda a: a.actor_id == actor_id or a.request_id in request_ids)
+
+    async def expire_texts(self, before: datetime) -> int:
+        return self._drop_texts(lambda a: a.at < before)
+
+    def _drop_texts(self, which: Callable[[AuditEntry], bool]) -> int:
+        hit = [i for i, a in enumerate(self.rows) if a.reason is not None and which(a)]
+        for i in hit:
+            self.rows[i] = replace(self.rows[i], reason=None)
+        return len(hit)
+
+
+@dataclass(frozen=True, slots=True)
+class AskedQuestion:
+    user_id: int | None
+    question: str
+    outcome: str
+    at: datetime
+
+
+class FakeKnowledge:
+    """Questions asked of the knowledge base; "learned" phrasings carry no person."""
+
+    def __init__(self) -> None:
+        self.rows: list[AskedQuestion] = []
+
+    async def forget_asker(self, user_id: int) -> int:
+        before = len(self.rows)
+        self.rows = [q for q in self.rows if q.user_id != user_id]
+        return before - len(self.rows)
+
+    async def expire_questions(self, before: datetime) -> int:
+        count = len(self.rows)
+        self.rows = [q for q in self.rows if q.outcome == "learned" or q.at >= before]
+        return count - len(self.rows)
+
 
 class FakeCards:
     """Sent messages about a request: owners' cards ("card", "closed" once decided) and
@@ -286,6 +355,7 @@ class FakeUnitOfWork:
         self.grants = FakeGrants()
         self.audit = FakeAudit()
         self.cards = FakeCards()
+        self.knowledge = FakeKnowledge()
         self.outbox = FakeOutbox()
         self.committed = False
 
@@ -303,6 +373,7 @@ class FakeUnitOfWork:
             "requests": self.requests.rows, "tokens": self.requests.token_hashes,
             "reminded": self.requests.reminded_at, "claims": self.claims.rows,
             "grants": self.grants.rows, "audit": self.audit.rows, "cards": self.cards.rows,
+            "questions": self.knowledge.rows,
             "notices": self.outbox.notices, "committed": self.committed,
         })
 

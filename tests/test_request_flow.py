@@ -30,11 +30,12 @@ RULES: dict[tuple[Status, str], tuple[Role, Status]] = {
     (Status.PENDING, "approve"): (Role.OWNER, Status.AUTHORIZED),
     (Status.PENDING, "reject"): (Role.OWNER, Status.REJECTED),
     (Status.PENDING, "cancel"): (Role.REQUESTER, Status.CANCELLED),
+    (Status.PENDING, "withdraw"): (Role.OWNER, Status.CANCELLED),  # the owner left (/deleteme)
     (Status.PENDING, "expire"): (Role.SYSTEM, Status.EXPIRED),
     (Status.AUTHORIZED, "unlink"): (Role.REQUESTER, Status.UNLINKED),
     (Status.AUTHORIZED, "revoke"): (Role.OWNER, Status.REVOKED),
 }
-ALL_EVENTS = ("approve", "reject", "cancel", "expire", "unlink", "revoke")
+ALL_EVENTS = ("approve", "reject", "cancel", "withdraw", "expire", "unlink", "revoke")
 COMBINATIONS = [(s, e, r) for s in Status for e in ALL_EVENTS for r in Role]
 
 

@@ -9,6 +9,7 @@ from bot.context import Context, traced
 from bot.handlers.messaging import answer, redraw, reply, settle
 from bot.render import Reply
 from flows.faq import KbEntry
+from flows.platforms import scrubbed
 
 
 def answer_reply(context: Context, entry: KbEntry) -> Reply:
@@ -29,7 +30,7 @@ async def answer_question(update: Update, context: Context, question: str) -> No
             return
     outcome = "suggested" if found.decision == "choose" and found.choices else "miss"
     log_id = await context.uow.knowledge.log_question(
-        user.id if user else None, question[:1000], outcome,
+        user.id if user else None, scrubbed(question, 1000), outcome,
         found.candidates[0].entry_id if found.candidates else None,
         found.candidates[0].score if found.candidates else None, deps.clock())
     if outcome == "suggested":

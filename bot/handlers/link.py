@@ -23,7 +23,12 @@ from flows.link_flow import (
     UnknownChoice,
     typed_answer,
 )
-from flows.platforms import InvalidAdAccountName, InvalidHandle, looks_like_question
+from flows.platforms import (
+    InvalidAdAccountName,
+    InvalidHandle,
+    UnsafeText,
+    looks_like_question,
+)
 from flows.usecases import DuplicateRequest, NoConversation, OwnHandle, Stale, Step, position_of
 
 # Button action -> (flow event, name of the argument the button carries).
@@ -222,8 +227,8 @@ async def on_text(update: Update, context: Context) -> None:
             try:
                 step = await usecases.link_text(context.uow, row, text, deps.clock(),
                                                 deps.settings.request_lifetime)
-            except (InvalidHandle, InvalidAdAccountName) as exc:
-                await reply(update, _invalid(exc))
+            except (InvalidHandle, InvalidAdAccountName, UnsafeText) as exc:
+                await reply(update, _invalid(exc, position.state))
                 await ask(update, render.question(position, row.version))
                 return
             await show(update, step)
@@ -262,7 +267,14 @@ def _is_question(context: Context, text: str) -> bool:
     return "?" in text or context.deps.faq.lookup(text).decision != "decline"
 
 
-def _invalid(exc: InvalidHandle | InvalidAdAccountName) -> str:
+def _invalid(exc: InvalidHandle | InvalidAdAccountName | UnsafeText, state: str) -> str:
+    if isinstance(exc, UnsafeText):
+        return unsafe_reply(exc, "handle" if state == S.HANDLE else "ad_account")
     if isinstance(exc, InvalidHandle):
-        return texts.handle_problem(exc.problem, exc.detail, exc.limit)
+        return texts.handle_problem(exc.problem, exc.detail, exc.limit, exc.more)
     return texts.AD_ACCOUNT_PROBLEMS[exc.problem]
+
+
+def unsafe_reply(exc: UnsafeText, field: str) -> str:
+    """Why free text for `field` was refused (short however long the text was)."""
+    return texts.unsafe_text(field, exc.problem, exc.shown, exc.more, exc.limit, exc.length)

@@ -16,7 +16,7 @@ from bot.context import Context, Deps, traced
 from bot.handlers.messaging import answer, redraw, reply, settle
 from bot.render import Reply
 from flows import usecases
-from flows.platforms import InvalidHandle, get_platform
+from flows.platforms import InvalidHandle, UnsafeText, display_name, get_platform
 from flows.records import RequestRow
 from flows.request_flow import Refused
 from flows.usecases import ACTIONS, CONFIRMS, Actor
@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 def actor_of(update: Update) -> Actor:
     user = update.effective_user
     assert user is not None
-    return Actor(user.id, user.first_name, user.username)
+    # Telegram's name is shown to the other side: without direction tricks or invisible text.
+    return Actor(user.id, display_name(user.first_name), user.username)
 
 
 def refusal_text(refused: Refused) -> str:
@@ -155,6 +156,9 @@ async def take_reason(update: Update, context: Context) -> bool:
     except usecases.ReasonTooLong:
         await reply(update, texts.REASON_TOO_LONG)
         return True
+    except UnsafeText as exc:
+        await reply(update, texts.unsafe_text("reason", exc.problem, exc.shown, exc.more))
+        return True
     if request is None:
         return False
     await reply(update, texts.REASON_SENT)
@@ -205,10 +209,8 @@ async def claim(update: Update, context: Context) -> None:
     try:
         platform = get_platform(platform_id)
         handle = platform.handle_rule.normalise(args[0])
-    except (InvalidHandle, KeyError) as exc:
-        problem = texts.handle_problem(exc.problem, exc.detail, exc.limit) \
-            if isinstance(exc, InvalidHandle) else ""
-        await reply(update, f"{problem}\n{texts.CLAIM_USAGE}".strip())
+    except (InvalidHandle, UnsafeText, KeyError) as exc:
+        await reply(update, f"{_handle_problem(exc)}\n{texts.CLAIM_USAGE}".strip())
         return
     actor = actor_of(update)
     claimed = await usecases.claim(context.uow, actor, platform.id, handle, context.deps.clock())
@@ -221,8 +223,19 @@ async def claim(update: Update, context: Context) -> None:
         await reply(update, texts.claim_taken(handle))
 
 
+def _handle_problem(exc: Exception) -> str:
+    """Why a /claim argument is not a handle (short, however long it was)."""
+    if isinstance(exc, InvalidHandle):
+        return texts.handle_problem(exc.problem, exc.detail, exc.limit, exc.more)
+    if isinstance(exc, UnsafeText):
+        return texts.unsafe_text("handle", exc.problem, exc.shown, exc.more, exc.limit,
+                                 exc.length)
+    return ""
+
+
 async def clock_tick(deps: Deps) -> tuple[int, int]:
-    """Job: remind owners before requests expire, expire what is due, tell both sides.
+    """Job: remind owners before requests expire, expire what is due, tell both sides; drop
+    free text older than the retention period.
 
     Runs from the database in batches until nothing is left (so it catches up after downtime);
     each batch commits with the messages it owes, which the dispatcher then sends, so one
@@ -234,7 +247,9 @@ async def clock_tick(deps: Deps) -> tuple[int, int]:
         async with deps.db.unit_of_work() as uow:
             batch_reminded = await usecases.remind_due(uow, now, settings.reminder_ahead)
             batch_expired = await usecases.expire_due(uow, now)
+            await usecases.apply_retention(uow, now, settings.retention)
             await uow.inbox.purge(now - settings.inbox_keep)
+            await uow.outbox.purge_failed(now - settings.retention)
             await uow.commit()
             owed = uow.owed
         reminded, expired = reminded + len(batch_reminded), expired + len(batch_expired)

@@ -69,6 +69,7 @@ class FloodGate:
     def __init__(self, rate: float, per_seconds: float) -> None:
         self.rate, self.period = rate, per_seconds
         self._buckets: dict[int, tuple[AsyncLimiter, float, bool]] = {}  # key -> (, seen, told)
+        self._sweep_at = 1024  # size that triggers forgetting idle people (doubles if busy)
 
     async def admit(self, key: int | None) -> str:
         """"ok", "warn" (over the limit, first time) or "drop"."""
@@ -84,9 +85,12 @@ class FloodGate:
         else:
             self._buckets[key] = (bucket, now, True)
             verdict = "drop" if told else "warn"
-        if len(self._buckets) > 10_000:  # forget people idle for a whole period
+        if len(self._buckets) >= self._sweep_at:
+            # A bucket idle for a whole period has drained: forgetting it loses nothing, and
+            # memory stays flat however many people ever wrote.
             for k in [k for k, (_, seen, _) in self._buckets.items() if now - seen > self.period]:
                 del self._buckets[k]
+            self._sweep_at = max(1024, 2 * len(self._buckets))
         return verdict
 
 

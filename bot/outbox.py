@@ -67,6 +67,7 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self._base, self._cap = backoff_base, backoff_cap
         self._locks: dict[int, asyncio.Lock] = {}
+        self._sweep_at = 1024  # size that triggers forgetting idle chats' locks
         self._held: dict[int, datetime] = {}  # chat -> not before (429)
         self._backlog: set[int] = set()  # chats with rows waiting for a retry
         # Rows a task of this process is sending or has sent but not yet written back: a
@@ -156,9 +157,10 @@ class Dispatcher:
         lock = self._locks.get(chat_id)
         if lock is None:
             lock = self._locks[chat_id] = asyncio.Lock()
-        if len(self._locks) > 10_000:  # forget idle chats' locks; memory stays flat
+        if len(self._locks) >= self._sweep_at:  # forget idle chats' locks; memory stays flat
             for key in [k for k, v in self._locks.items() if not v.locked() and k != chat_id]:
                 del self._locks[key]
+            self._sweep_at = max(1024, 2 * len(self._locks))
         return lock
 
     async def _send_in_order(self, chat_id: int, rows: list[OutboxRow], report: Report) -> int:

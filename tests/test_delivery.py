@@ -540,3 +540,14 @@ async def test_the_owner_can_decide_from_owned_when_the_card_never_arrived(
     assert owen.last_answer == "Approved."
     assert await statuses(world) == ["authorized"]
     assert count(ada, "Authorized") == 1
+
+
+async def test_the_flood_gate_forgets_people_who_went_quiet() -> None:
+    from bot.inbox import FloodGate
+
+    gate = FloodGate(rate=5, per_seconds=0.05)
+    for wave in range(3):
+        for person in range(2000):
+            assert await gate.admit(wave * 10_000 + person) == "ok"
+        await asyncio.sleep(0.06)  # everyone's bucket drains
+    assert len(gate._buckets) <= 2048  # not 6,000: memory stays flat as people come and go

@@ -116,7 +116,8 @@ def owner_card(key: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         Button(texts.APPROVE, callback_data=f"r:{key}:a"),
         Button(texts.REJECT, callback_data=f"r:{key}:r"),
-    ], [Button(texts.WHAT_AM_I_ALLOWING, callback_data=f"r:{key}:w")]])
+    ], [Button(texts.WHAT_AM_I_ALLOWING, callback_data=f"r:{key}:w")],
+        [Button(texts.BLOCK, callback_data=f"r:{key}:b")]])
 
 
 def link_card(token: str) -> InlineKeyboardMarkup:
@@ -128,6 +129,11 @@ def link_card(token: str) -> InlineKeyboardMarkup:
 
 def skip_reason(key: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[Button(texts.SKIP, callback_data=f"x:{key}")]])
+
+
+def confirm_block(key: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[Button(texts.YES_BLOCK, callback_data=f"r:{key}:b!"),
+                                  Button(texts.NO_BLOCK, callback_data=f"r:{key}:bx")]])
 
 
 def request_action(label: str, handle: str, key: str, action: str, ad_account: str = ""

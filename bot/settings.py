@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flows.usecases import Limits
+
 # Bot API tokens look like "123456789:AA...": a numeric bot id, a colon, then 30+ URL-safe chars.
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 ENV_FILE = ".env"
@@ -33,6 +35,9 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=8, ge=1)
     flood_messages: int = Field(default=20, ge=1)
     flood_seconds: float = Field(default=10.0, gt=0)
+    max_pending_requests: int = Field(default=5, ge=1)
+    max_requests_per_day: int = Field(default=20, ge=1)
+    rejected_retry_hours: float = Field(default=24.0, ge=0)
     worker_id: str = Field(default="main", min_length=1, max_length=64)
     webhook_listen: str = "127.0.0.1:8080"
     webhook_secret: str | None = None
@@ -55,6 +60,11 @@ class Settings(BaseSettings):
     @property
     def request_lifetime(self) -> timedelta:
         return timedelta(days=self.request_expiry_days)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_pending_requests, self.max_requests_per_day,
+                      timedelta(hours=self.rejected_retry_hours))
 
     @property
     def reminder_ahead(self) -> timedelta:

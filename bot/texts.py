@@ -451,6 +451,41 @@ def duplicate_request(handle: str, ad_account: str, created: datetime) -> str:
     )
 
 
+def over_limit(reason: str, until: datetime | None, count: int, handle: str) -> str:
+    """Why a request was not sent, and when it can be."""
+    if reason == "blocked":
+        return (f"The owner of @{esc(handle)} doesn't accept requests from you through Linkpilot, "
+                "so I haven't sent this one. Please contact them another way.")
+    if reason == "pending":
+        return (f"You already have {count} requests waiting for owners, the most at once. You "
+                "can send this one when one of them is decided or cancelled (/accounts), or "
+                f"when the first expires, on {when(until) if until else 'its expiry date'}. "
+                "Your request stays here meanwhile.")
+    if reason == "per_day":
+        return (f"You've sent {count} requests in the last 24 hours, the most for one day. You "
+                f"can send this one after {when(until) if until else 'a day'}; it stays here "
+                "meanwhile.")
+    return (f"The owner of @{esc(handle)} rejected your last request for it, so you can ask "
+            f"again after {when(until) if until else 'a while'}. Talk to them first; this "
+            "request stays here meanwhile.")
+
+
+BLOCK = "🚫 Block this advertiser"
+
+
+def confirm_block(requester: str) -> str:
+    return (f"Block {esc(requester)}? Their waiting requests to you are rejected, and Linkpilot "
+            "refuses their future requests for your accounts.")
+
+
+YES_BLOCK, NO_BLOCK = "Yes, block", "No"
+
+
+def blocked(requester: str, rejected: int) -> str:
+    return (f"Blocked: {esc(requester)} can't send you requests through Linkpilot any more"
+            + (f"; {rejected} waiting request(s) rejected." if rejected else "."))
+
+
 def own_handle(handle: str) -> str:
     return (
         f"You have claimed @{esc(handle)} yourself, so there is nobody to ask: as its owner you "

@@ -82,6 +82,24 @@ class OwnHandle(FlowError):
     """The advertiser has claimed this account themself: no approval is needed or possible."""
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much one advertiser may ask (settings; see bot.settings)."""
+
+    max_pending: int = 5
+    per_day: int = 20
+    after_rejection: timedelta = timedelta(hours=24)
+
+
+class OverLimit(FlowError):
+    """A limit refuses the request for now: `reason` names which, `until` says when it can be
+    sent (None: when a waiting request is decided, or, for a block, not unless unblocked)."""
+
+    def __init__(self, reason: str, until: datetime | None = None, count: int = 0) -> None:
+        super().__init__(reason)
+        self.reason, self.until, self.count = reason, until, count
+
+
 def position_of(row: ConversationRow) -> Position:
     return Position(state=row.state, data=row.data)
 
@@ -107,7 +125,7 @@ async def begin_link(uow: UnitOfWork, actor: Actor, now: datetime) -> Step:
 
 async def link_event(uow: UnitOfWork, user_id: int, event: str, now: datetime,
                      lifetime: timedelta, *, version: int | None = None,
-                     **kwargs: Any) -> Step:
+                     limits: Limits | None = None, **kwargs: Any) -> Step:
     """Fire one event on the conversation (a button, /back or /cancel) and store the result.
 
     With `version`, the event comes from a button and applies only to the question it was on.
@@ -119,7 +137,7 @@ async def link_event(uow: UnitOfWork, user_id: int, event: str, now: datetime,
     if version is not None and row.version != version:
         raise Stale(event)
     return await _store(uow, row, link_flow.fire(position_of(row), event, **kwargs), now,
-                        lifetime)
+                        lifetime, limits or Limits())
 
 
 async def link_text(uow: UnitOfWork, row: ConversationRow, text: str, now: datetime,
@@ -129,9 +147,9 @@ async def link_text(uow: UnitOfWork, row: ConversationRow, text: str, now: datet
 
 
 async def _store(uow: UnitOfWork, row: ConversationRow, new: Position, now: datetime,
-                 lifetime: timedelta) -> Step:
+                 lifetime: timedelta, limits: Limits | None = None) -> Step:
     if new.state == S.SUBMITTED:
-        await _check_submittable(uow, row.user_id, new)
+        await _check_submittable(uow, row.user_id, new, now, limits or Limits())
     saved = await uow.conversations.save(row, new.state, new.data, now)
     if platform := link_flow.passed_prerequisites(row.state, new):
         await _remember_prerequisites(uow, row.user_id, platform, now)
@@ -141,19 +159,35 @@ async def _store(uow: UnitOfWork, row: ConversationRow, new: Position, now: date
     return Step(new, saved.version, row.state, request)
 
 
-async def _check_submittable(uow: UnitOfWork, requester_id: int, position: Position) -> None:
-    """Refuse a request for one's own claimed account, or one already waiting."""
+async def _check_submittable(uow: UnitOfWork, requester_id: int, position: Position,
+                             now: datetime, limits: Limits) -> None:
+    """Refuse a request for one's own claimed account, one already waiting, one the owner
+    blocked, or one over the advertiser's limits (each refusal says when to try again)."""
     data = position.data
     platform = get_platform(data["platform"])
     handle_key = platform.handle_rule.key(data["handle"])
     claim = await uow.claims.get(platform.id, handle_key)
     if claim is not None and claim.owner_id == requester_id:
         raise OwnHandle(data["handle"])
-    for request in await uow.requests.of_requester(requester_id, limit=1000):
-        if (request.status == Status.PENDING and request.platform == platform.id
-                and request.handle_key == handle_key
+    if claim is not None and await uow.blocks.exists(claim.owner_id, requester_id):
+        raise OverLimit("blocked")
+    mine = await uow.requests.of_requester(requester_id, limit=1000)
+    pending = [r for r in mine if r.status == Status.PENDING]
+    for request in pending:
+        if (request.platform == platform.id and request.handle_key == handle_key
                 and request.ad_account.casefold() == data["ad_account"].casefold()):
             raise DuplicateRequest(request)
+    if len(pending) >= limits.max_pending:
+        raise OverLimit("pending", min(r.expires_at for r in pending), len(pending))
+    today = sorted(r.created_at for r in mine if r.created_at > now - timedelta(days=1))
+    if len(today) >= limits.per_day:
+        raise OverLimit("per_day", today[-limits.per_day] + timedelta(days=1), len(today))
+    rejected = [r.decided_at for r in mine
+                if r.status == Status.REJECTED and r.decided_at is not None
+                and (r.platform, r.handle_key) == (platform.id, handle_key)
+                and r.decided_at > now - limits.after_rejection]
+    if rejected:
+        raise OverLimit("after_rejection", max(rejected) + limits.after_rejection)
 
 
 async def _remember_prerequisites(uow: UnitOfWork, user_id: int, platform: str,
@@ -287,6 +321,38 @@ async def open_reason_step(uow: UnitOfWork, owner_id: int, key: str, now: dateti
     before = row or ConversationRow(owner_id, REASON_FLOW, "awaiting", {}, 0)
     await uow.conversations.save(before, "awaiting",
                                  {"key": key, "until": (now + REASON_WINDOW).isoformat()}, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    requester: UserRow | None
+    rejected: int  # waiting requests rejected by the block
+
+
+async def block_advertiser(uow: UnitOfWork, actor: Actor, key: str, now: datetime
+                           ) -> Blocked:
+    """From a card: the owner refuses this advertiser for good. Their waiting requests to this
+    owner are rejected (and told), and future ones refused."""
+    request = await _request(uow, key=key)
+    if request.owner_id != actor.id:
+        raise Refused("not_allowed")
+    await _seen(uow, actor, now)
+    await uow.blocks.add(actor.id, request.requester_id, now)
+    rejected = 0
+    for waiting in await uow.requests.pending_for_owner(actor.id):
+        if waiting.requester_id != request.requester_id:
+            continue
+        decision = request_flow.decide(waiting.status, "reject", Role.OWNER)
+        if not await uow.requests.move(waiting.id, decision.from_, decision.to, now,
+                                       decided=True):
+            continue
+        await uow.audit.record(waiting.id, actor.id, "block", decision.from_, decision.to, now)
+        after = await uow.requests.get(waiting.id)
+        assert after is not None
+        await _close_cards(uow, after)
+        uow.outbox.add(Notice("rejected_for_advertiser", after.requester_id, after.id))
+        rejected += 1
+    return Blocked(await uow.users.get(request.requester_id), rejected)
 
 
 async def check(uow: UnitOfWork, actor: Actor, key: str, event: str, now: datetime

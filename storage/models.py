@@ -242,3 +242,13 @@ class LiveQuestion(Base):
     __tablename__ = "live_questions"
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     message_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class Block(Base):
+    """An owner's refusal of every future request from one advertiser."""
+
+    __tablename__ = "blocks"
+    owner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    advertiser_id: Mapped[int] = mapped_column(BigInteger, primary_key=True,
+                                               autoincrement=False)
+    created_at: Mapped[datetime]

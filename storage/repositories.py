@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flows.records import CardRow, ClaimRow, ConversationRow, Notice, RequestRow, UserRow
 from storage.models import (
     AuditEvent,
+    Block,
     Claim,
     Conversation,
     Grant,
@@ -42,6 +43,7 @@ KB_QUESTIONS: Table = KbQuestion.__table__  # type: ignore[assignment]
 INBOX: Table = InboxUpdate.__table__  # type: ignore[assignment]
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 LIVE_QUESTIONS: Table = LiveQuestion.__table__  # type: ignore[assignment]
+BLOCKS: Table = Block.__table__  # type: ignore[assignment]
 
 __all__ = ["CardRow", "ClaimRow", "ConversationRow", "RequestRow", "UserRow"]
 
@@ -831,3 +833,21 @@ class LiveQuestions:
         await self._conn.execute(_upsert(self._conn, LIVE_QUESTIONS, ["chat_id"],
                                          {"chat_id": chat_id, "message_id": message_id},
                                          ["message_id"]))
+
+
+class Blocks:
+    """Which advertisers each owner has blocked."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, owner_id: int, advertiser_id: int, now: datetime) -> None:
+        stmt = _insert_ignoring_conflict(self._conn, BLOCKS, ["owner_id", "advertiser_id"])
+        await self._conn.execute(stmt.values(owner_id=owner_id, advertiser_id=advertiser_id,
+                                             created_at=now))
+
+    async def exists(self, owner_id: int, advertiser_id: int) -> bool:
+        b = BLOCKS.c
+        return (await self._conn.execute(
+            select(func.count()).select_from(BLOCKS)
+            .where(b.owner_id == owner_id, b.advertiser_id == advertiser_id))).scalar_one() > 0

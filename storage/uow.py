@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from storage.db import create_engine, migrate
 from storage.repositories import (
     Audit,
+    Blocks,
     Cards,
     Claims,
     Conversations,
@@ -49,6 +50,7 @@ class UnitOfWork:
     inbox: Inbox
     outbox: Outbox
     questions: LiveQuestions
+    blocks: Blocks
 
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
                  clock: Callable[[], datetime], worker: str = "main") -> None:
@@ -78,6 +80,7 @@ class UnitOfWork:
         self.inbox = Inbox(conn)
         self.outbox = Outbox(conn, self._worker)
         self.questions = LiveQuestions(conn)
+        self.blocks = Blocks(conn)
         return self
 
     async def commit(self) -> None:

@@ -192,6 +192,17 @@ class FakeRequests:
                 self._set(request_id, owner_id=owner_id)
 
 
+class FakeBlocks:
+    def __init__(self) -> None:
+        self.rows: set[tuple[int, int]] = set()
+
+    async def add(self, owner_id: int, advertiser_id: int, now: datetime) -> None:
+        self.rows.add((owner_id, advertiser_id))
+
+    async def exists(self, owner_id: int, advertiser_id: int) -> bool:
+        return (owner_id, advertiser_id) in self.rows
+
+
 class FakeClaims:
     """One owner per handle per platform; the first claim stands."""
 
@@ -352,6 +363,7 @@ class FakeUnitOfWork:
         self.conversations = FakeConversations()
         self.requests = FakeRequests()
         self.claims = FakeClaims()
+        self.blocks = FakeBlocks()
         self.grants = FakeGrants()
         self.audit = FakeAudit()
         self.cards = FakeCards()
@@ -372,6 +384,7 @@ class FakeUnitOfWork:
             "users": self.users.rows, "conversations": self.conversations.rows,
             "requests": self.requests.rows, "tokens": self.requests.token_hashes,
             "reminded": self.requests.reminded_at, "claims": self.claims.rows,
+            "blocks": self.blocks.rows,
             "grants": self.grants.rows, "audit": self.audit.rows, "cards": self.cards.rows,
             "questions": self.knowledge.rows,
             "notices": self.outbox.notices, "committed": self.committed,

@@ -146,3 +146,28 @@ async def test_help_says_what_each_kind_of_user_can_do(ada: Person) -> None:
     text = ada.last.plain
     assert "Advertisers" in text and "/link" in text and "/accounts" in text
     assert "Account owners" in text and "/claim" in text and "/owned" in text
+
+
+async def test_an_owner_blocks_an_advertiser_and_they_are_refused_politely(
+        ada: Person, owen: Person) -> None:
+    await owen.send("/claim owen.makes")
+    await send_request(ada)
+    card = next(m for m in owen.inbox if "asks to use" in m.plain)
+    await owen.press("🚫 Block this advertiser", card)
+    assert "Block Ada (@ada_ads)?" in owen.last.plain
+    await owen.press("Yes, block")
+    assert "Blocked: Ada (@ada_ads) can't send you requests" in owen.last.plain
+    assert "rejected your request" in ada.last.plain
+    assert not next(m for m in owen.inbox if m.message_id == card.message_id).has_buttons
+    await send_request(ada, ad_account="Other Ads")
+    assert "doesn't accept requests from you through Linkpilot" in ada.last.plain
+    assert sum("asks to use" in m.plain for m in owen.inbox) == 1
+
+
+async def test_a_request_after_a_rejection_says_when_to_try_again(
+        world: World, ada: Person, owen: Person) -> None:
+    await owen.send("/claim owen.makes")
+    await send_request(ada)
+    await owen.press("Reject", next(m for m in owen.inbox if "asks to use" in m.plain))
+    await send_request(ada, ad_account="Other Ads")
+    assert "you can ask again after 23 Nov 2026, 12:00 UTC" in ada.last.plain

@@ -439,7 +439,8 @@ async def test_one_reminder_a_day_before_then_expiry_tells_both_sides(
     assert await world.sweep() == (1, 0)
     reminder = owen.last
     assert "Reminder" in reminder.plain
-    assert reminder.labels == ["✅ Approve", "❌ Reject", "What am I allowing?"]
+    assert reminder.labels == ["✅ Approve", "❌ Reject", "What am I allowing?",
+                           "🚫 Block this advertiser"]
     assert await world.sweep() == (0, 0)  # once only
     clock.advance(timedelta(days=1))
     assert await world.sweep() == (0, 1)

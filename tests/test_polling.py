@@ -56,7 +56,8 @@ async def two_user_approval(ada: RemotePerson, owen: RemotePerson) -> None:
     await owen.wait_for(lambda: any("asks to use" in m.plain for m in owen.inbox), "the card")
     card = card_of(owen)
     assert "Ada (@ada_ads) asks to use your TikTok account @owen.makes" in card.plain
-    assert card.labels == ["✅ Approve", "❌ Reject", "What am I allowing?"]
+    assert card.labels == ["✅ Approve", "❌ Reject", "What am I allowing?",
+                           "🚫 Block this advertiser"]
     await owen.press("Approve", card)
     await ada.wait_for(lambda: "Authorized" in ada.last.plain, "Ada to be told")
     assert owen.last_answer == "Approved."

@@ -293,6 +293,7 @@ async def test_an_owner_erased_the_advertiser_is_told_and_the_claim_is_gone(
     await send_request(ada, ad_account="First Ads")
     await owen.press("Reject", card_of(owen))
     await owen.send("Not my brand", reply_to=owen.last)
+    world.clock.advance(timedelta(hours=25))  # after a rejection, asking again waits a day
     await send_request(ada, ad_account="Second Ads")
     waiting_card = card_of(owen)
     assert waiting_card.has_buttons

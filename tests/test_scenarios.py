@@ -75,7 +75,8 @@ async def test_happy_path_two_users(world: World, ada: Person, owen: Person) -> 
     card = card_of(owen)
     assert "Ada (@ada_ads) asks to use your TikTok account @owen.makes" in card.plain
     assert "Publish and manage new videos" in card.plain
-    assert card.labels == ["✅ Approve", "❌ Reject", "What am I allowing?"]
+    assert card.labels == ["✅ Approve", "❌ Reject", "What am I allowing?",
+                           "🚫 Block this advertiser"]
 
     await owen.press("Approve", card)
     assert owen.last_answer == "Approved."

@@ -735,3 +735,79 @@ async def test_accounts_lists_open_requests_first(uow: FakeUnitOfWork) -> None:
     second = await submit(uow)
     assert [r.id for r in await usecases.accounts(uow, ADA.id)] == [second.id, first.id]
     assert await usecases.accounts(uow, EVE.id) == []
+
+
+# --- limits and blocks --------------------------------------------------------------------------
+
+async def test_an_advertiser_may_have_only_so_many_requests_waiting(
+        uow: FakeUnitOfWork) -> None:
+    await claimed(uow)
+    for n in range(5):
+        await submit(uow, handle=f"@brand.{n}")
+    with pytest.raises(usecases.OverLimit) as over:
+        await submit(uow, handle="@brand.5")
+    assert over.value.reason == "pending" and over.value.count == 5
+    assert over.value.until == T0 + LIFETIME  # when the first waiting one expires
+
+
+async def test_and_only_so_many_a_day(uow: FakeUnitOfWork) -> None:
+    limits = usecases.Limits(max_pending=100, per_day=3)
+    for n in range(3):
+        request = await submit(uow, handle=f"@brand.{n}", now=T0 + timedelta(hours=n))
+        await usecases.decide(uow, ADA, "cancel", T0 + timedelta(hours=n), key=request.key)
+    step = await usecases.begin_link(uow, ADA, T0 + timedelta(hours=5))
+    assert step.position.state == "platform"
+    with pytest.raises(usecases.OverLimit) as over:
+        await walk_to_summary_and_send(uow, "@brand.9", T0 + timedelta(hours=5), limits)
+    assert over.value.reason == "per_day"
+    assert over.value.until == T0 + timedelta(days=1)  # the first of the three ages out
+
+
+async def walk_to_summary_and_send(uow: FakeUnitOfWork, handle: str, now: datetime,
+                                   limits: usecases.Limits) -> usecases.Step:
+    step = await usecases.begin_link(uow, ADA, now)
+    step = await usecases.link_event(uow, ADA.id, "choose_platform", now, LIFETIME,
+                                     platform="tiktok")
+    if step.position.state == "prerequisite_recap":
+        await usecases.link_event(uow, ADA.id, "all_still_true", now, LIFETIME)
+    row = await usecases.conversation(uow, ADA.id)
+    assert row is not None
+    await usecases.link_text(uow, row, "Acme Ads", now, LIFETIME)
+    row = await usecases.conversation(uow, ADA.id)
+    assert row is not None
+    await usecases.link_text(uow, row, handle, now, LIFETIME)
+    await usecases.link_event(uow, ADA.id, "toggle_scope", now, LIFETIME,
+                              scope="existing_posts")
+    await usecases.link_event(uow, ADA.id, "confirm_scopes", now, LIFETIME)
+    return await usecases.link_event(uow, ADA.id, "send", now, LIFETIME, limits=limits)
+
+
+async def test_after_a_rejection_the_same_account_waits(uow: FakeUnitOfWork) -> None:
+    await claimed(uow)
+    request = await submit(uow)
+    await usecases.decide(uow, OWEN, "reject", T0 + timedelta(hours=1), key=request.key)
+    with pytest.raises(usecases.OverLimit) as over:
+        await walk_to_summary_and_send(uow, CLAIMED, T0 + timedelta(hours=2), usecases.Limits())
+    assert over.value.reason == "after_rejection"
+    assert over.value.until == T0 + timedelta(hours=25)
+    later = await usecases.link_event(uow, ADA.id, "send", T0 + timedelta(hours=26), LIFETIME)
+    assert later.request is not None
+
+
+async def test_an_owner_blocks_an_advertiser_from_a_card(uow: FakeUnitOfWork) -> None:
+    await claimed(uow)
+    await claimed(uow, handle="owen.second")
+    first = await submit(uow)
+    await submit(uow, handle="@owen.second")  # another of Owen's accounts, also waiting
+    with pytest.raises(Refused):
+        await usecases.block_advertiser(uow, EVE, first.key, T0)  # only the owner
+    uow.notices.clear()
+    blocked = await usecases.block_advertiser(uow, OWEN, first.key, T0)
+    assert blocked.rejected == 2
+    assert all(r.status == "rejected" for r in uow.requests.rows.values())
+    assert ("rejected_for_advertiser", ADA.id) in told(uow)
+    with pytest.raises(usecases.OverLimit) as over:
+        await walk_to_summary_and_send(uow, CLAIMED, T0 + timedelta(days=30),
+                                       usecases.Limits())
+    assert over.value.reason == "blocked" and over.value.until is None
+    assert (await submit(uow, actor=EVE)).owner_id == OWEN.id  # others are not affected

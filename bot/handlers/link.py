@@ -29,7 +29,15 @@ from flows.platforms import (
     UnsafeText,
     looks_like_question,
 )
-from flows.usecases import DuplicateRequest, NoConversation, OwnHandle, Stale, Step, position_of
+from flows.usecases import (
+    DuplicateRequest,
+    NoConversation,
+    OverLimit,
+    OwnHandle,
+    Stale,
+    Step,
+    position_of,
+)
 
 # Button action -> (flow event, name of the argument the button carries).
 EVENTS: dict[str, tuple[str, str | None]] = {
@@ -161,14 +169,14 @@ async def on_flow_button(update: Update, context: Context) -> None:
         step = await usecases.link_event(
             context.uow, actor_of(update).id, event, deps.clock(),
             deps.settings.request_lifetime, version=press.version if press else -1,
-            **({arg_name: press.arg} if press and arg_name else {}))
+            limits=deps.settings.limits, **({arg_name: press.arg} if press and arg_name else {}))
     except (NoConversation, Stale):
         await answer(query, texts.STALE_BUTTON)
         await settle(query)
         return
-    except (DuplicateRequest, OwnHandle) as refused:
+    except (DuplicateRequest, OwnHandle, OverLimit) as refused:
         await answer(query)
-        await reply(update, _not_sent(refused))
+        await reply(update, await _not_sent(update, context, refused))
         return
     except FlowError as exc:
         await answer(query, flow_error(exc))
@@ -252,10 +260,15 @@ async def _typed_button(update: Update, context: Context, event: str,
     await show(update, step)
 
 
-def _not_sent(refused: DuplicateRequest | OwnHandle) -> str:
+async def _not_sent(update: Update, context: Context,
+                    refused: DuplicateRequest | OwnHandle | OverLimit) -> str:
     if isinstance(refused, DuplicateRequest):
         request = refused.request
         return texts.duplicate_request(request.handle, request.ad_account, request.created_at)
+    if isinstance(refused, OverLimit):
+        row = await usecases.conversation(context.uow, actor_of(update).id)
+        handle = row.data.get("handle", "") if row else ""
+        return texts.over_limit(refused.reason, refused.until, refused.count, handle)
     return texts.own_handle(str(refused.args[0]))
 
 

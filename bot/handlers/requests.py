@@ -61,6 +61,20 @@ async def on_request_button(update: Update, context: Context) -> None:
             await answer(query)
         elif action == "w":
             await _explain(update, await context.uow.requests.by_key(key))
+        elif action == "b":
+            checked = await usecases.check(context.uow, actor, key, "reject", now)
+            await answer(query)
+            await reply(update, Reply(texts.confirm_block(render.person(checked.requester)),
+                                      keyboards.confirm_block(key)))
+        elif action == "b!":
+            blocked = await usecases.block_advertiser(context.uow, actor, key, now)
+            await answer(query)
+            await settle(query, texts.YES_BLOCK)
+            await reply(update, texts.blocked(render.person(blocked.requester),
+                                              blocked.rejected))
+        elif action == "bx":
+            await answer(query)
+            await settle(query, texts.NO_BLOCK)
         elif action == "k":
             await answer(query)
             request = await context.uow.requests.by_key(key)

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from bot import qr
 from bot.app import build_application, finish, prepare
 from bot.context import deps_of
 from bot.local_api import LocalBotApi, Person, SentMessage
@@ -30,6 +31,7 @@ latest message with buttons. Pasting a t.me approval link opens it.
   :help                  this text          :quit  leave (Ctrl-D works too)"""
 
 _DEEP_LINK = re.compile(r"^(?:https?://)?t\.me/\w+\?start=([\w-]+)$")
+_LINK_IN_TEXT = re.compile(r"(?:https?://)?t\.me/\w+\?start=[\w-]+")
 
 
 @dataclass
@@ -60,6 +62,14 @@ def _print_message(seat: Seat, message: SentMessage, elsewhere: bool) -> None:
     head = f"[to {seat.person.user['first_name']}]" if elsewhere else "[bot]"
     edited = " (edited)" if message.edited else ""
     print(f"\n{head}{edited}")
+    if message.photo is not None:
+        # The terminal can't show the image; a QR code's caption carries its link, drawn here
+        # as the same code in block characters (scannable from the screen).
+        link = _LINK_IN_TEXT.search(message.plain)
+        print("  (photo)")
+        if link:
+            for line in qr.terminal(link.group(0)).splitlines():
+                print(f"  {line}")
     for line in message.plain.splitlines():
         print(f"  {line}")
     if message.has_buttons:

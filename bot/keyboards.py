@@ -3,8 +3,8 @@
 Callback data forms (all well under Telegram's 64 bytes):
   f:<version>:<action>[:<arg>]   a link-flow answer, valid only while the conversation has that
                                   version, so an old message's buttons stop working once answered
-  r:<request key>:<a|r|c|u|v|l>  an action on a request (approve, reject, cancel, unlink,
-                                  revoke, new approval link)
+  r:<request key>:<a|r|c|u|v|l|q>  an action on a request (approve, reject, cancel, unlink,
+                                  revoke, new approval link, new approval link as a QR code)
   t:<approval token>:<a|r>       approve or reject through a one-time approval link
   x:<request key>                skip the rejection reason
   q:<entry id> / c:<category> / m  FAQ answer, category, menu
@@ -125,6 +125,11 @@ def link_card(token: str) -> InlineKeyboardMarkup:
         Button(texts.APPROVE, callback_data=f"t:{token}:a"),
         Button(texts.REJECT, callback_data=f"t:{token}:r"),
     ], [Button(texts.WHAT_AM_I_ALLOWING, callback_data=f"t:{token}:w")]])
+
+
+def send_as_qr(key: str) -> InlineKeyboardMarkup:
+    """Under an approval link: the same approval as a QR code image (a new link)."""
+    return InlineKeyboardMarkup([[Button(texts.SEND_AS_QR, callback_data=f"r:{key}:q")]])
 
 
 def skip_reason(key: str) -> InlineKeyboardMarkup:

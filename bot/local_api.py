@@ -8,12 +8,14 @@ builds real ``Update`` objects, feeds them to ``application.process_update`` and
 user would now see.
 
 Known simplifications: private chats only; HTML is parsed like Telegram does (``can't parse
-entities`` errors included) but Markdown modes are not parsed; no media, inline mode or groups.
+entities`` errors included) but Markdown modes are not parsed; of media, photos only (sent as an
+upload or by a ``file_id`` the double issued); no inline mode or groups.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import re
@@ -182,10 +184,11 @@ class SentMessage:
     reply_markup: JSON | None = None  # raw reply_markup of the last send/edit, any kind
     link_preview_options: JSON | None = None
     edited: bool = False
+    photo: bytes | None = None  # the image of a photo message (``text`` is then its caption)
 
     @property
     def plain(self) -> str:
-        """The text as displayed: tags stripped, HTML entities unescaped."""
+        """The text (a photo's caption) as displayed: tags stripped, HTML entities unescaped."""
         return render(self.text, self.parse_mode)[0]
 
     @property
@@ -233,6 +236,8 @@ class _Stored:
     date: int = 0
     edit_date: int | None = None
     deleted: bool = False
+    photo: bytes | None = None  # a photo message: text, plain and entities are its caption
+    photo_sizes: list[JSON] = field(default_factory=list)
 
 
 @dataclass
@@ -242,6 +247,25 @@ class _Fault:
     retry_after: int | None
     times: int
     chat_id: int | None = None  # only calls for this chat
+
+
+# Methods that take uploaded files (their handlers get the multipart file parts too).
+_UPLOADS = frozenset({"sendphoto"})
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a PNG or JPEG image; None for anything else Telegram would refuse."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data.startswith(b"\xff\xd8"):
+        i = 2
+        while i + 9 < len(data) and data[i] == 0xFF:
+            marker, length = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
+            if marker in (0xC0, 0xC1, 0xC2):  # start of frame: height, then width
+                h = int.from_bytes(data[i + 5 : i + 7], "big")
+                return int.from_bytes(data[i + 7 : i + 9], "big"), h
+            i += 2 + length
+    return None
 
 
 def _buttons(inline: JSON | None) -> list[list[Button]]:
@@ -287,6 +311,7 @@ class LocalBotApi(BaseRequest):
         self._query_seq = itertools.count(4_200_000_000_000_000_001)
         self._queue: list[JSON] = []
         self._queue_waiters: set[asyncio.Event] = set()  # pending long-poll getUpdates
+        self._photos: dict[str, bytes] = {}  # file_id -> image, for photos sent before
 
     # --- BaseRequest --------------------------------------------------------------------------
     @property
@@ -313,10 +338,18 @@ class LocalBotApi(BaseRequest):
         params: JSON = json.loads(
             json.dumps(request_data.parameters if request_data else {}, default=str)
         )
-        return await self.dispatch(name, params)
+        # An uploaded file is not among the parameters: PTB sends it as a multipart file part.
+        files: dict[str, bytes] = {}
+        for key, part in (request_data.multipart_data if request_data else {}).items():
+            content = part[1]
+            files[key] = content if isinstance(content, bytes) else content.read()
+        return await self.dispatch(name, params, files)
 
-    async def dispatch(self, name: str, params: JSON) -> tuple[int, bytes]:
-        """Run Bot API method ``name`` with decoded ``params``: ``(HTTP status, JSON body)``."""
+    async def dispatch(
+        self, name: str, params: JSON, files: dict[str, bytes] | None = None
+    ) -> tuple[int, bytes]:
+        """Run Bot API method ``name`` with decoded ``params`` and uploaded ``files`` (multipart
+        file parts by field name): ``(HTTP status, JSON body)``."""
         try:
             fault = self._take_fault(name, params)
             if fault and fault.code == 0:
@@ -327,7 +360,7 @@ class LocalBotApi(BaseRequest):
             handler = getattr(self, f"_m_{name.lower()}", None)
             if handler is None:
                 raise ApiError(404, "Not Found")
-            result = handler(params)
+            result = handler(params, files or {}) if name.lower() in _UPLOADS else handler(params)
             if asyncio.iscoroutine(result):
                 result = await result
         except ApiError as err:
@@ -404,6 +437,9 @@ class LocalBotApi(BaseRequest):
         self.touched.clear()
         for user_id in user_ids:
             self._chats.pop(user_id, None)
+            prefix = f"AgACAgI{user_id}_"
+            for file_id in [f for f in self._photos if f.startswith(prefix)]:
+                del self._photos[file_id]
             self._next_id.pop(user_id, None)
             self._users.pop(user_id, None)
             self.started.discard(user_id)
@@ -471,9 +507,16 @@ class LocalBotApi(BaseRequest):
             "date": m.date,
             "chat": self.chat_json(m.chat_id),
             "from": self.bot_user if m.from_bot else self._users[m.chat_id],
-            "text": m.plain,
         }
-        if m.entities:
+        if m.photo is not None:
+            data["photo"] = m.photo_sizes
+            if m.plain:
+                data["caption"] = m.plain
+            if m.entities:
+                data["caption_entities"] = m.entities
+        else:
+            data["text"] = m.plain
+        if m.photo is None and m.entities:
             data["entities"] = m.entities
         if m.inline:
             data["reply_markup"] = m.inline
@@ -531,6 +574,7 @@ class LocalBotApi(BaseRequest):
             m.markup,
             m.preview,
             m.edit_date is not None,
+            m.photo,
         )
 
     @staticmethod
@@ -684,8 +728,79 @@ class LocalBotApi(BaseRequest):
         self.touched.append((chat_id, m.message_id))
         return self.message_json(m)
 
+    def _m_sendphoto(self, p: JSON, files: dict[str, bytes]) -> JSON:
+        chat_id = self._reachable(p)
+        photo = self._photo(p, files)
+        caption = p.get("caption")
+        plain: str = ""
+        entities: list[JSON] = []
+        if isinstance(caption, str):
+            plain, entities = render(caption, p.get("parse_mode"))
+            entities = entities or list(p.get("caption_entities") or [])
+            if _u16(plain) > 1024:
+                raise ApiError(400, "Bad Request: message caption is too long")
+        m = _Stored(
+            chat_id,
+            0,
+            True,
+            caption or "",
+            p.get("parse_mode"),
+            plain,
+            entities,
+            p.get("reply_markup"),
+            self._inline(p.get("reply_markup")),
+            photo=photo,
+        )
+        self._store(m)
+        m.photo_sizes = self._photo_sizes(m, photo)
+        self.touched.append((chat_id, m.message_id))
+        return self.message_json(m)
+
+    def _photo(self, p: JSON, files: dict[str, bytes]) -> bytes:
+        """The image of a sendPhoto: an upload, or a photo sent before named by its file_id."""
+        raw = p.get("photo")
+        if isinstance(raw, str) and raw.startswith("attach://"):
+            raw = files.get(raw.removeprefix("attach://"))
+        elif raw is None:
+            raw = files.get("photo")
+        if isinstance(raw, str):
+            known = self._photos.get(raw)
+            if known is None:
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            return known
+        if not raw:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if _image_size(raw) is None:
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        return raw
+
+    def _photo_sizes(self, m: _Stored, photo: bytes) -> list[JSON]:
+        """PhotoSize objects as Telegram makes them: a thumbnail and the photo, larger side at
+        most 1280 px, each with a file_id this double accepts in a later sendPhoto."""
+        size = _image_size(photo)
+        assert size is not None
+        width, height = size
+        sizes: list[JSON] = []
+        for kind, limit in (("s", 90), ("x", 1280)):
+            scale = min(1.0, limit / max(width, height))
+            unique = hashlib.sha256(photo).hexdigest()[:16] + kind
+            file_id = f"AgACAgI{m.chat_id}_{m.message_id}_{unique}"
+            self._photos[file_id] = photo
+            sizes.append(
+                {
+                    "file_id": file_id,
+                    "file_unique_id": unique,
+                    "width": max(1, round(width * scale)),
+                    "height": max(1, round(height * scale)),
+                    "file_size": len(photo),
+                }
+            )
+        return sizes
+
     def _m_editmessagetext(self, p: JSON) -> JSON:
         m = self._editable(p)
+        if m.photo is not None:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
         plain, entities = self._content(p)
         return self._apply_edit(m, p, p["text"], plain, entities)
 
@@ -1012,9 +1127,11 @@ def _header_param(header: str, name: str) -> str | None:
     return re.sub(r"\\(.)", r"\1", m.group(1)) if m.group(1) is not None else m.group(2)
 
 
-def _multipart_fields(body: bytes, content_type: str) -> list[tuple[str, str]]:
-    """Non-file fields of a multipart/form-data body (file parts are skipped: in-process they are
-    not among ``RequestData.parameters`` either)."""
+def _multipart_fields(
+    body: bytes, content_type: str, files: dict[str, bytes] | None = None
+) -> list[tuple[str, str]]:
+    """Non-file fields of a multipart/form-data body. File parts (they carry a filename) go to
+    ``files`` by field name: in-process they are not among ``RequestData.parameters`` either."""
     boundary = _header_param(content_type, "boundary")
     if not boundary:
         raise ApiError(400, "Bad Request: multipart boundary is missing")
@@ -1033,13 +1150,20 @@ def _multipart_fields(body: bytes, content_type: str) -> list[tuple[str, str]]:
             if key.strip().lower() == "content-disposition":
                 disposition = val.strip()
         name = _header_param(disposition, "name")
-        if name is None or _header_param(disposition, "filename") is not None:
+        if name is None:
+            continue
+        if _header_param(disposition, "filename") is not None:
+            if files is not None:
+                files[name] = content
             continue
         fields.append((name, content.decode("utf-8")))
     return fields
 
 
-def _request_params(query: str, content_type: str, body: bytes) -> JSON:
+def _request_params(
+    query: str, content_type: str, body: bytes, files: dict[str, bytes] | None = None
+) -> JSON:
+    """A request's parameters; uploaded files (multipart file parts) go to ``files``."""
     from urllib.parse import parse_qsl
 
     params = decode_form(parse_qsl(query, keep_blank_values=True)) if query else {}
@@ -1055,7 +1179,7 @@ def _request_params(query: str, content_type: str, body: bytes) -> JSON:
             raise ApiError(400, "Bad Request: JSON request body must be an object")
         params.update(data)
     elif kind == "multipart/form-data":
-        params.update(decode_form(_multipart_fields(body, content_type)))
+        params.update(decode_form(_multipart_fields(body, content_type, files)))
     else:  # application/x-www-form-urlencoded, and what clients send without a content type
         text = body.decode("utf-8")
         params.update(decode_form(parse_qsl(text, keep_blank_values=True)))
@@ -1201,12 +1325,13 @@ class HttpFront:
             return 404, _error_body(404, "Not Found")
         if m.group(1) != self.api.token:
             return 401, _error_body(401, "Unauthorized")
+        files: dict[str, bytes] = {}
         try:
-            params = _request_params(split.query, headers.get("content-type", ""), body)
+            params = _request_params(split.query, headers.get("content-type", ""), body, files)
         except (ApiError, UnicodeDecodeError) as err:
             desc = err.description if isinstance(err, ApiError) else "Bad Request: invalid UTF-8"
             return 400, _error_body(400, desc)
-        call = asyncio.ensure_future(self.api.dispatch(m.group(2), params))
+        call = asyncio.ensure_future(self.api.dispatch(m.group(2), params, files))
         try:
             # A long poll can outlive its client (a cancelled request, a stopping updater): stop
             # waiting for it when the connection closes, as Telegram does.

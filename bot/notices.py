@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot import keyboards, render, texts
+from bot import keyboards, qr, render, texts
 from bot.render import Reply
 from flows.records import RequestRow, UserRow
 from flows.request_flow import Status
 from flows.usecases import REASON_WINDOW
 
-__all__ = ["CARD_KINDS", "Reply", "render_notice"]
+__all__ = ["CARD_KINDS", "LINK_KINDS", "Reply", "render_notice"]
+
+# Notices that carry a fresh one-time approval link: its token is issued as they are rendered.
+LINK_KINDS = frozenset({"approval_link", "approval_qr"})
 
 # Notices whose sent message is remembered (by its message id) against the request: cards are
 # closed when the request is decided; a reply to a "why?" prompt is read as the reason.
@@ -41,7 +44,11 @@ def render_notice(kind: str, request: RequestRow, requester: UserRow | None,
         return Reply(texts.reminder_for_advertiser(handle, request.expires_at))
     if kind == "approval_link":
         assert link is not None
-        return Reply(texts.forward_link(handle, link, request.expires_at, data.get("why", "")))
+        return Reply(texts.forward_link(handle, link, request.expires_at, data.get("why", "")),
+                     keyboards.send_as_qr(request.key))
+    if kind == "approval_qr":
+        assert link is not None
+        return Reply(texts.approval_qr(handle, link, request.expires_at), photo=qr.png(link))
     if kind == "sent_to_owner":
         return Reply(texts.sent_to_owner(handle, request.expires_at)) if pending else None
     if kind == "close_card":

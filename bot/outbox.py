@@ -243,6 +243,9 @@ class Dispatcher:
             if said is None:
                 return None  # nothing to say any more (the request moved on)
             text, markup = said.text, said.markup
+            if said.photo is not None:
+                return await bot.send_photo(row.chat_id, said.photo, caption=text,
+                                            reply_markup=markup)
         if row.kind == "edit" or "message_id" in data:
             return await bot.edit_message_text(text, chat_id=row.chat_id,
                                                message_id=data["message_id"],
@@ -264,7 +267,7 @@ class Dispatcher:
         now = self._clock()
         async with self._db.unit_of_work() as uow:
             token = None
-            if row.kind == "approval_link" and row.request_id is not None:
+            if row.kind in notices.LINK_KINDS and row.request_id is not None:
                 # The token is made now, stored hashed before the message leaves.
                 token = await usecases.issue_link(uow, row.request_id, now)
                 await uow.commit()

@@ -14,10 +14,12 @@ from storage.repositories import ClaimRow, RequestRow, UserRow
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A message to send: HTML text and an optional inline keyboard."""
+    """A message to send: HTML text and an optional inline keyboard; with `photo` (image
+    bytes), a photo whose caption is the text."""
 
     text: str
     markup: InlineKeyboardMarkup | None = None
+    photo: bytes | None = None
 
 
 def question(position: Position, version: int, *, explained: bool = False) -> Reply:
@@ -122,7 +124,8 @@ def accounts(requests: list[RequestRow]) -> Reply:
         if r.status == "pending":
             rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c",
                                                   r.ad_account),
-                         keyboards.request_action(texts.APPROVAL_LINK, r.handle, r.key, "l")])
+                         keyboards.request_action(texts.APPROVAL_LINK, r.handle, r.key, "l"),
+                         keyboards.request_action(texts.QR_CODE, r.handle, r.key, "q")])
         elif r.status == "authorized":
             rows.append([keyboards.request_action(texts.UNLINK, r.handle, r.key, "u",
                                                   r.ad_account)])

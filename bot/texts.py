@@ -332,6 +332,17 @@ def forward_link(handle: str, link: str, expires: datetime, why: str = "unclaime
     )
 
 
+def approval_qr(handle: str, link: str, expires: datetime) -> str:
+    """The caption of an approval link sent as a QR code (at most 1,024 characters)."""
+    return (
+        f"📷 A new <b>one-time approval link</b> for @{esc(handle)} as a QR code. The owner "
+        "scans it with their phone's camera, or you forward them this photo; any earlier link "
+        "or QR code no longer works.\n"
+        f"It works for one decision and expires on {when(expires)}. The link in it:\n"
+        f"{esc(link)}"
+    )
+
+
 # What each side must still do in TikTok (Linkpilot records consent; it changes nothing there).
 # Paths: TikTok's Business Center help on linking by QR code, unlinking and removing partners.
 TIKTOK_LINK_STEPS = (
@@ -611,6 +622,7 @@ OWNED_TITLE = "<b>Your accounts</b>"
 NO_GRANTS = "    – no advertiser uses it yet"
 SOMEONE = "Someone"
 CANCEL_REQUEST, UNLINK, REVOKE, APPROVAL_LINK = "Cancel", "Unlink", "Revoke", "Approval link"
+QR_CODE, SEND_AS_QR = "QR code", "📷 Send as QR code"
 
 
 YES_UNLINK, YES_REVOKE, KEEP = "Yes, unlink", "Yes, revoke", "No, keep it"

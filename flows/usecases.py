@@ -479,11 +479,25 @@ async def open_approval_link(uow: UnitOfWork, actor: Actor, token: str, now: dat
 
 async def link_again(uow: UnitOfWork, actor: Actor, key: str, now: datetime) -> RequestRow:
     """A fresh approval link for the requester's own pending request (an older one dies)."""
+    request = await _own_pending(uow, actor, key, now)
+    uow.outbox.add(Notice("approval_link", actor.id, request.id, {"why": "again"}))
+    return request
+
+
+async def approval_qr(uow: UnitOfWork, actor: Actor, key: str, now: datetime) -> RequestRow:
+    """A fresh approval link as a QR code image, for the requester's own pending request (an
+    older link or code dies: the token is issued when the image is made)."""
+    request = await _own_pending(uow, actor, key, now)
+    uow.outbox.add(Notice("approval_qr", actor.id, request.id))
+    return request
+
+
+async def _own_pending(uow: UnitOfWork, actor: Actor, key: str, now: datetime) -> RequestRow:
+    """The actor's own request while it waits for the owner; Refused("gone") otherwise."""
     request = await _request(uow, key=key)
     if request.requester_id != actor.id or request.status != Status.PENDING \
             or now >= request.expires_at:
         raise Refused("gone")
-    uow.outbox.add(Notice("approval_link", actor.id, request.id, {"why": "again"}))
     return request
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 
+from bot import qr, texts
 from bot.chat import run_chat
 from bot.settings import Settings
 
@@ -33,3 +35,15 @@ async def test_a_popup_is_shown_once(settings: Settings,
                      "3", "/help", ":quit")  # Continue with no permission ticked
     assert out.count("(popup)") == 1  # not repeated after /help
     assert "(popup) Please select at least one permission" in out
+
+
+async def test_the_terminal_chat_draws_the_qr_code(
+        settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    out = await chat(settings, capsys, "/link", "1", "1", "1", "1", "Acme Ads", "@owen.makes",
+                     "1", "3", "1", "1", ":quit")  # sent (unclaimed), then Send as QR code
+    assert f"[1] {texts.SEND_AS_QR}" in out
+    shown = out[out.index("(photo)"):]
+    link = re.search(r"https://t\.me/linkpilot_bot\?start=[\w-]+", shown)
+    assert link is not None and "as a QR code" in shown
+    drawn = "\n".join(f"  {line}" for line in qr.terminal(link.group(0)).splitlines())
+    assert drawn in shown

@@ -105,12 +105,20 @@ async def _unclaimed(world: World, ada: Person, owen: Person, clock: Clock) -> N
     await fill_request(ada)
 
 
+async def _unclaimed_sent(world: World, ada: Person, owen: Person, clock: Clock) -> None:
+    await send_request(ada)
+
+
 async def _nothing(world: World, ada: Person, owen: Person, clock: Clock) -> None:
     pass
 
 
 async def _press_send(world: World, ada: Person, owen: Person, clock: Clock) -> object:
     return await ada.press("Send request")
+
+
+async def _ask_for_qr(world: World, ada: Person, owen: Person, clock: Clock) -> object:
+    return await ada.press(texts.SEND_AS_QR)
 
 
 async def _approve(world: World, ada: Person, owen: Person, clock: Clock) -> object:
@@ -159,6 +167,7 @@ POINTS = [
           _press_send),
     Point("approval link", "ada", "sendMessage", "one-time approval link", _unclaimed,
           _press_send),
+    Point("approval QR code", "ada", "sendPhoto", "as a QR code", _unclaimed_sent, _ask_for_qr),
     Point("approved", "ada", "sendMessage", "Authorized", _sent, _approve),
     Point("card closed", "owen", "editMessageText", "✅ Approved", _sent, _approve),
     Point("rejected", "ada", "sendMessage", "rejected your request", _sent, _reject),

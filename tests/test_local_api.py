@@ -388,3 +388,72 @@ async def test_long_polling_smoke(monkeypatch: pytest.MonkeyPatch) -> None:
     await app.shutdown()
     assert [m.text for m in ana.inbox] == ["ping"]
     assert api.calls_to("deleteWebhook")  # start_polling clears any webhook first
+
+
+# --- photos --------------------------------------------------------------------------------------
+
+def _png(text: str = "https://t.me/linkpilot_bot?start=abc") -> bytes:
+    import io
+
+    import segno
+
+    out = io.BytesIO()
+    segno.make(text).save(out, kind="png", scale=5)
+    return out.getvalue()
+
+
+async def test_send_photo_upload_caption_and_file_id(env: tuple[LocalBotApi, Application]) -> None:
+    api, app = env
+    ana = Person(api, 101, "Ana")
+    await ana.send("/start")
+    png = _png()
+    width = int.from_bytes(png[16:20], "big")
+    msg = await app.bot.send_photo(101, png, caption="A <b>QR</b> code", parse_mode="HTML",
+                                   reply_markup=_keyboard("Yes"))
+    assert msg.caption == "A QR code" and msg.text is None
+    assert [(e.type, e.offset, e.length) for e in msg.caption_entities] == [("bold", 2, 2)]
+    assert [(p.width, p.height) for p in msg.photo] == [(90, 90), (width, width)]
+    assert len({p.file_unique_id for p in msg.photo}) == 2
+    stored = ana.last
+    assert stored.photo == png and stored.plain == "A QR code" and stored.labels == ["Yes"]
+
+    # A photo sent before goes again by its file_id; a text edit of a photo is refused.
+    again = await app.bot.send_photo(101, msg.photo[-1].file_id)
+    assert ana.last.photo == png and again.caption is None
+    with pytest.raises(BadRequest, match=r"(?i)no text in the message to edit"):
+        await app.bot.edit_message_text("text", chat_id=101, message_id=msg.message_id)
+    await app.bot.edit_message_reply_markup(chat_id=101, message_id=msg.message_id)
+    assert not api.messages(101)[-2].has_buttons
+
+    with pytest.raises(BadRequest, match=r"(?i)wrong file identifier"):
+        await app.bot.send_photo(101, "AgACAgI-unknown")
+    with pytest.raises(BadRequest, match=r"(?i)image_process_failed"):
+        await app.bot.send_photo(101, b"not an image at all")
+    with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
+        await app.bot.send_photo(101, png, caption="x" * 1025)
+    with pytest.raises(Forbidden, match="can't initiate"):
+        await app.bot.send_photo(555, png)
+    api.block(101)
+    with pytest.raises(Forbidden, match="blocked"):
+        await app.bot.send_photo(101, png)
+    api.unblock(101)
+    api.fail_next("sendPhoto", 429, "Too Many Requests: retry after 5", retry_after=5)
+    with pytest.raises(RetryAfter):
+        await app.bot.send_photo(101, png)
+    assert [m.photo == png for m in ana.inbox] == [False, True, True]  # refused: not stored
+
+
+async def test_send_photo_over_http_is_a_multipart_upload(monkeypatch: pytest.MonkeyPatch) -> None:
+    from telegram import Bot
+
+    from bot.local_api import serve_http
+
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    api = LocalBotApi()
+    ana = Person(api, 101, "Ana")
+    api.started.add(ana.user_id)
+    png = _png("over http")
+    async with await serve_http(api) as front, Bot(api.token, base_url=front.base_url) as bot:
+        msg = await bot.send_photo(101, png, caption="Scan me &amp; smile", parse_mode="HTML")
+    assert msg.caption == "Scan me & smile" and msg.photo[-1].file_size == len(png)
+    assert ana.last.photo == png

@@ -403,6 +403,22 @@ async def test_link_again_is_for_the_requesters_pending_request(uow: FakeUnitOfW
     assert uow.notices == []
 
 
+async def test_a_qr_code_is_for_the_requesters_pending_request(uow: FakeUnitOfWork) -> None:
+    request = await pending(uow, owner=None)
+    await usecases.approval_qr(uow, ADA, request.key, T0)
+    assert uow.notices == [Notice("approval_qr", ADA.id, request.id)]
+    uow.notices.clear()
+    for actor, now in ((EVE, T0), (ADA, request.expires_at)):
+        with pytest.raises(Refused) as refused:
+            await usecases.approval_qr(uow, actor, request.key, now)
+        assert refused.value.reason == "gone"
+    await usecases.decide(uow, ADA, "cancel", T0, key=request.key)
+    uow.notices.clear()
+    with pytest.raises(Refused):
+        await usecases.approval_qr(uow, ADA, request.key, T0)
+    assert uow.notices == []
+
+
 async def test_owner_unreachable_sends_a_link_while_pending(uow: FakeUnitOfWork) -> None:
     request = await pending(uow)
     assert await usecases.owner_unreachable(uow, request.id, T0)

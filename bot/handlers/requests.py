@@ -50,7 +50,8 @@ async def open_link(update: Update, context: Context, token: str) -> None:
 
 @traced("request_button")
 async def on_request_button(update: Update, context: Context) -> None:
-    """Approve, reject, cancel, unlink or revoke from a card or a list."""
+    """Approve, reject, cancel, unlink or revoke from a card or a list; a new approval link
+    (or QR code) from a list or a link."""
     query, deps = update.callback_query, context.deps
     assert query is not None and query.data is not None
     key, action = keyboards.parse_pair(query.data, "r") or ("", "")
@@ -58,6 +59,9 @@ async def on_request_button(update: Update, context: Context) -> None:
     try:
         if action == "l":
             await usecases.link_again(context.uow, actor, key, now)
+            await answer(query)
+        elif action == "q":
+            await usecases.approval_qr(context.uow, actor, key, now)
             await answer(query)
         elif action == "w":
             await _explain(update, await context.uow.requests.by_key(key))

@@ -128,6 +128,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     add(CallbackQueryHandler(requests.on_request_button, pattern=r"^r:"))
     add(CallbackQueryHandler(requests.on_link_button, pattern=r"^t:"))
     add(CallbackQueryHandler(requests.on_skip_reason, pattern=r"^x:"))
+    add(CallbackQueryHandler(requests.on_unblock_button, pattern=r"^b:\d+$"))
     add(CallbackQueryHandler(privacy.on_erase_button, pattern=r"^d:(yes|no)$"))
     add(CallbackQueryHandler(faq.on_suggestion, pattern=r"^[sn]:"))
     add(CallbackQueryHandler(faq.on_faq_button, pattern=r"^(m|[cq]:)"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup
@@ -133,9 +134,11 @@ def accounts(requests: list[RequestRow]) -> Reply:
 
 
 def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]],
-          pending: list[tuple[RequestRow, UserRow | None]]) -> Reply:
-    """/owned: the owner's handles, who may use each, and a Revoke button per grant."""
-    if not claims and not grants and not pending:
+          pending: list[tuple[RequestRow, UserRow | None]],
+          blocked: Sequence[tuple[int, UserRow | None]] = ()) -> Reply:
+    """/owned: the owner's handles, who may use each, a Revoke button per grant, and the
+    advertisers they blocked, each with Unblock."""
+    if not claims and not grants and not pending and not blocked:
         return Reply(texts.OWNED_EMPTY)
     shown: dict[tuple[str, str], str] = {(c.platform, c.handle_key): c.handle for c in claims}
     for r, _ in (*grants, *pending):
@@ -158,4 +161,8 @@ def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]
                          keyboards.Button(texts.REJECT, callback_data=f"r:{r.key}:r")])
         if not mine and not waiting:
             lines.append(texts.NO_GRANTS)
+    for advertiser_id, u in blocked:
+        lines.append(texts.blocked_line(person(u)))
+        rows.append([keyboards.Button(f"{texts.UNBLOCK} {person(u)}"[:48],
+                                      callback_data=f"b:{advertiser_id}")])
     return Reply("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)

@@ -490,6 +490,12 @@ def confirm_block(requester: str) -> str:
 
 
 YES_BLOCK, NO_BLOCK = "Yes, block", "No"
+UNBLOCK = "Unblock"
+UNBLOCKED = "Unblocked: they can send you requests again."
+
+
+def blocked_line(requester: str) -> str:
+    return f"🚫 Blocked: {esc(requester)}"
 
 
 def blocked(requester: str, rejected: int) -> str:

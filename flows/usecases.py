@@ -10,7 +10,7 @@ raises `Refused` (or a `FlowError`) before anything is written.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -566,6 +566,7 @@ class Owned:
     claims: list[ClaimRow]
     grants: list[tuple[RequestRow, UserRow | None]]
     pending: list[tuple[RequestRow, UserRow | None]]
+    blocked: list[tuple[int, UserRow | None]] = field(default_factory=list)
 
 
 async def owned(uow: UnitOfWork, owner_id: int) -> Owned:
@@ -574,8 +575,14 @@ async def owned(uow: UnitOfWork, owner_id: int) -> Owned:
     grants = await uow.requests.authorized_for_owner(owner_id)
     pending = await uow.requests.pending_for_owner(owner_id)
     people = {r.requester_id: await uow.users.get(r.requester_id) for r in grants + pending}
+    blocked = [(a, await uow.users.get(a)) for a in await uow.blocks.of_owner(owner_id)]
     return Owned(claims, [(r, people[r.requester_id]) for r in grants],
-                 [(r, people[r.requester_id]) for r in pending])
+                 [(r, people[r.requester_id]) for r in pending], blocked)
+
+
+async def unblock(uow: UnitOfWork, actor: Actor, advertiser_id: int) -> bool:
+    """The owner lets a blocked advertiser ask again; False if they weren't blocked."""
+    return await uow.blocks.remove(actor.id, advertiser_id)
 
 
 async def accounts(uow: UnitOfWork, requester_id: int) -> list[RequestRow]:

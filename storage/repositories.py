@@ -846,6 +846,18 @@ class Blocks:
         await self._conn.execute(stmt.values(owner_id=owner_id, advertiser_id=advertiser_id,
                                              created_at=now))
 
+    async def of_owner(self, owner_id: int) -> list[int]:
+        b = BLOCKS.c
+        rows = await self._conn.execute(
+            select(b.advertiser_id).where(b.owner_id == owner_id).order_by(b.created_at))
+        return [int(r[0]) for r in rows]
+
+    async def remove(self, owner_id: int, advertiser_id: int) -> bool:
+        b = BLOCKS.c
+        result = await self._conn.execute(
+            BLOCKS.delete().where(b.owner_id == owner_id, b.advertiser_id == advertiser_id))
+        return result.rowcount == 1
+
     async def exists(self, owner_id: int, advertiser_id: int) -> bool:
         b = BLOCKS.c
         return (await self._conn.execute(

@@ -202,6 +202,15 @@ class FakeBlocks:
     async def exists(self, owner_id: int, advertiser_id: int) -> bool:
         return (owner_id, advertiser_id) in self.rows
 
+    async def of_owner(self, owner_id: int) -> list[int]:
+        return sorted(a for o, a in self.rows if o == owner_id)
+
+    async def remove(self, owner_id: int, advertiser_id: int) -> bool:
+        if (owner_id, advertiser_id) not in self.rows:
+            return False
+        self.rows.discard((owner_id, advertiser_id))
+        return True
+
 
 class FakeClaims:
     """One owner per handle per platform; the first claim stands."""

@@ -171,3 +171,20 @@ async def test_a_request_after_a_rejection_says_when_to_try_again(
     await owen.press("Reject", next(m for m in owen.inbox if "asks to use" in m.plain))
     await send_request(ada, ad_account="Other Ads")
     assert "you can ask again after 23 Nov 2026, 12:00 UTC" in ada.last.plain
+
+
+async def test_an_owner_unblocks_from_owned(world: World, ada: Person, owen: Person) -> None:
+    from datetime import timedelta
+
+    await owen.send("/claim owen.makes")
+    await send_request(ada)
+    await owen.press("🚫 Block this advertiser")
+    await owen.press("Yes, block")
+    await owen.send("/owned")
+    assert "Blocked: Ada (@ada_ads)" in owen.last.plain
+    await owen.press("Unblock Ada")
+    assert owen.last_answer == "Unblocked: they can send you requests again."
+    assert "Blocked" not in owen.last.plain
+    world.clock.advance(timedelta(hours=25))  # the block's rejection waits a day, as any
+    await send_request(ada, ad_account="Other Ads")
+    assert sum("asks to use" in m.plain for m in owen.inbox) == 2

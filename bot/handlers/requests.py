@@ -183,6 +183,17 @@ async def take_reason(update: Update, context: Context) -> bool:
     return True
 
 
+@traced("unblock")
+async def on_unblock_button(update: Update, context: Context) -> None:
+    """An owner lets a blocked advertiser ask again (from /owned)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    actor = actor_of(update)
+    done = await usecases.unblock(context.uow, actor, int(query.data.partition(":")[2]))
+    await answer(query, texts.UNBLOCKED if done else texts.STALE_BUTTON)
+    await redraw(query, await _owned(context, actor.id))
+
+
 @traced("skip_reason")
 async def on_skip_reason(update: Update, context: Context) -> None:
     """The owner chose not to give a reason."""
@@ -201,7 +212,7 @@ async def _accounts(context: Context, user_id: int) -> Reply:
 
 async def _owned(context: Context, user_id: int) -> Reply:
     owned = await usecases.owned(context.uow, user_id)
-    return render.owned(owned.claims, owned.grants, owned.pending)
+    return render.owned(owned.claims, owned.grants, owned.pending, owned.blocked)
 
 
 @traced("accounts")

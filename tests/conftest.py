@@ -12,6 +12,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 import asyncio
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -164,14 +165,21 @@ class World:
         return await self.deps.dispatcher.run_due()
 
 
-@pytest.fixture
-async def world(settings: Settings, clock: Clock) -> AsyncIterator[World]:
+@asynccontextmanager
+async def running(settings: Settings, clock: Clock) -> AsyncIterator[World]:
+    """A booted World, stopped on the way out."""
     w = World(settings=settings, clock=clock)
     await w.boot()
     try:
         yield w
     finally:
         await w.stop()
+
+
+@pytest.fixture
+async def world(settings: Settings, clock: Clock) -> AsyncIterator[World]:
+    async with running(settings, clock) as w:
+        yield w
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from tests.conftest import (
     World,
     fill_request,
     pass_prerequisites,
+    running,
     send_request,
 )
 
@@ -341,12 +342,8 @@ def default_limits(database_url: str) -> Settings:
 
 @pytest.fixture
 async def gated(default_limits: Settings, clock: Clock) -> AsyncIterator[World]:
-    w = World(settings=default_limits, clock=clock)
-    await w.boot()
-    try:
+    async with running(default_limits, clock) as w:
         yield w
-    finally:
-        await w.stop()
 
 
 async def test_a_flood_is_told_once_and_delays_nobody_else(gated: World) -> None:

@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/throughput.py [--users N] [--rounds R] [--profile] [--baseline-settle]
+    python benchmarks/throughput.py [--users N] [--rounds R] [--profile] [--no-baseline-settle]
                                     [--no-memory]
 
 Both bots run on the in-process Bot API double (:class:`bot.local_api.LocalBotApi`) and are fed
@@ -30,8 +30,9 @@ flow that is pure state machine and database::
    update, the own time by area (our modules, PTB, SQLAlchemy, the double, waiting...), the top
    25 entries by cumulative time and the top entries by own time.
 
-``--baseline-settle`` makes the baseline also edit the pressed message as Linkpilot does, so both
-make the same Bot API calls and the remaining gap is state handling alone.
+By default the baseline also edits the pressed message as Linkpilot does, so both make the same
+Bot API calls and the remaining gap is state handling alone (``--no-baseline-settle`` drops
+that edit, the cheaper habit of plain PTB bots, for comparison).
 
 Figures only; nothing here passes or fails, except that an update the bot did not answer as
 expected is counted and reported (a broken flow makes the figures meaningless).
@@ -552,8 +553,7 @@ def measure_memory(name: str, args: argparse.Namespace) -> JSON:
     """Run one bot's memory leg in a fresh interpreter, so RSS is that bot's alone."""
     command = [sys.executable, str(Path(__file__).resolve()), "--memory-leg", name,
                "--users", str(args.users)]
-    if args.baseline_settle:
-        command.append("--baseline-settle")
+    command.append("--baseline-settle" if args.baseline_settle else "--no-baseline-settle")
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"memory leg {name} failed:\n{done.stderr}")
@@ -653,8 +653,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile one Linkpilot leg and print the top entries")
-    parser.add_argument("--baseline-settle", action="store_true",
-                        help="the baseline also edits the pressed message, as Linkpilot does")
+    # Equal work is the default: both bots make the same Bot API calls per update.
+    parser.add_argument("--baseline-settle", action=argparse.BooleanOptionalAction,
+                        default=True,
+                        help="the baseline also edits the pressed message, as Linkpilot does "
+                             "(default; --no-baseline-settle for the cheaper PTB habit)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory legs")
     parser.add_argument("--pickle", action="store_true",
                         help="also time the baseline with PicklePersistence, flushed after "

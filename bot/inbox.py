@@ -199,6 +199,10 @@ class Processor:
                 waiter = self._waiters.pop(update_id, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
+                # Give the other people's workers their turn: an update may run start to end
+                # without waiting for anything (SQLite is called inline), and one person's
+                # backlog must not hold everyone else's first message.
+                await asyncio.sleep(0)
         finally:
             del self._queues[key], self._workers[key]
             if not self._workers:

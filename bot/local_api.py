@@ -251,6 +251,14 @@ class _Fault:
 
 # Methods that take uploaded files (their handlers get the multipart file parts too).
 _UPLOADS = frozenset({"sendphoto"})
+# Telegram's method names are case-insensitive; calls are recorded under the documented spelling
+# whatever spelling the bot used, so the calls of two bots compare.
+_METHODS = {name.lower(): name for name in (
+    "getMe", "setMyCommands", "setMyDescription", "setMyShortDescription", "getMyCommands",
+    "deleteMyCommands", "sendMessage", "sendPhoto", "editMessageText", "editMessageReplyMarkup",
+    "deleteMessage", "deleteMessages", "sendChatAction", "answerCallbackQuery", "getUpdates",
+    "setWebhook", "deleteWebhook", "getWebhookInfo", "setChatMenuButton", "getChat", "close",
+    "logOut")}
 
 
 def _image_size(data: bytes) -> tuple[int, int] | None:
@@ -350,6 +358,7 @@ class LocalBotApi(BaseRequest):
     ) -> tuple[int, bytes]:
         """Run Bot API method ``name`` with decoded ``params`` and uploaded ``files`` (multipart
         file parts by field name): ``(HTTP status, JSON body)``."""
+        name = _METHODS.get(name.lower(), name)
         try:
             fault = self._take_fault(name, params)
             if fault and fault.code == 0:

@@ -8,7 +8,8 @@ Rows of one chat go out in the order they were owed. Telegram's answers decide w
   for the advertiser, said with why.
 - 400 "message is not modified", a vanished message or an expired button answer: nothing left to do.
 A sent row is deleted in one transaction per batch, together with what its sending taught us (the
-card's message id, so a decision can take its buttons off).
+card's message id, so a decision can take its buttons off). On SQLite (one process) that write
+rides on the next unit of work instead of a transaction of its own (`Database.defer`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import Bot, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot import notices
@@ -32,6 +33,8 @@ from storage.repositories import OutboxRow
 from storage.uow import Database
 
 logger = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
 
 # 400s after which there is nothing left to do: the edit is already there, the message or the
 # button press is gone.
@@ -99,6 +102,7 @@ class Dispatcher:
     async def run_due(self) -> int:
         """One pass over everything unsent: each chat's rows in order, as far as they are due.
         Returns how many rows it tried."""
+        await self._db.flush_deferred()  # what was sent meanwhile is written back first
         async with self._db.unit_of_work() as uow:
             pending = await uow.outbox.pending()
         by_chat: dict[int, list[OutboxRow]] = defaultdict(list)
@@ -217,40 +221,62 @@ class Dispatcher:
             report.given_up.append((row, f"{type(exc).__name__}: {exc.message}"))
             return True
         report.sent.append(row.id)
-        if row.payload.get("question") and isinstance(message, Message):
-            report.questions.append((message.chat_id, message.message_id
-                                     if message.reply_markup is not None else None))
+        sent = _sent_message(message)
+        if sent is None:
+            return True
+        chat_id, message_id, has_buttons = sent
+        if row.payload.get("question"):
+            report.questions.append((chat_id, message_id if has_buttons else None))
         kind = notices.CARD_KINDS.get(row.kind)
-        if kind is not None and isinstance(message, Message) and row.request_id is not None:
-            report.cards.append((row.request_id, message.chat_id, message.message_id, kind))
+        if kind is not None and row.request_id is not None:
+            report.cards.append((row.request_id, chat_id, message_id, kind))
         return True
 
-    async def _perform(self, row: OutboxRow) -> Message | bool | None:
+    async def _perform(self, row: OutboxRow) -> Message | JSON | bool | None:
         """Render one row into its Bot API call and make it."""
         bot, data = self._bot, row.payload
         if row.kind == "answer":
-            return await bot.answer_callback_query(data["query_id"], text=data.get("text"))
+            params: JSON = {"callback_query_id": data["query_id"]}
+            if data.get("text"):
+                params["text"] = data["text"]
+            return await self._call("answercallbackquery", params)
         if row.kind == "markup":
-            return await bot.edit_message_reply_markup(
-                chat_id=row.chat_id, message_id=data["message_id"],
-                reply_markup=_markup(bot, data.get("markup")))
+            params = {"chat_id": row.chat_id, "message_id": data["message_id"]}
+            if data.get("markup"):
+                params["reply_markup"] = data["markup"]
+            return await self._call("editmessagereplymarkup", params)
         if row.kind in ("message", "edit"):
-            text, markup = data["text"], _markup(bot, data.get("markup"))
             if data.get("retire"):
                 await self._retire(row.chat_id)
-        else:
-            said = await self._render_notice(row)
-            if said is None:
-                return None  # nothing to say any more (the request moved on)
-            text, markup = said.text, said.markup
-            if said.photo is not None:
-                return await bot.send_photo(row.chat_id, said.photo, caption=text,
-                                            reply_markup=markup)
-        if row.kind == "edit" or "message_id" in data:
+            params = {"chat_id": row.chat_id, "text": data["text"], "parse_mode": "HTML",
+                      "link_preview_options": _NO_PREVIEW}
+            if data.get("markup"):
+                params["reply_markup"] = data["markup"]
+            if row.kind == "edit" or "message_id" in data:
+                params["message_id"] = data["message_id"]
+                return await self._call("editmessagetext", params)
+            return await self._call("sendmessage", params)
+        said = await self._render_notice(row)
+        if said is None:
+            return None  # nothing to say any more (the request moved on)
+        text, markup = said.text, said.markup
+        if said.photo is not None:
+            return await bot.send_photo(row.chat_id, said.photo, caption=text,
+                                        reply_markup=markup)
+        if "message_id" in data:
             return await bot.edit_message_text(text, chat_id=row.chat_id,
                                                message_id=data["message_id"],
                                                reply_markup=markup)
         return await bot.send_message(row.chat_id, text, reply_markup=markup)
+
+    async def _call(self, method: str, params: JSON) -> JSON | bool:
+        """A Bot API call made with the JSON the row already holds. PTB's typed methods would
+        rebuild the keyboard as objects only to serialise it again, and parse the answer into a
+        Message of which two fields are read; this is a third of the cost of an update. The
+        lower-case name is Telegram's own (its method names are case-insensitive) and keeps PTB
+        from advising the typed method; the rate limiter and error mapping apply as usual."""
+        result: JSON | bool = await self._bot.do_api_request(method, api_kwargs=params)
+        return result
 
     async def _retire(self, chat_id: int) -> None:
         """Take the buttons off the chat's previous question before a newer one is asked."""
@@ -288,13 +314,13 @@ class Dispatcher:
         if not report:
             return
         now = self._clock()
+        if self._db.defers_writes and not (report.given_up or report.unreachable):
+            # Only records of what was sent: the next unit of work in this process carries
+            # them (before it reads anything), which spares a transaction per update.
+            self._db.defer(lambda uow: self._write_back(uow, report, now))
+            return
         async with self._db.unit_of_work() as uow:
-            for request_id, chat_id, message_id, kind in report.cards:
-                await uow.cards.add(request_id, chat_id, message_id, now, kind=kind)
-            for chat_id, question_id in report.questions:
-                await uow.questions.set(chat_id, question_id)
-            for row_id, attempts, next_at, error in report.retries:
-                await uow.outbox.retry(row_id, attempts, next_at, error)
+            await self._write_back(uow, report, now)
             for row, error in report.given_up:
                 logger.warning("outbox %s (%s) to chat %s given up: %s", row.id, row.kind,
                                row.chat_id, error)
@@ -302,16 +328,37 @@ class Dispatcher:
                 await self._fall_back(uow, row, now)
             for row in report.unreachable:
                 await self._fall_back(uow, row, now)
-            await uow.outbox.sent(report.sent + [r.id for r in report.unreachable])
+            await uow.outbox.sent([r.id for r in report.unreachable])
             await uow.commit()
             owed = uow.owed
         if owed:
             await self.deliver(owed)
+
+    @staticmethod
+    async def _write_back(uow: Any, report: Report, now: datetime) -> None:
+        for request_id, chat_id, message_id, kind in report.cards:
+            await uow.cards.add(request_id, chat_id, message_id, now, kind=kind)
+        for chat_id, question_id in report.questions:
+            await uow.questions.set(chat_id, question_id)
+        for row_id, attempts, next_at, error in report.retries:
+            await uow.outbox.retry(row_id, attempts, next_at, error)
+        await uow.outbox.sent(report.sent)
 
     async def _fall_back(self, uow: Any, row: OutboxRow, now: datetime) -> None:
         if row.kind == "owner_card" and row.request_id is not None:
             await usecases.owner_unreachable(uow, row.request_id, now)
 
 
-def _markup(bot: Bot, data: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
-    return InlineKeyboardMarkup.de_json(data, bot) if data else None
+_NO_PREVIEW = {"is_disabled": True}  # as the application's Defaults say for typed calls
+
+
+def _sent_message(result: Message | JSON | bool | None) -> tuple[int, int, bool] | None:
+    """(chat id, message id, whether it has buttons) of a message the Bot API returned, typed
+    or as JSON; None for a call that returns no message."""
+    if isinstance(result, Message):
+        return result.chat_id, result.message_id, result.reply_markup is not None
+    if isinstance(result, dict) and "message_id" in result:
+        return (int(result["chat"]["id"]), int(result["message_id"]),
+                bool(result.get("reply_markup")))
+    return None
+

@@ -14,6 +14,8 @@ from sqlalchemy.engine import URL, Connection, ExceptionContext
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from storage import sqlite_inline
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -114,6 +116,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # Units of work always end their transaction, so the pool's rollback-on-return would be
         # a second, empty one: a wasted round trip to aiosqlite's thread on every update.
         kwargs.setdefault("pool_reset_on_return", None)
+        # sqlite3 on the event loop's thread instead of aiosqlite's own (storage.sqlite_inline).
+        kwargs.setdefault("async_creator", sqlite_inline.creator(make_url(url)))
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "postgresql":
         event.listen(engine.sync_engine, "handle_error", _lost_race, retval=True)
@@ -150,7 +154,8 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # We issue BEGIN ourselves (see _sqlite_begin_immediate); stop the driver doing it.
-    dbapi_connection.isolation_level = None
+    if dbapi_connection.isolation_level is not None:  # storage.sqlite_inline opens it so
+        dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

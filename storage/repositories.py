@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -118,6 +118,20 @@ class Users:
 
 
 
+_C = CONVERSATIONS.c
+# The statements every update runs are built once (parameters bound at execution): building a
+# statement per call, coercing each clause, cost more than running it on SQLite.
+_LOAD_CONVERSATION = select(_C.state, _C.data, _C.version).where(
+    _C.user_id == bindparam("user_id"), _C.flow == bindparam("flow"))
+_SAVE_CONVERSATION = update(CONVERSATIONS).where(
+    _C.user_id == bindparam("for_user"), _C.flow == bindparam("for_flow"),
+    _C.version == bindparam("read_version")).values(
+    state=bindparam("new_state", type_=_C.state.type),
+    data=bindparam("new_data", type_=_C.data.type),
+    version=bindparam("new_version", type_=_C.version.type),
+    updated_at=bindparam("now", type_=_C.updated_at.type))
+
+
 class Conversations:
     """One row per user and flow; every write checks the version it read."""
 
@@ -125,28 +139,24 @@ class Conversations:
         self._conn = conn
 
     async def load(self, user_id: int, flow: str) -> ConversationRow | None:
-        c = CONVERSATIONS.c
         row = (await self._conn.execute(
-            select(c.state, c.data, c.version).where(c.user_id == user_id, c.flow == flow)
-        )).first()
+            _LOAD_CONVERSATION, {"user_id": user_id, "flow": flow})).first()
         return ConversationRow(user_id, flow, row.state, row.data, row.version) if row else None
 
     async def save(self, before: ConversationRow, state: str, data: dict[str, Any],
                    now: datetime) -> ConversationRow:
         """Write the new state over `before`; StaleWrite if someone else wrote in between."""
-        c = CONVERSATIONS.c
         if before.version == 0:
             stmt = _insert_ignoring_conflict(self._conn, CONVERSATIONS, ["user_id", "flow"])
             result = await self._conn.execute(stmt.values(
                 user_id=before.user_id, flow=before.flow, state=state, data=data, version=1,
                 created_at=now, updated_at=now))
         else:
-            result = await self._conn.execute(
-                update(CONVERSATIONS)
-                .where(c.user_id == before.user_id, c.flow == before.flow,
-                       c.version == before.version)
-                .values(state=state, data=data, version=before.version + 1, updated_at=now)
-            )
+            result = await self._conn.execute(_SAVE_CONVERSATION, {
+                "for_user": before.user_id, "for_flow": before.flow,
+                "read_version": before.version,
+                "new_state": state, "new_data": data, "new_version": before.version + 1,
+                "now": now})
         if result.rowcount != 1:
             raise StaleWrite(f"conversation {before.user_id}/{before.flow}")
         return ConversationRow(before.user_id, before.flow, state, data, before.version + 1)
@@ -634,6 +644,11 @@ class InboxRow:
     payload: dict[str, Any]
 
 
+_INBOX_DONE = update(INBOX).where(INBOX.c.update_id == bindparam("uid")).values(
+    done_at=bindparam("now", type_=INBOX.c.done_at.type), payload=None)
+_RECORD_DONE: dict[str, Any] = {}  # per dialect: INSERT ... ON CONFLICT DO NOTHING
+
+
 class Inbox:
     """Updates received and not yet processed; a stored `update_id` is never applied twice."""
 
@@ -661,13 +676,18 @@ class Inbox:
 
     async def record_done(self, update_id: int, chat_key: int | None, now: datetime) -> bool:
         """Record an update processed in this same transaction; False if it was seen before."""
-        stmt = _insert_ignoring_conflict(self._conn, INBOX, ["update_id"]).values(
-            update_id=update_id, chat_key=chat_key, payload=None, received_at=now, done_at=now)
-        return (await self._conn.execute(stmt)).rowcount == 1
+        stmt = _RECORD_DONE.get(self._conn.dialect.name)
+        if stmt is None:
+            stmt = _RECORD_DONE[self._conn.dialect.name] = _insert_ignoring_conflict(
+                self._conn, INBOX, ["update_id"]).values(
+                update_id=bindparam("uid"), chat_key=bindparam("key"), payload=None,
+                received_at=bindparam("now", type_=INBOX.c.received_at.type),
+                done_at=bindparam("now"))
+        result = await self._conn.execute(stmt, {"uid": update_id, "key": chat_key, "now": now})
+        return result.rowcount == 1
 
     async def done(self, update_id: int, now: datetime) -> None:
-        await self._conn.execute(update(INBOX).where(INBOX.c.update_id == update_id)
-                                 .values(done_at=now, payload=None))
+        await self._conn.execute(_INBOX_DONE, {"uid": update_id, "now": now})
 
     async def unfinished(self, limit: int = 10_000) -> list[InboxRow]:
         """Updates stored but not processed (the process stopped first), oldest first."""
@@ -726,6 +746,9 @@ _OUTBOX_COLUMNS = [OUTBOX.c.id, OUTBOX.c.chat_id, OUTBOX.c.kind, OUTBOX.c.reques
 # How long a worker holds the rows it owes or claimed before another worker may take them over
 # (the worker died); a worker restarted under the same id takes its own rows back at once.
 LEASE = timedelta(seconds=60)
+
+
+_OUTBOX_SENT = OUTBOX.delete().where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class Outbox:
@@ -789,7 +812,7 @@ class Outbox:
 
     async def sent(self, ids: Sequence[int]) -> None:
         if ids:
-            await self._conn.execute(OUTBOX.delete().where(OUTBOX.c.id.in_(ids)))
+            await self._conn.execute(_OUTBOX_SENT, {"ids": list(ids)})
 
     async def retry(self, row_id: int, attempts: int, next_at: datetime, error: str) -> None:
         await self._conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(
@@ -813,6 +836,10 @@ class Outbox:
         )).scalar_one())
 
 
+_LIVE_QUESTION = select(LIVE_QUESTIONS.c.message_id).where(
+    LIVE_QUESTIONS.c.chat_id == bindparam("chat_id"))
+
+
 class LiveQuestions:
     """Per chat, the message of the latest question asked (one question has live buttons)."""
 
@@ -820,9 +847,7 @@ class LiveQuestions:
         self._conn = conn
 
     async def get(self, chat_id: int) -> int | None:
-        return (await self._conn.execute(
-            select(LIVE_QUESTIONS.c.message_id).where(LIVE_QUESTIONS.c.chat_id == chat_id)
-        )).scalar()
+        return (await self._conn.execute(_LIVE_QUESTION, {"chat_id": chat_id})).scalar()
 
     async def set(self, chat_id: int, message_id: int | None) -> None:
         """Remember the chat's latest question (None: it has no buttons, nothing to retire)."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 from types import TracebackType
@@ -27,9 +28,83 @@ from storage.repositories import (
     Users,
 )
 
+logger = logging.getLogger(__name__)
+
+# A write that may wait for the next unit of work in this process (see `Database.defer`).
+Deferred = Callable[["UnitOfWork"], Awaitable[None]]
+# How long a deferred write waits at most when no unit of work comes along to carry it.
+DEFER_SECONDS = 0.2
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class DeferredWrites:
+    """Writes queued for the next unit of work of this process.
+
+    A unit of work runs them first, before it reads anything, so everything this process reads
+    afterwards sees them; they become durable with that unit's commit, or go back in the queue
+    when it rolls back. A timer makes sure they are committed within DEFER_SECONDS even if no
+    unit of work comes along.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._writes: list[Deferred] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._writes)
+
+    def add(self, write: Deferred) -> None:
+        self._writes.append(write)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(DEFER_SECONDS, self._on_timer)
+
+    def take(self) -> list[Deferred]:
+        writes, self._writes = self._writes, []
+        return writes
+
+    def put_back(self, writes: list[Deferred]) -> None:
+        self._writes[:0] = writes
+        if self._writes and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(DEFER_SECONDS, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._writes and self._flushing is None:
+            self._flushing = asyncio.get_running_loop().create_task(self._flush_logged())
+
+    async def _flush_logged(self) -> None:
+        try:
+            await self.flush()
+        except Exception:
+            logger.exception("deferred writes not flushed; retrying later")
+            self.put_back([])
+        finally:
+            self._flushing = None
+
+    async def flush(self) -> None:
+        """Commit the queued writes now (on its own, when no other unit of work carried them)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._writes:
+            async with self._db.unit_of_work() as uow:
+                await uow.commit()
+
+    async def apply(self, uow: UnitOfWork) -> list[Deferred]:
+        writes = self.take()
+        for write in writes:
+            try:
+                await write(uow)
+            except Exception:
+                # A write-back that no longer applies (its rows gone) must not sink the update
+                # that carries it; it is dropped, as if the process had stopped before it.
+                logger.exception("a deferred write failed and was dropped")
+        return writes
 
 
 class UnitOfWork:
@@ -53,8 +128,11 @@ class UnitOfWork:
     blocks: Blocks
 
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
-                 clock: Callable[[], datetime], worker: str = "main") -> None:
+                 clock: Callable[[], datetime], worker: str = "main",
+                 deferred: DeferredWrites | None = None) -> None:
         self._engine = engine
+        self._deferred = deferred
+        self._carried: list[Deferred] = []
         self._worker = worker
         self._lock: AbstractAsyncContextManager[object] = write_lock or nullcontext()
         self._clock = clock
@@ -81,6 +159,8 @@ class UnitOfWork:
         self.outbox = Outbox(conn, self._worker)
         self.questions = LiveQuestions(conn)
         self.blocks = Blocks(conn)
+        if self._deferred is not None and len(self._deferred):
+            self._carried = await self._deferred.apply(self)
         return self
 
     async def commit(self) -> None:
@@ -88,6 +168,7 @@ class UnitOfWork:
         assert self._conn is not None
         await self.outbox.flush(self._clock())
         await self._conn.commit()
+        self._carried = []
 
     @property
     def owed(self) -> list[OutboxRow]:
@@ -97,6 +178,9 @@ class UnitOfWork:
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         assert self._conn is not None
+        if self._carried and self._deferred is not None:
+            self._deferred.put_back(self._carried)  # rolled back with this unit: they wait on
+            self._carried = []
         try:
             if self._conn.in_transaction():
                 await self._conn.rollback()
@@ -113,6 +197,8 @@ class Database:
 
     SQLite allows one writer at a time; units of work in this process queue for it on an
     asyncio lock (first come, first served) instead of spinning on SQLite's busy timeout.
+    SQLite is the single-process backend, so there writes that only record what already happened
+    elsewhere (a message was sent) may be deferred to the next unit of work (`defer`).
     """
 
     def __init__(self, url: str, clock: Callable[[], datetime] = _utc_now,
@@ -122,12 +208,33 @@ class Database:
         self.clock = clock
         self.worker = worker  # this process's name among the workers sharing the database
         self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._deferred = DeferredWrites(self) if self._write_lock is not None else None
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker)
+        return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker, self._deferred)
+
+    @property
+    def defers_writes(self) -> bool:
+        """Whether `defer` may hold a write back (SQLite, one process) or not (PostgreSQL,
+        where another worker may read next and must see it)."""
+        return self._deferred is not None
+
+    def defer(self, write: Deferred) -> None:
+        """Queue a write for the next unit of work of this process, which runs it before it
+        reads anything and commits it with its own writes; a timer commits it within
+        DEFER_SECONDS otherwise. For write-backs a crash may lose without breaking a promise
+        (the outbox sends again a row whose deletion was lost). Without deferral it is up to
+        the caller to write at once."""
+        assert self._deferred is not None, "only SQLite defers writes"
+        self._deferred.add(write)
+
+    async def flush_deferred(self) -> None:
+        if self._deferred is not None:
+            await self._deferred.flush()
 
     async def migrate(self) -> None:
         await migrate(self.engine)
 
     async def dispose(self) -> None:
+        await self.flush_deferred()
         await self.engine.dispose()

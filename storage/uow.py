@@ -24,6 +24,7 @@ from storage.repositories import (
     Outbox,
     OutboxRow,
     Requests,
+    SparkCodes,
     Users,
 )
 
@@ -51,6 +52,7 @@ class UnitOfWork:
     outbox: Outbox
     questions: LiveQuestions
     blocks: Blocks
+    spark_codes: SparkCodes  # Spark Ads authorization codes (issue 10)
 
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
                  clock: Callable[[], datetime], worker: str = "main") -> None:
@@ -81,6 +83,7 @@ class UnitOfWork:
         self.outbox = Outbox(conn, self._worker)
         self.questions = LiveQuestions(conn)
         self.blocks = Blocks(conn)
+        self.spark_codes = SparkCodes(conn)  # Spark Ads authorization codes (issue 10)
         return self
 
     async def commit(self) -> None:

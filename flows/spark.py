@@ -261,7 +261,6 @@ async def apply_code(uow: UnitOfWork, advertiser: Actor, raw: str, now: datetime
     """/apply <code>: what Ads Manager answers. Raises CodeRefused with the reason; the
     creator is told when their code is applied."""
     text = normalise_code(raw)
-    await _seen(uow, advertiser, now)
     code = await uow.spark_codes.by_code(text)
     if code is None or code.status == Status.DELETED:
         raise CodeRefused("not_found")
@@ -272,9 +271,11 @@ async def apply_code(uow: UnitOfWork, advertiser: Actor, raw: str, now: datetime
     creator = await uow.users.get(code.creator_id)
     if code.applied_by == advertiser.id:
         return Applied(code, creator, again=True)
-    if code.applied_by is not None or not await uow.spark_codes.apply(code.id, advertiser.id,
-                                                                       now):
+    if code.applied_by is not None:
         raise CodeRefused("taken", code)
+    await _seen(uow, advertiser, now)  # the code names them from now on
+    if not await uow.spark_codes.apply(code.id, advertiser.id, now):
+        raise CodeRefused("taken", code)  # another advertiser was a moment faster
     after = await uow.spark_codes.get(code.id)
     assert after is not None
     uow.outbox.add(Notice("spark_applied_for_creator", after.creator_id,

@@ -4,12 +4,16 @@ them, and the clock expires them across a restart, through a real Application, a
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
 import pytest
 
 from bot.local_api import Person
+from flows import spark
+from flows.usecases import Actor
+from storage.uow import Database
 from tests.conftest import BACKENDS, Clock, World
 
 VIDEO_ID = "7301234567890123456"
@@ -165,3 +169,30 @@ async def test_privacy_covers_codes(world: World, ada: Person, owen: Person,
     assert "video 7301234567890123456 from a deleted user" in ada.last.plain
     await ada.send(f"/apply {used}")
     assert "Creator: a deleted user" in ada.last.plain
+
+
+async def test_two_advertisers_applying_at_once_one_wins(
+        world: World, clock: Clock, ada: Person, owen: Person, eve: Person) -> None:
+    """Two processes on one database, each applying the same code for a different advertiser:
+    the conditional update lets exactly one of them have it."""
+    code = await make_code(owen)
+    second = Database(world.settings.database_url)
+
+    async def apply(db: Database, who: Person) -> str:
+        async with db.unit_of_work() as uow:
+            try:
+                await spark.apply_code(uow, Actor(who.user_id, str(who.user["first_name"]),
+                                                     who.user.get("username")), code, clock())
+            except spark.CodeRefused as refused:
+                return refused.reason
+            await uow.commit()
+            return "applied"
+
+    try:
+        results = await asyncio.gather(apply(world.deps.db, ada), apply(second, eve))
+    finally:
+        await second.dispose()
+    assert sorted(results) == ["applied", "taken"]
+    await owen.send("/codes")
+    winner = "Ada (@ada_ads)" if results[0] == "applied" else "Eve (@eve)"
+    assert f"applied by {winner}" in owen.last.plain

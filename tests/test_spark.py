@@ -136,6 +136,7 @@ async def test_codes_expire_across_a_restart_telling_both_sides(
     assert count(owen, "Ada (@ada_ads) can't use it for new ads any more") == 1
     assert count(ada, "expired on 29 Nov 2026, 12:00 UTC (Ads Manager answers error 4025") == 1
     await world.sweep()  # once only
+    await world.flush()
     assert count(owen, "expired on") == 2 and count(ada, "expired on") == 1
     await eve.send(f"/apply {unused}")
     assert "Error 4025 (auth_code_expired)" in eve.last.plain
@@ -155,7 +156,8 @@ async def test_codes_expire_across_a_restart_telling_both_sides(
 async def test_privacy_covers_codes(world: World, ada: Person, owen: Person,
                                     eve: Person) -> None:
     await owen.send("/privacy")
-    assert "Spark codes you made" in owen.last.plain
+    assert "Spark codes: the code (readable, so its creator can copy it again" \
+        in owen.last.plain
     used = await make_code(owen)
     unused = await make_code(owen)
     await ada.send(f"/apply {used}")
@@ -196,3 +198,18 @@ async def test_two_advertisers_applying_at_once_one_wins(
     await owen.send("/codes")
     winner = "Ada (@ada_ads)" if results[0] == "applied" else "Eve (@eve)"
     assert f"applied by {winner}" in owen.last.plain
+
+
+async def test_an_expiry_notice_refused_for_now_arrives_once_later(
+        world: World, clock: Clock, ada: Person, owen: Person) -> None:
+    code = await make_code(owen, "7 days")
+    await ada.send(f"/apply {code}")
+    clock.advance(timedelta(days=7))
+    world.api.fail_next("sendMessage", 500, "Internal Server Error", chat_id=ada.user_id)
+    await world.sweep()
+    assert count(owen, "expired on") == 1
+    assert count(ada, "expired on") == 0
+    for _ in range(3):
+        clock.advance(timedelta(minutes=10))
+        await world.flush()
+    assert count(ada, "expired on") == 1

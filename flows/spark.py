@@ -32,6 +32,8 @@ from flows.platforms import (
 )
 from flows.ports import UnitOfWork
 from flows.records import ConversationRow, Notice, SparkCodeRow, UserRow
+from flows.spark_flow import CodeRefused as CodeRefused  # callers catch it from here
+from flows.spark_flow import judge
 from flows.usecases import Actor
 
 SPARK_FLOW = "spark"  # per user: the video waiting for a validity choice
@@ -41,12 +43,6 @@ CODE_LENGTH = 1 + 64  # with the leading "#"
 _CODE = re.compile(r"#[A-Za-z0-9+/]{63}=")
 _VIDEO_ID = re.compile(r"\d{10,25}")  # TikTok's are 19 digits today
 _VIDEO_IN_ADDRESS = re.compile(r"/video/(\d{10,25})(?:[/?#]|$)")
-
-
-class Status(StrEnum):
-    ACTIVE = "active"
-    EXPIRED = "expired"
-    DELETED = "deleted"
 
 
 # --- what the creator types -----------------------------------------------------------------------
@@ -123,17 +119,6 @@ def new_code_key() -> str:
     return secrets.token_urlsafe(9)
 
 
-class CodeRefused(Exception):
-    """Why a code was not applied, as Ads Manager words it: "format" (4013
-    auth_code_format_error), "not_found" (auth_code_not_found: deleted or never made),
-    "expired" (4025 auth_code_expired), "taken" (another advertiser applied it) or "own"."""
-
-    def __init__(self, reason: str, code: SparkCodeRow | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
-
-
 def normalise_code(raw: str) -> str:
     """The code as stored, from what was pasted (spaces around it ignored); CodeRefused
     ("format") for anything that is not a whole code."""
@@ -206,14 +191,18 @@ async def codes(uow: UnitOfWork, user_id: int) -> Codes:
     return Codes(made, applied)
 
 
-async def own_code(uow: UnitOfWork, creator_id: int, key: str, version: int
-                   ) -> tuple[SparkCodeRow, UserRow | None]:
-    """The creator's code as the button saw it (before Extend's choices or Delete's question),
-    with the advertiser who applied it; Stale if it changed or is gone."""
+async def own_code(uow: UnitOfWork, creator_id: int, key: str, version: int, event: str,
+                   now: datetime) -> tuple[SparkCodeRow, UserRow | None]:
+    """The creator's code as the button saw it, if `event` ("extend" or "delete") may happen
+    to it, with the advertiser who applied it; Stale if it changed, is gone or isn't theirs."""
     code = await uow.spark_codes.by_key(key)
-    if code is None or code.creator_id != creator_id or code.version != version \
-            or code.status == Status.DELETED:
+    if code is None or code.version != version:
         raise Stale()
+    try:
+        judge(code.status, event, creator_id, creator_id=code.creator_id,
+              applied_by=code.applied_by, now=now, expires_at=code.expires_at)
+    except CodeRefused:
+        raise Stale() from None
     applied = await uow.users.get(code.applied_by) if code.applied_by is not None else None
     return code, applied
 
@@ -222,7 +211,7 @@ async def extend_code(uow: UnitOfWork, creator: Actor, key: str, version: int, d
                       now: datetime) -> SparkCodeRow:
     """A new validity period from now, for an active or expired code (an expired one works
     again); the advertiser who applied it is told. Stale if the code changed meanwhile."""
-    code, _ = await own_code(uow, creator.id, key, version)
+    code, _ = await own_code(uow, creator.id, key, version, "extend", now)
     if days not in VALIDITY_DAYS or not await uow.spark_codes.extend(
             code.id, version, days, expiry_for(now, days), now):
         raise Stale()
@@ -238,7 +227,7 @@ async def delete_code(uow: UnitOfWork, creator: Actor, key: str, version: int,
                       now: datetime) -> SparkCodeRow:
     """Delete a code (confirmed): applying it answers auth_code_not_found from now on, and
     the advertiser who applied it is told. Stale if it changed meanwhile."""
-    code, _ = await own_code(uow, creator.id, key, version)
+    code, _ = await own_code(uow, creator.id, key, version, "delete", now)
     if not await uow.spark_codes.delete(code.id, version, now):
         raise Stale()
     if code.applied_by is not None:
@@ -262,20 +251,16 @@ async def apply_code(uow: UnitOfWork, advertiser: Actor, raw: str, now: datetime
     creator is told when their code is applied."""
     text = normalise_code(raw)
     code = await uow.spark_codes.by_code(text)
-    if code is None or code.status == Status.DELETED:
+    if code is None:
         raise CodeRefused("not_found")
-    if code.creator_id == advertiser.id:
-        raise CodeRefused("own", code)
-    if code.status == Status.EXPIRED or now >= code.expires_at:
-        raise CodeRefused("expired", code)
+    judge(code.status, "apply", advertiser.id, creator_id=code.creator_id,
+          applied_by=code.applied_by, now=now, expires_at=code.expires_at)
     creator = await uow.users.get(code.creator_id)
     if code.applied_by == advertiser.id:
         return Applied(code, creator, again=True)
-    if code.applied_by is not None:
-        raise CodeRefused("taken", code)
     await _seen(uow, advertiser, now)  # the code names them from now on
     if not await uow.spark_codes.apply(code.id, advertiser.id, now):
-        raise CodeRefused("taken", code)  # another advertiser was a moment faster
+        raise CodeRefused("taken", code.expires_at)  # another advertiser was a moment faster
     after = await uow.spark_codes.get(code.id)
     assert after is not None
     uow.outbox.add(Notice("spark_applied_for_creator", after.creator_id,
@@ -290,6 +275,11 @@ async def expire_codes(uow: UnitOfWork, now: datetime, limit: int = 100
     forgotten after downtime (the due codes are read from the database)."""
     expired = []
     for code in await uow.spark_codes.due(now, limit):
+        try:
+            judge(code.status, "expire", None, creator_id=code.creator_id,
+                  applied_by=code.applied_by, now=now, expires_at=code.expires_at)
+        except CodeRefused:
+            continue
         if not await uow.spark_codes.expire(code.id, now):
             continue  # extended, deleted or expired meanwhile
         uow.outbox.add(Notice("spark_expired_for_creator", code.creator_id,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flows import spark, usecases
+from flows import spark, spark_flow, usecases
 from flows.platforms import UnsafeText
 from flows.records import SparkCodeRow
 from flows.spark import CodeRefused, InvalidVideo, Stale, Video, VideoProblem
@@ -150,7 +150,7 @@ async def test_wrong_format_not_found_own_and_expired(uow: FakeUnitOfWork) -> No
     with pytest.raises(CodeRefused) as caught:
         await spark.apply_code(uow, ADA, code.code, T0 + timedelta(days=7))
     assert caught.value.reason == "expired"
-    assert caught.value.code is not None and caught.value.code.expires_at == code.expires_at
+    assert caught.value.expires_at == code.expires_at
 
 
 async def test_extend_gives_a_new_period_and_tells_the_advertiser(
@@ -237,3 +237,38 @@ async def test_deleteme_erases_unused_codes_and_keeps_applied_ones(
     assert caught.value.reason == "not_found"
     applied = await spark.apply_code(uow, ADA, used.code, T0)
     assert applied.creator is not None and applied.creator.deleted
+
+
+# --- the machine's rules ------------------------------------------------------------------------
+
+LATER = T0 + timedelta(days=30)
+
+
+@pytest.mark.parametrize(("status", "event", "actor", "applied_by", "now", "outcome"), [
+    ("active", "apply", ADA.id, None, T0, "active"),
+    ("active", "apply", ADA.id, ADA.id, T0, "active"),  # their own, again
+    ("active", "apply", ADA.id, BOB.id, T0, "taken"),
+    ("active", "apply", ADA.id, None, LATER, "expired"),  # due, not yet swept
+    ("expired", "apply", ADA.id, ADA.id, T0, "expired"),
+    ("deleted", "apply", ADA.id, None, T0, "not_found"),
+    ("active", "apply", OWEN.id, None, T0, "own"),
+    ("active", "extend", OWEN.id, ADA.id, T0, "active"),
+    ("expired", "extend", OWEN.id, None, LATER, "active"),
+    ("deleted", "extend", OWEN.id, None, T0, "gone"),
+    ("active", "extend", ADA.id, ADA.id, T0, "gone"),
+    ("expired", "delete", OWEN.id, None, T0, "deleted"),
+    ("active", "delete", BOB.id, None, T0, "gone"),
+    ("active", "expire", None, None, LATER, "expired"),
+    ("active", "expire", None, None, T0, "not_due"),
+    ("deleted", "expire", None, None, LATER, "not_due"),
+])
+def test_who_may_do_what_to_a_code(status: str, event: str, actor: int | None,
+                                   applied_by: int | None, now: datetime,
+                                   outcome: str) -> None:
+    try:
+        result = str(spark_flow.judge(status, event, actor, creator_id=OWEN.id,
+                                      applied_by=applied_by, now=now,
+                                      expires_at=T0 + timedelta(days=7)))
+    except CodeRefused as refused:
+        result = refused.reason
+    assert result == outcome

@@ -12,6 +12,7 @@ from bot.handlers.requests import actor_of
 from bot.render import Reply
 from flows import spark
 from flows.platforms import UnsafeText
+from flows.records import SparkCodeRow, UserRow
 
 
 def codes_list(codes: spark.Codes) -> Reply:
@@ -23,15 +24,14 @@ def codes_list(codes: spark.Codes) -> Reply:
         lines.append(texts.CODES_TITLE)
     for number, (code, advertiser) in enumerate(codes.made, start=1):
         applied = render.person(advertiser) if code.applied_by is not None else None
-        lines.append(texts.code_line(number, code.code,
-                                     texts.video_label(code.video_id, code.video_handle),
-                                     code.days, code.status, code.expires_at, applied))
+        lines.append(texts.code_line(number, code.code, _video(code), code.days, code.status,
+                                     code.expires_at, applied))
         rows.append(keyboards.code_actions(number, code.key, code.version))
     if codes.applied:
         lines.append(texts.CODES_APPLIED_TITLE)
     for code, creator in codes.applied:
-        lines.append(texts.applied_line(texts.video_label(code.video_id, code.video_handle),
-                                        render.person(creator), code.status, code.expires_at))
+        lines.append(texts.applied_line(_video(code), render.person(creator), code.status,
+                                        code.expires_at))
     return Reply("\n\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
 
 
@@ -69,61 +69,109 @@ async def apply(update: Update, context: Context) -> None:
         applied = await spark.apply_code(context.uow, actor_of(update), " ".join(context.args),
                                          context.deps.clock())
     except spark.CodeRefused as refused:
-        until = refused.code.expires_at if refused.code is not None else None
-        await reply(update, texts.code_refused(refused.reason, until))
+        await reply(update, texts.code_refused(refused.reason, refused.expires_at))
         return
     code = applied.code
-    await reply(update, texts.code_applied(texts.video_label(code.video_id, code.video_handle),
-                                           render.person(applied.creator), code.expires_at,
-                                           applied.again))
+    await reply(update, texts.code_applied(_video(code), render.person(applied.creator),
+                                           code.expires_at, applied.again))
+
+
+def _video(code: SparkCodeRow) -> str:
+    return texts.video_label(code.video_id, code.video_handle)
+
+
+def extend_question(code: SparkCodeRow) -> Reply:
+    return Reply(texts.extend_question(_video(code), code.status, code.expires_at),
+                 keyboards.extend_choices(code.key, code.version, spark.VALIDITY_DAYS))
+
+
+def delete_question(code: SparkCodeRow, advertiser: UserRow | None) -> Reply:
+    applied = render.person(advertiser) if code.applied_by is not None else None
+    return Reply(texts.confirm_delete_code(_video(code), applied),
+                 keyboards.confirm_delete_code(code.key, code.version))
+
+
+Press = keyboards.SparkPress
+
+
+async def _choose_period(update: Update, context: Context, press: Press) -> None:
+    """A period for the video waiting in /code: the code is made and shown."""
+    query = update.callback_query
+    assert query is not None
+    made = await spark.make_code(context.uow, actor_of(update), press.version, press.days or 0,
+                                 context.deps.clock())
+    await answer(query)
+    await settle(query, texts.validity_label(made.days))
+    await reply(update, texts.code_made(made.code, _video(made), made.days, made.expires_at))
+
+
+async def _ask_period(update: Update, context: Context, press: Press) -> None:
+    """Extend: which new period."""
+    query = update.callback_query
+    assert query is not None
+    code, _ = await spark.own_code(context.uow, actor_of(update).id, press.key, press.version,
+                                   "extend", context.deps.clock())
+    await answer(query)
+    await redraw(query, extend_question(code))
+
+
+async def _extend(update: Update, context: Context, press: Press) -> None:
+    query = update.callback_query
+    assert query is not None
+    code = await spark.extend_code(context.uow, actor_of(update), press.key, press.version,
+                                   press.days or 0, context.deps.clock())
+    await answer(query, texts.code_extended(texts.video_label(code.video_id, None),
+                                            code.expires_at))
+    await _redraw_list(update, context)
+
+
+async def _ask_delete(update: Update, context: Context, press: Press) -> None:
+    """Delete: asked first (saying who applied the code)."""
+    query = update.callback_query
+    assert query is not None
+    code, advertiser = await spark.own_code(context.uow, actor_of(update).id, press.key,
+                                            press.version, "delete", context.deps.clock())
+    await answer(query)
+    await redraw(query, delete_question(code, advertiser))
+
+
+async def _delete(update: Update, context: Context, press: Press) -> None:
+    query = update.callback_query
+    assert query is not None
+    code = await spark.delete_code(context.uow, actor_of(update), press.key, press.version,
+                                   context.deps.clock())
+    await answer(query, texts.code_deleted(texts.video_label(code.video_id, None)))
+    await _redraw_list(update, context)
+
+
+async def _keep(update: Update, context: Context, press: Press) -> None:
+    query = update.callback_query
+    assert query is not None
+    await answer(query, texts.CODE_KEPT)
+    await _redraw_list(update, context)
+
+
+async def _redraw_list(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None
+    await redraw(query, codes_list(await spark.codes(context.uow, actor_of(update).id)))
+
+
+SPARK_ACTIONS = {"v": _choose_period, "e": _ask_period, "x": _extend, "d": _ask_delete,
+                 "D": _delete, "k": _keep}
 
 
 @traced("spark_button")
 async def on_spark_button(update: Update, context: Context) -> None:
-    """A validity for a new code; Extend (periods, then one chosen), Delete (asked, then
+    """A period for a new code; Extend (periods, then one chosen), Delete (asked, then
     confirmed) or Keep on a listed code. A button about an older state redraws the list."""
     query = update.callback_query
     assert query is not None and query.data is not None
     press = keyboards.parse_spark(query.data)
-    actor, now, uow = actor_of(update), context.deps.clock(), context.uow
     try:
         if press is None:
             raise spark.Stale()
-        if press.action == "v":
-            made = await spark.make_code(uow, actor, press.version, press.days or 0, now)
-            await answer(query)
-            await settle(query, texts.validity_label(made.days))
-            await reply(update, texts.code_made(
-                made.code, texts.video_label(made.video_id, made.video_handle), made.days,
-                made.expires_at))
-        elif press.action == "e":
-            found, _ = await spark.own_code(uow, actor.id, press.key, press.version)
-            await answer(query)
-            await redraw(query, Reply(
-                texts.extend_question(texts.video_label(found.video_id, found.video_handle),
-                                      found.status, found.expires_at),
-                keyboards.extend_choices(found.key, found.version, spark.VALIDITY_DAYS)))
-        elif press.action == "x":
-            extended = await spark.extend_code(uow, actor, press.key, press.version,
-                                               press.days or 0, now)
-            await answer(query, texts.code_extended(
-                texts.video_label(extended.video_id, None), extended.expires_at))
-            await redraw(query, codes_list(await spark.codes(uow, actor.id)))
-        elif press.action == "d":
-            found, advertiser = await spark.own_code(uow, actor.id, press.key, press.version)
-            await answer(query)
-            applied = render.person(advertiser) if found.applied_by is not None else None
-            await redraw(query, Reply(
-                texts.confirm_delete_code(texts.video_label(found.video_id, found.video_handle),
-                                          applied),
-                keyboards.confirm_delete_code(found.key, found.version)))
-        elif press.action == "D":
-            deleted = await spark.delete_code(uow, actor, press.key, press.version, now)
-            await answer(query, texts.code_deleted(texts.video_label(deleted.video_id, None)))
-            await redraw(query, codes_list(await spark.codes(uow, actor.id)))
-        else:  # "k": keep
-            await answer(query, texts.CODE_KEPT)
-            await redraw(query, codes_list(await spark.codes(uow, actor.id)))
+        await SPARK_ACTIONS[press.action](update, context, press)
     except spark.Stale:
         await _stale(update, context, press)
 
@@ -137,4 +185,4 @@ async def _stale(update: Update, context: Context, press: keyboards.SparkPress |
         await settle(query)
         return
     await answer(query, texts.CODES_CHANGED)
-    await redraw(query, codes_list(await spark.codes(context.uow, actor_of(update).id)))
+    await _redraw_list(update, context)

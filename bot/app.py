@@ -31,7 +31,7 @@ from telegram.request import BaseRequest
 from bot import texts
 from bot.context import Context, Deps, _turn, deps_of, traced, utc_now
 from bot.faq import FaqService
-from bot.handlers import faq, link, privacy, requests
+from bot.handlers import faq, link, privacy, requests, spark
 from bot.handlers.messaging import answer, reply
 from bot.inbox import ALLOWED_UPDATES, FloodGate, Processor, poll
 from bot.outbox import Dispatcher
@@ -123,6 +123,10 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     add(CommandHandler("faq", faq.faq_command))
     add(CommandHandler("privacy", privacy.privacy))
     add(CommandHandler("deleteme", privacy.deleteme))
+    # Spark Ads authorization codes (issue 10).
+    add(CommandHandler("code", spark.code))
+    add(CommandHandler("codes", spark.codes))
+    add(CommandHandler("apply", spark.apply))
     # Buttons, by callback-data prefix (see bot.keyboards).
     add(CallbackQueryHandler(link.on_flow_button, pattern=r"^f:"))
     add(CallbackQueryHandler(requests.on_request_button, pattern=r"^r:"))
@@ -130,6 +134,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     add(CallbackQueryHandler(requests.on_skip_reason, pattern=r"^x:"))
     add(CallbackQueryHandler(requests.on_unblock_button, pattern=r"^b:\d+$"))
     add(CallbackQueryHandler(privacy.on_erase_button, pattern=r"^d:(yes|no)$"))
+    add(CallbackQueryHandler(spark.on_spark_button, pattern=r"^sp:"))  # Spark codes (issue 10)
     add(CallbackQueryHandler(faq.on_suggestion, pattern=r"^[sn]:"))
     add(CallbackQueryHandler(faq.on_faq_button, pattern=r"^(m|[cq]:)"))
     add(CallbackQueryHandler(on_unknown_button))

@@ -173,3 +173,62 @@ def faq_suggestions(log_id: int, topics: list[tuple[str, str]]) -> InlineKeyboar
     rows = [[Button(title, callback_data=f"s:{log_id}:{entry_id}")] for entry_id, title in topics]
     rows.append([Button(texts.FAQ_NONE_OF_THESE, callback_data=f"n:{log_id}")])
     return InlineKeyboardMarkup(rows)
+
+
+# --- Spark Ads authorization codes (issue 10) ----------------------------------------------------
+# Callback data: sp:v:<draft version>:<days>  a validity for the video waiting in /code
+#                sp:e:<code key>:<version>    Extend: show the periods
+#                sp:x:<code key>:<version>:<days>  extend by that period
+#                sp:d:<code key>:<version>    Delete: ask first
+#                sp:D:<code key>:<version>    delete, confirmed
+#                sp:k:<code key>:<version>    keep (redraw the list)
+# A code's version goes up with every change, so buttons drawn for an older state stop working.
+
+@dataclass(frozen=True, slots=True)
+class SparkPress:
+    action: str
+    key: str
+    version: int
+    days: int | None
+
+
+def parse_spark(data: str) -> SparkPress | None:
+    """Decode `sp:` callback data; None for anything malformed (a forged press)."""
+    parts = data.split(":")
+    if len(parts) < 4 or parts[0] != "sp" or not all(p.isdigit() for p in parts[3:]):
+        return None
+    action = parts[1]
+    if action == "v" and len(parts) == 4 and parts[2].isdigit():
+        return SparkPress("v", "", int(parts[2]), int(parts[3]))
+    if action == "x" and len(parts) == 5:
+        return SparkPress("x", parts[2], int(parts[3]), int(parts[4]))
+    if action in ("e", "d", "D", "k") and len(parts) == 4:
+        return SparkPress(action, parts[2], int(parts[3]), None)
+    return None
+
+
+def _in_two_rows(days: tuple[int, ...], data: str) -> list[list[InlineKeyboardButton]]:
+    buttons = [Button(texts.validity_label(d), callback_data=data.format(days=d)) for d in days]
+    return [buttons[:2], buttons[2:]]
+
+
+def validity_choices(version: int, days: tuple[int, ...]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(_in_two_rows(days, f"sp:v:{version}:{{days}}"))
+
+
+def extend_choices(key: str, version: int, days: tuple[int, ...]) -> InlineKeyboardMarkup:
+    rows = _in_two_rows(days, f"sp:x:{key}:{version}:{{days}}")
+    rows.append([Button(texts.KEEP, callback_data=f"sp:k:{key}:{version}")])
+    return InlineKeyboardMarkup(rows)
+
+
+def code_actions(number: int, key: str, version: int) -> list[InlineKeyboardButton]:
+    return [Button(f"{texts.EXTEND} {number}", callback_data=f"sp:e:{key}:{version}"),
+            Button(f"{texts.DELETE_CODE} {number}", callback_data=f"sp:d:{key}:{version}")]
+
+
+def confirm_delete_code(key: str, version: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        Button(texts.YES_DELETE_CODE, callback_data=f"sp:D:{key}:{version}"),
+        Button(texts.KEEP, callback_data=f"sp:k:{key}:{version}"),
+    ]])

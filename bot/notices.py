@@ -7,11 +7,11 @@ from typing import Any
 
 from bot import keyboards, qr, render, texts
 from bot.render import Reply
-from flows.records import RequestRow, UserRow
+from flows.records import RequestRow, SparkCodeRow, UserRow
 from flows.request_flow import Status
 from flows.usecases import REASON_WINDOW
 
-__all__ = ["CARD_KINDS", "LINK_KINDS", "Reply", "render_notice"]
+__all__ = ["CARD_KINDS", "LINK_KINDS", "SPARK_KINDS", "Reply", "render_notice", "render_spark"]
 
 # Notices that carry a fresh one-time approval link: its token is issued as they are rendered.
 LINK_KINDS = frozenset({"approval_link", "approval_qr"})
@@ -75,3 +75,32 @@ def render_notice(kind: str, request: RequestRow, requester: UserRow | None,
 
 
 
+# --- Spark Ads authorization codes (issue 10) ----------------------------------------------------
+# Their notices carry the code's row id (`data["code_id"]`); the row is read when they are sent.
+SPARK_KINDS = frozenset({"spark_applied_for_creator", "spark_expired_for_creator",
+                         "spark_expired_for_advertiser", "spark_deleted_for_advertiser",
+                         "spark_extended_for_advertiser"})
+
+
+def render_spark(kind: str, code: SparkCodeRow, creator: UserRow | None,
+                 advertiser: UserRow | None) -> Reply | None:
+    """The message for a Spark code notice, or None when it no longer holds (a code extended
+    before its expiry notice went out)."""
+    video = texts.video_label(code.video_id, code.video_handle)
+    if kind == "spark_applied_for_creator":
+        return Reply(texts.code_applied_for_creator(video, render.person(advertiser),
+                                                    code.expires_at))
+    if kind == "spark_deleted_for_advertiser":
+        return Reply(texts.code_deleted_for_advertiser(video, render.person(creator)))
+    if kind == "spark_extended_for_advertiser":
+        if code.status != "active":
+            return None
+        return Reply(texts.code_extended_for_advertiser(video, render.person(creator),
+                                                        code.expires_at))
+    if code.status != "expired":
+        return None
+    if kind == "spark_expired_for_creator":
+        who = render.person(advertiser) if code.applied_by is not None else None
+        return Reply(texts.code_expired_for_creator(video, who, code.expires_at))
+    return Reply(texts.code_expired_for_advertiser(video, render.person(creator),
+                                                   code.expires_at))

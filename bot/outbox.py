@@ -291,6 +291,8 @@ class Dispatcher:
 
     async def _render_notice(self, row: OutboxRow) -> notices.Reply | None:
         now = self._clock()
+        if row.kind in notices.SPARK_KINDS:  # Spark codes (issue 10)
+            return await self._render_spark(row)
         async with self._db.unit_of_work() as uow:
             token = None
             if row.kind in notices.LINK_KINDS and row.request_id is not None:
@@ -305,6 +307,17 @@ class Dispatcher:
             return None
         return notices.render_notice(row.kind, request, requester, row.payload, now,
                               link=self._link(token) if token else None)
+
+    async def _render_spark(self, row: OutboxRow) -> notices.Reply | None:
+        """A Spark code notice, from the code's row as it is now (None: nothing to say)."""
+        async with self._db.unit_of_work() as uow:
+            code = await uow.spark_codes.get(int(row.payload["code_id"]))
+            if code is None:
+                return None  # erased with /deleteme
+            creator = await uow.users.get(code.creator_id)
+            advertiser = (await uow.users.get(code.applied_by)
+                          if code.applied_by is not None else None)
+        return notices.render_spark(row.kind, code, creator, advertiser)
 
     def _link(self, token: str) -> str:
         return f"https://t.me/{self._bot_username()}?start={token}"

@@ -43,10 +43,12 @@ HELP = (
     "(TikTok Spark Ads), and help owners approve, reject or revoke that access.\n\n"
     "<b>Advertisers</b>\n"
     "/link – a step-by-step link request\n"
-    "/accounts – your requests and linked accounts\n\n"
+    "/accounts – your requests and linked accounts\n"
+    "/apply #code – apply a creator's Spark code\n\n"
     "<b>Account owners</b>\n"
     "/claim @handle – receive the requests for your account here\n"
-    "/owned – your accounts and who may use them\n\n"
+    "/owned – your accounts and who may use them\n"
+    "/code video-link – a Spark code for one of your videos · /codes – your codes\n\n"
     "<b>Any time</b>\n"
     "/faq – questions and answers (or just ask me in your own words)\n"
     "/status – where you are · /back – one step back · /cancel – stop\n"
@@ -716,6 +718,9 @@ def privacy(retention_days: int, expiry_days: int) -> str:
         "hashed.\n"
         "• <b>Claims and access</b>: the accounts you claimed, and who may use which account "
         "since when.\n"
+        "• <b>Spark codes</b>: the code (readable, so its creator can copy it again from "
+        "/codes), the video, the period and status, who made it and who applied it, kept "
+        "while you use Linkpilot; a deleted code no longer works.\n"
         "• <b>Questions</b> I couldn't answer outright, with your id, to improve the answers.\n"
         "• <b>Messages in transit</b>: updates from Telegram and messages owed to you; their "
         "content is dropped once handled or sent (update ids are kept 2 days). A message "
@@ -733,7 +738,8 @@ def privacy(retention_days: int, expiry_days: int) -> str:
 DELETEME_CONFIRM = (
     "<b>Erase your personal data?</b>\n"
     "I'll delete your name and username, your request in progress, your questions, the "
-    "accounts you claimed and the rejection reasons you wrote or were sent. Your waiting "
+    "accounts you claimed, the Spark codes you made that nobody applied, and the rejection "
+    "reasons you wrote or were sent. Your waiting "
     "requests are cancelled, and requests waiting for you are withdrawn; the other side is "
     "told. Decided requests keep their facts, showing you as \"a deleted user\". This can't "
     "be undone."
@@ -792,3 +798,205 @@ FAQ_ENGLISH_ONLY = (
     "Sorry, Linkpilot answers questions in English only. Please ask again in English, "
     "or pick a topic:"
 )
+
+
+# --- Spark Ads authorization codes (issue 10) ----------------------------------------------------
+SPARK_COMMANDS: list[tuple[str, str]] = [
+    ("code", "Make a Spark Ads code for one of your videos"),
+    ("codes", "Your Spark codes: copy, extend or delete"),
+    ("apply", "Apply a creator's Spark code: /apply #code"),
+]
+# In the menu after the owners' commands, before /faq.
+_FAQ_AT = next(i for i, (name, _) in enumerate(COMMANDS) if name == "faq")
+COMMANDS[_FAQ_AT:_FAQ_AT] = SPARK_COMMANDS
+TEXT_FIELDS["video"] = "The video link"
+
+CODE_USAGE = (
+    "Send <code>/code</code> followed by your TikTok video's address or id, for example:\n"
+    "<code>/code https://www.tiktok.com/@you/video/7301234567890123456</code>\n"
+    "I'll make a Spark Ads code for it that you can send to an advertiser."
+)
+VIDEO_PROBLEMS = {
+    "empty": CODE_USAGE,
+    "short_link": (
+        "That is a short share link, which doesn't show the video's id. Open it in a browser "
+        "and copy the full address (it has /video/ and a long number), or send that number."
+    ),
+    "photo": "That is a photo post. Spark codes here are for videos: send a video's address.",
+    "profile": (
+        "That is a profile's address. Send one video's address instead (open the video, tap "
+        "Share, then Copy link), or the video's id."
+    ),
+    "not_a_video": (
+        "I couldn't read a TikTok video there. Send the video's full address "
+        "(tiktok.com/@you/video/…) or its id, the long number at the end of that address."
+    ),
+}
+
+
+def video_label(video_id: str, handle: str | None) -> str:
+    """A video as the messages name it (HTML)."""
+    return f"@{esc(handle)}'s video {esc(video_id)}" if handle else f"video {esc(video_id)}"
+
+
+def validity_label(days: int) -> str:
+    return "1 year (365 days)" if days == 365 else f"{days} days"
+
+
+def choose_validity(video: str) -> str:
+    return (
+        f"<b>Spark code for {video}</b>\n"
+        "How long should the code work? The advertiser can apply and use it until then; you "
+        "can extend or delete it later in /codes."
+    )
+
+
+def code_made(code: str, video: str, days: int, until: datetime) -> str:
+    return (
+        f"✅ <b>Your Spark code</b> for {video}, valid {validity_label(days)}, until "
+        f"{when(until)}:\n\n<code>{esc(code)}</code>\n\n"
+        "Tap the code to copy it, then send it to the advertiser. It works for one advertiser "
+        "only. Good to know before it runs: the caption can't be edited once the video is an "
+        "ad, and a private video becomes public. /codes shows your codes again."
+    )
+
+
+CODES_EMPTY = (
+    "You have no Spark codes. Creators: <code>/code</code> and a video link makes one. "
+    "Advertisers: <code>/apply</code> and the code applies one."
+)
+CODES_TITLE = "<b>Your Spark codes</b>"
+CODES_APPLIED_TITLE = "<b>Codes you applied</b>"
+EXTEND, DELETE_CODE = "⏳ Extend", "🗑 Delete"
+YES_DELETE_CODE = "Yes, delete it"
+CODES_CHANGED = "That code changed since; here is your list as it stands."
+CODE_KEPT = "Kept."
+
+
+def _code_state(status: str, until: datetime) -> str:
+    if status == "expired":
+        return f"expired on {when(until)}"
+    return f"works until {when(until)}"
+
+
+def code_line(number: int, code: str, video: str, days: int, status: str, until: datetime,
+              applied_by: str | None) -> str:
+    who = f", applied by {esc(applied_by)}" if applied_by else ", not applied yet"
+    return (f"{number}. {video} · {validity_label(days)} · {_code_state(status, until)}{who}\n"
+            f"<code>{esc(code)}</code>")
+
+
+def applied_line(video: str, creator: str, status: str, until: datetime) -> str:
+    return f"• {video} from {esc(creator)} · {_code_state(status, until)}"
+
+
+def extend_question(video: str, status: str, until: datetime) -> str:
+    return (
+        f"New period for the code of {video} (it {_code_state(status, until)}). The new "
+        "period starts now:"
+    )
+
+
+def code_extended(video: str, until: datetime) -> str:
+    return f"Done: the code for {video} now works until {when(until)}."
+
+
+def confirm_delete_code(video: str, applied_by: str | None) -> str:
+    text = (f"Delete the code for {video}? Whoever applies it from then on is told "
+            "auth_code_not_found.")
+    if applied_by:
+        text += (f" {esc(applied_by)} applied it: in TikTok a code can be deleted only after "
+                 "every ad using it is deleted, so check with them first. I'll tell them.")
+    return text
+
+
+def code_deleted(video: str) -> str:
+    return f"Deleted: the code for {video} no longer works."
+
+
+APPLY_USAGE = (
+    "Send <code>/apply</code> followed by the Spark code the creator sent you, for example "
+    "<code>/apply #AbC…=</code> (the whole code, as they sent it)."
+)
+
+
+def code_applied(video: str, creator: str, until: datetime, again: bool) -> str:
+    head = "You applied this code already." if again else "✅ <b>Authorization applied</b>"
+    return (
+        f"{head}\nPost: {video}\nCreator: {esc(creator)}\nAuthorized until {when(until)}.\n\n"
+        "Next: in TikTok Ads Manager, create your ad and choose the identity \"Use other "
+        "authorized account or post\", then pick this post. If your campaign runs longer, ask "
+        "the creator to extend the code before it expires."
+    )
+
+
+def code_refused(reason: str, until: datetime | None = None) -> str:
+    """What Ads Manager answers for a code that can't be applied, and what to do next."""
+    if reason == "format":
+        return (
+            "❌ <b>Error 4013 (auth_code_format_error)</b>: that is not a whole Spark code. A "
+            "code starts with # and has 65 characters; it may have been cut short, or spaces or "
+            "invisible characters crept in. Copy the whole code again from the creator's "
+            "message, or ask them for a new one."
+        )
+    if reason == "expired":
+        ended = f" ended on {when(until)}" if until else " has ended"
+        return (
+            f"❌ <b>Error 4025 (auth_code_expired)</b>: this code's authorization period{ended}. "
+            "Ask the creator to extend it (in /codes, Extend) or to make a new one, then apply "
+            "it again."
+        )
+    if reason == "taken":
+        return (
+            "❌ This code is already used by another advertiser: a Spark code works for one "
+            "advertiser only. Ask the creator for a code of your own."
+        )
+    if reason == "own":
+        return ("This is your own code. Send it to the advertiser; they apply it with "
+                "<code>/apply</code>.")
+    return (
+        "❌ <b>auth_code_not_found</b>: the code has been deleted, or was never made. Ask the "
+        "creator for a new code."
+    )
+
+
+def code_applied_for_creator(video: str, advertiser: str, until: datetime) -> str:
+    return (
+        f"📣 {esc(advertiser)} applied your Spark code for {video}. It works for them until "
+        f"{when(until)}; /codes to extend or delete it."
+    )
+
+
+def code_expired_for_creator(video: str, applied_by: str | None, ended: datetime) -> str:
+    used = f"; {esc(applied_by)} can't use it for new ads any more" if applied_by else ""
+    return (
+        f"⌛ Your Spark code for {video} expired on {when(ended)}{used}. To make it work "
+        "again, extend it in /codes, or make a new one with /code."
+    )
+
+
+def code_expired_for_advertiser(video: str, creator: str, ended: datetime) -> str:
+    return (
+        f"⌛ The Spark code for {video} from {esc(creator)} expired on {when(ended)} (Ads "
+        "Manager answers error 4025, auth_code_expired). Ask the creator to extend it; it then "
+        "works for you again without applying it again."
+    )
+
+
+def code_deleted_for_advertiser(video: str, creator: str) -> str:
+    return (
+        f"The Spark code for {video} from {esc(creator)} was deleted by the creator; it now "
+        "answers auth_code_not_found. Ask them for a new code if you still need the post."
+    )
+
+
+def code_extended_for_advertiser(video: str, creator: str, until: datetime) -> str:
+    return (f"The Spark code for {video} from {esc(creator)} was extended: it works for you "
+            f"until {when(until)}.")
+
+
+def spark_erased(codes: int) -> str:
+    """Added to /deleteme's summary."""
+    gone = (f"{codes} unused Spark code{'s' if codes != 1 else ''} deleted. " if codes else "")
+    return (f"\n{gone}Spark codes an advertiser applied keep working until they end, naming "
+            "you as a deleted user.")

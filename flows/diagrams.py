@@ -11,12 +11,13 @@ from typing import Any
 
 from transitions.extensions import GraphMachine
 
-from flows import link_flow, request_flow
+from flows import link_flow, request_flow, spark_flow
 
 HERE = Path(__file__).parent
 DIAGRAMS = {
     "link_flow.mmd": link_flow.graph_source,
     "request_flow.mmd": request_flow.graph_source,
+    "spark_flow.mmd": spark_flow.graph_source,  # Spark codes (issue 10)
 }
 
 

@@ -76,3 +76,28 @@ class Notice:
     chat_id: int
     request_id: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+# --- Spark Ads authorization codes (issue 10) ----------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SparkCodeRow:
+    """A Spark Ads authorization code a creator made for one of their videos.
+
+    `status` is "active", "expired" or "deleted"; `applied_by` is the one advertiser who applied
+    it. `version` goes up with every change, so buttons about an older state stop working."""
+
+    id: int
+    key: str
+    code: str
+    creator_id: int
+    video_id: str
+    video_handle: str | None
+    days: int
+    status: str
+    created_at: datetime
+    expires_at: datetime
+    applied_by: int | None
+    applied_at: datetime | None
+    ended_at: datetime | None
+    version: int

@@ -602,6 +602,7 @@ class Erased:
     withdrawn: int
     claims: int
     questions: int
+    codes: int = 0  # Spark codes nobody had applied, deleted (issue 10)
 
 
 async def erase_person(uow: UnitOfWork, user_id: int, now: datetime) -> Erased:
@@ -636,8 +637,11 @@ async def erase_person(uow: UnitOfWork, user_id: int, now: datetime) -> Erased:
     # Reasons they wrote as owners, and reasons written to them about their requests.
     await uow.audit.forget_texts(user_id, [r.id for r in theirs])
     await uow.requests.forget_reasons(user_id)
+    # Spark codes (issue 10): unused ones go; applied ones stay for their advertiser, and
+    # name the creator only through the anonymised user row.
+    codes = await uow.spark_codes.forget_creator(user_id)
     await uow.users.erase(user_id, now)
-    return Erased(cancelled, withdrawn, claims, questions)
+    return Erased(cancelled, withdrawn, claims, questions, codes)
 
 
 async def _end_pending(uow: UnitOfWork, request: RequestRow, actor_id: int, event: str,

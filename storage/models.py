@@ -252,3 +252,30 @@ class Block(Base):
     advertiser_id: Mapped[int] = mapped_column(BigInteger, primary_key=True,
                                                autoincrement=False)
     created_at: Mapped[datetime]
+
+
+# --- Spark Ads authorization codes (issue 10) ----------------------------------------------------
+
+class SparkCode(Base):
+    """A Spark Ads authorization code a creator made for one of their videos (see flows.spark
+    for why the code is kept in the clear)."""
+
+    __tablename__ = "spark_codes"
+    __table_args__ = (Index("ix_spark_codes_status_expires", "status", "expires_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), unique=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    creator_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)
+    video_id: Mapped[str] = mapped_column(String(32))
+    video_handle: Mapped[str | None] = mapped_column(String(64))
+    days: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    applied_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"),
+                                                   index=True)
+    applied_at: Mapped[datetime | None]
+    # Bumped on every change; buttons name the version they were drawn for.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]

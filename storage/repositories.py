@@ -12,7 +12,15 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flows.records import CardRow, ClaimRow, ConversationRow, Notice, RequestRow, UserRow
+from flows.records import (
+    CardRow,
+    ClaimRow,
+    ConversationRow,
+    Notice,
+    RequestRow,
+    SparkCodeRow,
+    UserRow,
+)
 from storage.models import (
     AuditEvent,
     Block,
@@ -27,6 +35,7 @@ from storage.models import (
     LiveQuestion,
     OutboxMessage,
     RequestCard,
+    SparkCode,
     User,
 )
 
@@ -888,3 +897,110 @@ class Blocks:
         return (await self._conn.execute(
             select(func.count()).select_from(BLOCKS)
             .where(b.owner_id == owner_id, b.advertiser_id == advertiser_id))).scalar_one() > 0
+
+
+# --- Spark Ads authorization codes (issue 10) ----------------------------------------------------
+
+SPARK_CODES: Table = SparkCode.__table__  # type: ignore[assignment]
+_SPARK_COLUMNS = [
+    SPARK_CODES.c.id, SPARK_CODES.c.key, SPARK_CODES.c.code, SPARK_CODES.c.creator_id,
+    SPARK_CODES.c.video_id, SPARK_CODES.c.video_handle, SPARK_CODES.c.days,
+    SPARK_CODES.c.status, SPARK_CODES.c.created_at, SPARK_CODES.c.expires_at,
+    SPARK_CODES.c.applied_by, SPARK_CODES.c.applied_at, SPARK_CODES.c.ended_at,
+    SPARK_CODES.c.version,
+]
+
+
+class SparkCodes:
+    """Spark codes. Every change is a conditional update on what the change starts from."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _some(self, *where: Any, order: Any = None, limit: int | None = None
+                    ) -> list[SparkCodeRow]:
+        stmt = select(*_SPARK_COLUMNS).where(*where)
+        if order is not None:
+            stmt = stmt.order_by(order)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [SparkCodeRow(*row) for row in await self._conn.execute(stmt)]
+
+    async def _one(self, *where: Any) -> SparkCodeRow | None:
+        rows = await self._some(*where)
+        return rows[0] if rows else None
+
+    async def create(self, *, key: str, code: str, creator_id: int, video_id: str,
+                     video_handle: str | None, days: int, now: datetime,
+                     expires_at: datetime) -> SparkCodeRow:
+        result = await self._conn.execute(insert(SPARK_CODES).values(
+            key=key, code=code, creator_id=creator_id, video_id=video_id,
+            video_handle=video_handle, days=days, status="active", version=1,
+            created_at=now, updated_at=now, expires_at=expires_at))
+        row = await self.get((result.inserted_primary_key or [0])[0])
+        assert row is not None
+        return row
+
+    async def get(self, code_id: int) -> SparkCodeRow | None:
+        return await self._one(SPARK_CODES.c.id == code_id)
+
+    async def by_key(self, key: str) -> SparkCodeRow | None:
+        return await self._one(SPARK_CODES.c.key == key)
+
+    async def by_code(self, code: str) -> SparkCodeRow | None:
+        return await self._one(SPARK_CODES.c.code == code)
+
+    async def of_creator(self, creator_id: int, limit: int = 50) -> list[SparkCodeRow]:
+        c = SPARK_CODES.c
+        return await self._some(c.creator_id == creator_id, c.status != "deleted",
+                                order=c.id.desc(), limit=limit)
+
+    async def applied_by(self, advertiser_id: int, limit: int = 50) -> list[SparkCodeRow]:
+        c = SPARK_CODES.c
+        return await self._some(c.applied_by == advertiser_id, c.status != "deleted",
+                                order=c.id.desc(), limit=limit)
+
+    async def _change(self, *where: Any, **values: Any) -> bool:
+        result = await self._conn.execute(
+            update(SPARK_CODES).where(*where)
+            .values(version=SPARK_CODES.c.version + 1, **values))
+        return result.rowcount == 1
+
+    async def apply(self, code_id: int, advertiser_id: int, now: datetime) -> bool:
+        """Bind the code to its one advertiser, if it is still free and valid."""
+        c = SPARK_CODES.c
+        return await self._change(c.id == code_id, c.status == "active", c.applied_by.is_(None),
+                                  c.expires_at > now, applied_by=advertiser_id, applied_at=now,
+                                  updated_at=now)
+
+    async def extend(self, code_id: int, version: int, days: int, expires_at: datetime,
+                     now: datetime) -> bool:
+        c = SPARK_CODES.c
+        return await self._change(c.id == code_id, c.version == version,
+                                  c.status.in_(("active", "expired")), status="active",
+                                  days=days, expires_at=expires_at, ended_at=None,
+                                  updated_at=now)
+
+    async def delete(self, code_id: int, version: int, now: datetime) -> bool:
+        c = SPARK_CODES.c
+        return await self._change(c.id == code_id, c.version == version,
+                                  c.status.in_(("active", "expired")), status="deleted",
+                                  ended_at=now, updated_at=now)
+
+    async def expire(self, code_id: int, now: datetime) -> bool:
+        c = SPARK_CODES.c
+        return await self._change(c.id == code_id, c.status == "active", c.expires_at <= now,
+                                  status="expired", ended_at=now, updated_at=now)
+
+    async def due(self, now: datetime, limit: int = 100) -> list[SparkCodeRow]:
+        c = SPARK_CODES.c
+        return await self._some(c.status == "active", c.expires_at <= now,
+                                order=c.expires_at, limit=limit)
+
+    async def forget_creator(self, creator_id: int) -> int:
+        """/deleteme: delete the creator's codes that no advertiser applied. Applied ones stay
+        (the advertiser relies on them) and name the creator only by the anonymised user row."""
+        c = SPARK_CODES.c
+        result = await self._conn.execute(
+            SPARK_CODES.delete().where(c.creator_id == creator_id, c.applied_by.is_(None)))
+        return int(result.rowcount or 0)

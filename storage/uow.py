@@ -25,6 +25,7 @@ from storage.repositories import (
     Outbox,
     OutboxRow,
     Requests,
+    SparkCodes,
     Users,
 )
 
@@ -126,6 +127,7 @@ class UnitOfWork:
     outbox: Outbox
     questions: LiveQuestions
     blocks: Blocks
+    spark_codes: SparkCodes  # Spark Ads authorization codes (issue 10)
 
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
                  clock: Callable[[], datetime], worker: str = "main",
@@ -159,6 +161,7 @@ class UnitOfWork:
         self.outbox = Outbox(conn, self._worker)
         self.questions = LiveQuestions(conn)
         self.blocks = Blocks(conn)
+        self.spark_codes = SparkCodes(conn)  # Spark Ads authorization codes (issue 10)
         if self._deferred is not None and len(self._deferred):
             self._carried = await self._deferred.apply(self)
         return self

@@ -12,7 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from flows.ports import UnitOfWork
-from flows.records import CardRow, ClaimRow, ConversationRow, Notice, RequestRow, UserRow
+from flows.records import (
+    CardRow,
+    ClaimRow,
+    ConversationRow,
+    Notice,
+    RequestRow,
+    SparkCodeRow,
+    UserRow,
+)
 
 
 class StaleWrite(Exception):
@@ -364,6 +372,81 @@ class FakeOutbox:
             self.notices.append(notice)
 
 
+# --- Spark Ads authorization codes (issue 10) ----------------------------------------------------
+
+class FakeSparkCodes:
+    """Spark codes; every change is conditional on what it starts from, as in SQL."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, SparkCodeRow] = {}
+        self._ids = itertools.count(1)
+
+    async def create(self, *, key: str, code: str, creator_id: int, video_id: str,
+                     video_handle: str | None, days: int, now: datetime,
+                     expires_at: datetime) -> SparkCodeRow:
+        row = SparkCodeRow(next(self._ids), key, code, creator_id, video_id, video_handle, days,
+                           "active", now, expires_at, None, None, None, 1)
+        self.rows[row.id] = row
+        return row
+
+    async def get(self, code_id: int) -> SparkCodeRow | None:
+        return self.rows.get(code_id)
+
+    async def by_key(self, key: str) -> SparkCodeRow | None:
+        return next((r for r in self.rows.values() if r.key == key), None)
+
+    async def by_code(self, code: str) -> SparkCodeRow | None:
+        return next((r for r in self.rows.values() if r.code == code), None)
+
+    async def of_creator(self, creator_id: int, limit: int = 50) -> list[SparkCodeRow]:
+        return sorted((r for r in self.rows.values()
+                       if r.creator_id == creator_id and r.status != "deleted"),
+                      key=lambda r: -r.id)[:limit]
+
+    async def applied_by(self, advertiser_id: int, limit: int = 50) -> list[SparkCodeRow]:
+        return sorted((r for r in self.rows.values()
+                       if r.applied_by == advertiser_id and r.status != "deleted"),
+                      key=lambda r: -r.id)[:limit]
+
+    def _change(self, code_id: int, ok: Callable[[SparkCodeRow], bool], **values: Any) -> bool:
+        row = self.rows.get(code_id)
+        if row is None or not ok(row):
+            return False
+        self.rows[code_id] = replace(row, version=row.version + 1, **values)
+        return True
+
+    async def apply(self, code_id: int, advertiser_id: int, now: datetime) -> bool:
+        return self._change(code_id, lambda r: r.status == "active" and r.applied_by is None
+                            and r.expires_at > now, applied_by=advertiser_id, applied_at=now)
+
+    async def extend(self, code_id: int, version: int, days: int, expires_at: datetime,
+                     now: datetime) -> bool:
+        return self._change(code_id, lambda r: r.version == version
+                            and r.status in ("active", "expired"), status="active", days=days,
+                            expires_at=expires_at, ended_at=None)
+
+    async def delete(self, code_id: int, version: int, now: datetime) -> bool:
+        return self._change(code_id, lambda r: r.version == version
+                            and r.status in ("active", "expired"), status="deleted",
+                            ended_at=now)
+
+    async def expire(self, code_id: int, now: datetime) -> bool:
+        return self._change(code_id, lambda r: r.status == "active" and r.expires_at <= now,
+                            status="expired", ended_at=now)
+
+    async def due(self, now: datetime, limit: int = 100) -> list[SparkCodeRow]:
+        return sorted((r for r in self.rows.values()
+                       if r.status == "active" and r.expires_at <= now),
+                      key=lambda r: r.expires_at)[:limit]
+
+    async def forget_creator(self, creator_id: int) -> int:
+        gone = [i for i, r in self.rows.items() if r.creator_id == creator_id
+                and r.applied_by is None]
+        for i in gone:
+            del self.rows[i]
+        return len(gone)
+
+
 class FakeUnitOfWork:
     """All the repositories the use cases reach, in memory; `commit()` only notes it was called."""
 
@@ -378,6 +461,7 @@ class FakeUnitOfWork:
         self.cards = FakeCards()
         self.knowledge = FakeKnowledge()
         self.outbox = FakeOutbox()
+        self.spark_codes = FakeSparkCodes()  # issue 10
         self.committed = False
 
     async def commit(self) -> None:
@@ -396,6 +480,7 @@ class FakeUnitOfWork:
             "blocks": self.blocks.rows,
             "grants": self.grants.rows, "audit": self.audit.rows, "cards": self.cards.rows,
             "questions": self.knowledge.rows,
+            "spark_codes": self.spark_codes.rows,
             "notices": self.outbox.notices, "committed": self.committed,
         })
 

@@ -21,7 +21,8 @@ def rendered() -> dict[Path, str]:
 
 def test_every_flow_has_a_diagram() -> None:
     assert set(rendered()) == set(SOURCES)
-    assert {p.name for p in rendered()} == {"link_flow.mmd", "request_flow.mmd"}
+    assert {p.name for p in rendered()} == {"link_flow.mmd", "request_flow.mmd",
+                                            "spark_flow.mmd"}
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)

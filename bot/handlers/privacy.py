@@ -38,4 +38,5 @@ async def on_erase_button(update: Update, context: Context) -> None:
         return
     erased = await usecases.erase_person(context.uow, actor_of(update).id, context.deps.clock())
     await settle(query, texts.YES_DELETE)
-    await reply(update, texts.deleted(erased.cancelled, erased.withdrawn))
+    await reply(update, texts.deleted(erased.cancelled, erased.withdrawn)
+                + texts.spark_erased(erased.codes))

@@ -15,7 +15,7 @@ from bot import keyboards, render, texts
 from bot.context import Context, Deps, traced
 from bot.handlers.messaging import answer, redraw, reply, settle
 from bot.render import Reply
-from flows import usecases
+from flows import spark, usecases
 from flows.platforms import InvalidHandle, UnsafeText, display_name, get_platform
 from flows.records import RequestRow
 from flows.request_flow import Refused
@@ -276,6 +276,7 @@ async def clock_tick(deps: Deps) -> tuple[int, int]:
         async with deps.db.unit_of_work() as uow:
             batch_reminded = await usecases.remind_due(uow, now, settings.reminder_ahead)
             batch_expired = await usecases.expire_due(uow, now)
+            codes_expired = await spark.expire_codes(uow, now)  # Spark codes (issue 10)
             await usecases.apply_retention(uow, now, settings.retention)
             await uow.inbox.purge(now - settings.inbox_keep)
             await uow.outbox.purge_failed(now - settings.retention)
@@ -284,9 +285,11 @@ async def clock_tick(deps: Deps) -> tuple[int, int]:
         reminded, expired = reminded + len(batch_reminded), expired + len(batch_expired)
         for request in batch_expired:
             logger.info("request %s expired", request.id)
+        for code in codes_expired:
+            logger.info("spark code %s expired", code.id)
         if deps.dispatcher is not None:
             await deps.dispatcher.deliver(owed)
-        if len(batch_reminded) < 100 and len(batch_expired) < 100:
+        if len(batch_reminded) < 100 and len(batch_expired) < 100 and len(codes_expired) < 100:
             return reminded, expired
 
 

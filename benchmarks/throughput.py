@@ -109,6 +109,8 @@ PROBE_USER = 9_000_000
 WARMUP_BASE = 8_000_000
 TIMED_BASE = 1_000_000
 TRACED_BASE = 2_000_000
+SCALE_BASE = 3_000_000
+SCALE_CHUNK = 1_000
 TRACE_FRAMES = 8  # enough to name the line of this repository an allocation came from
 PROFILE_TOP = 25
 PROFILE_TOP_OWN = 15
@@ -561,6 +563,18 @@ def measure_memory(name: str, args: argparse.Namespace) -> JSON:
     return result
 
 
+def measure_scale(name: str, args: argparse.Namespace) -> JSON:
+    """Run one bot's scale leg in a fresh interpreter, so RSS is that bot's alone."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--scale-leg", name,
+               "--scale", str(args.scale),
+               "--baseline-settle" if args.baseline_settle else "--no-baseline-settle"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"scale leg {name} failed:\n{done.stderr}")
+    result: JSON = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def describe_memory(m: JSON) -> str:
     mib = 1024 * 1024
     lines = [
@@ -576,6 +590,42 @@ def describe_memory(m: JSON) -> str:
     if m["failures"]:
         lines.append(f"{'':<10}FAILED UPDATES: {m['failures']}")
     return "\n".join(lines)
+
+
+async def scale_leg(make: BenchFactory, total: int) -> JSON:
+    """Resident memory after the first SCALE_CHUNK users walked the flow and after ``total``
+    did, fed a chunk at a time; the double forgets each chunk once it is through (its records
+    stand for Telegram's servers, not the bot), so the growth is what the bot keeps."""
+    bench, script, steps, user_ids = await prepared(make, 0, SCALE_CHUNK)
+    bench.api.forget([PROBE_USER, *range(WARMUP_BASE, WARMUP_BASE + WARMUP_USERS)])
+    try:
+        await feed(bench, steps)
+        failures = await unfinished(bench, script, user_ids)
+        bench.api.forget(user_ids)
+        del steps
+        gc.collect()
+        rss_first = rss_bytes()
+        done = SCALE_CHUNK
+        while done < total:
+            ids = list(range(SCALE_BASE + done, SCALE_BASE + min(total, done + SCALE_CHUNK)))
+            await feed(bench, build_updates(bench, script, ids))
+            failures += await unfinished(bench, script, ids)
+            bench.api.forget(ids)
+            done += len(ids)
+        gc.collect()
+        rss_last = rss_bytes()
+    finally:
+        await bench.close()
+    return {"name": bench.name, "users": total, "rss_first": rss_first, "rss_last": rss_last,
+            "failures": failures}
+
+
+def describe_scale(m: JSON) -> str:
+    mib = 1024 * 1024
+    line = (f"{m['name']:<9} RSS {m['rss_first'] / mib:.1f} MiB after {SCALE_CHUNK:,} users, "
+            f"{m['rss_last'] / mib:.1f} MiB after {m['users']:,} "
+            f"({(m['rss_last'] - m['rss_first']) / mib:+.1f} MiB)")
+    return line + (f"; FAILED UPDATES: {m['failures']}" if m["failures"] else "")
 
 
 # --- the profile --------------------------------------------------------------------------------
@@ -664,7 +714,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "every update and every 60 s")
     parser.add_argument("--concurrent", type=int, default=0, metavar="N",
                         help="also send N users' updates at once and compare p99 latency")
+    parser.add_argument("--scale", type=int, default=0, metavar="N",
+                        help="also measure resident memory from 1,000 to N users who walked "
+                             "the flow (each bot in a fresh process; slow: 4 updates per user)")
     parser.add_argument("--memory-leg", choices=["linkpilot", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--scale-leg", choices=["linkpilot", "baseline"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.users < 1 or args.rounds < 1:
         parser.error("--users and --rounds must be at least 1")
@@ -733,6 +787,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.memory_leg:
             print(json.dumps(asyncio.run(memory_leg(make[args.memory_leg], args.users))))
             return 0
+        if args.scale_leg:
+            print(json.dumps(asyncio.run(scale_leg(make[args.scale_leg], args.scale))))
+            return 0
         print(header(args), flush=True)
         print("\nTimed rounds (raw updates, users round-robin, one at a time):")
         results = asyncio.run(timed_rounds(make, args.users, args.rounds))
@@ -750,6 +807,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{args.users} users):", flush=True)
             for name in ("linkpilot", "baseline"):
                 print("  " + describe_memory(measure_memory(name, args)), flush=True)
+        if args.scale:
+            print(f"\nMemory at scale (each bot in a fresh process, {SCALE_CHUNK:,} users at a "
+                  f"time):", flush=True)
+            for name in ("linkpilot", "baseline"):
+                print("  " + describe_scale(measure_scale(name, args)), flush=True)
         if args.profile:
             asyncio.run(profile_leg(make["linkpilot"], args.users))
     return 0

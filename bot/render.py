@@ -32,7 +32,7 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
                   for p in get_platform(data["platform"]).prerequisites]
         text = texts.prerequisite_recap(data["platform"], checks)
     elif state == S.PLATFORM:
-        text = f"{texts.PLATFORM_QUESTION}\n<i>{texts.PLATFORMS_LATER}</i>"
+        text = texts.PLATFORM_QUESTION
     elif state in (S.PREREQUISITE, S.PREREQUISITE_FIX):
         asked, meaning, fix, _ = \
             texts.PREREQUISITES[data["platform"]][position.prerequisite or ""]
@@ -47,12 +47,18 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
     elif state == S.HANDLE:
         text = texts.handle_question(data["platform"]) + _now(data, "handle", "@")
     elif state == S.PERMISSIONS:
-        text = texts.PERMISSIONS_QUESTION
+        text = texts.PERMISSIONS_QUESTIONS.get(data["platform"], texts.PERMISSIONS_QUESTION)
+    elif state == S.BUSINESS_ID:
+        text = texts.BUSINESS_ID_QUESTION + _now(data, "business_id")
+    elif state == S.DURATION:
+        span = get_platform(data["platform"]).temporary_days or (0, 0)
+        text = texts.duration_question(*span)
     elif state == S.VISIBILITY:
         text = texts.VISIBILITY_QUESTION
     elif state == S.SUMMARY:
         text = texts.summary(data["platform"], data["ad_account"], data["handle"],
-                             data["scopes"], data.get("visibility"))
+                             data["scopes"], data.get("visibility"), data.get("business_id"),
+                             data.get("access_days"))
     elif state == S.EDIT_CHOICE:
         text = texts.EDIT_QUESTION
     else:
@@ -73,6 +79,8 @@ STEP_NUMBERS = {
     S.AD_ACCOUNT: 3, S.HANDLE: 4, S.PERMISSIONS: 5, S.VISIBILITY: 5, S.SUMMARY: 6,
     S.EDIT_CHOICE: 6,
 }
+# Meta partner access: the Business ID goes with the ad account, the length with permissions.
+STEP_NUMBERS.update({S.BUSINESS_ID: 3, S.DURATION: 5})
 TOTAL_STEPS = max(STEP_NUMBERS.values())
 
 
@@ -105,7 +113,7 @@ def person(user: UserRow | None) -> str:
 def owner_card(request: RequestRow, requester: UserRow | None) -> str:
     return texts.owner_card(person(requester), request.platform, request.handle,
                             request.ad_account, request.scopes, request.visibility,
-                            request.expires_at)
+                            request.expires_at, request.business_id, request.access_days)
 
 
 def closed_card(request: RequestRow, requester: UserRow | None) -> str:

@@ -1070,7 +1070,7 @@ def _temporary_note(days: int | None) -> str:
     return (
         f"\n\nThis access is for <b>{days} days</b>. Meta documents temporary access for "
         "people in a portfolio, not for partners, so it isn't set in Meta: Linkpilot ends the "
-        "approval when the time is up, tells you both and reminds the owner to remove the "
+        "approval when the time is up and tells you both, with a reminder to remove the "
         "partner in Meta."
     )
 

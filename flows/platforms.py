@@ -284,7 +284,9 @@ FACEBOOK_PAGE = Platform(
         max_length=50,
         no_trailing_period=False,
         url_pattern=r"^(?:https?://)?(?:www\.|m\.|web\.)?(?:facebook|fb)\.com/"
-                    r"(?!profile\.php|people/|pages/)([^/?#\s]+)/?(?:[?#].*)?$",
+                    # Not the site's own paths: posts, videos and id addresses are read below.
+                    r"(?!(?:profile\.php|people|pages|watch|reel|share|story\.php|photo|"
+                    r"permalink\.php|groups|events)(?:[/?#]|$))([^/?#\s]+)/?(?:[?#].*)?$",
         video_patterns=(
             r"^(?:https?://)?(?:www\.|m\.|web\.)?(?:facebook|fb)\.com/([^/?#\s]+)/"
             r"(?:posts|videos|photos|reels)/[^\s]*$",

@@ -34,6 +34,8 @@ class Guide:
     access_ended_for_advertiser: ForAdvertiser
     access_ended_for_owner: ForOwner
     allowing: ForAdvertiser
+    confirm_unlink: ForAdvertiser
+    confirm_revoke: ForOwner
 
 
 TIKTOK = Guide(
@@ -47,6 +49,8 @@ TIKTOK = Guide(
                                                                             r.access_days),
     access_ended_for_owner=lambda r, who: texts.expired_for_owner(who, r.handle),
     allowing=lambda r: texts.allowing(r.handle, r.scopes, r.visibility),
+    confirm_unlink=lambda r: texts.confirm_unlink(r.handle, r.ad_account),
+    confirm_revoke=lambda r, who: texts.confirm_revoke(r.handle, who, r.ad_account),
 )
 
 META = Guide(
@@ -65,6 +69,8 @@ META = Guide(
     access_ended_for_owner=lambda r, who: texts.access_ended_for_owner(
         who, r.handle, r.access_days, r.business_id),
     allowing=lambda r: texts.meta_allowing(r.handle, r.scopes, r.access_days),
+    confirm_unlink=lambda r: texts.meta_confirm_unlink(r.handle, r.ad_account),
+    confirm_revoke=lambda r, who: texts.meta_confirm_revoke(r.handle, who, r.ad_account),
 )
 
 GUIDES = {"tiktok": TIKTOK, "meta": META}

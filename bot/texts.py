@@ -40,12 +40,14 @@ COMMANDS: list[tuple[str, str]] = [
 # --- welcome and help ---------------------------------------------------------------------------
 HELP = (
     "I help advertisers get an account owner's approval to run ads from their account "
-    "(TikTok Spark Ads), and help owners approve, reject or revoke that access.\n\n"
+    "(TikTok Spark Ads; Meta partner access to Instagram accounts and Facebook Pages), and "
+    "help owners approve, reject or revoke that access.\n\n"
     "<b>Advertisers</b>\n"
     "/link – a step-by-step link request\n"
     "/accounts – your requests and linked accounts\n\n"
     "<b>Account owners</b>\n"
-    "/claim @handle – receive the requests for your account here\n"
+    "/claim @handle – receive the requests for your account here (Instagram: "
+    "/claim instagram @handle; a Page: /claim facebook page.name)\n"
     "/owned – your accounts and who may use them\n\n"
     "<b>Any time</b>\n"
     "/faq – questions and answers (or just ask me in your own words)\n"
@@ -57,10 +59,12 @@ HELP = (
 # What Telegram shows before /start (set at start-up).
 DESCRIPTION = (
     "Linkpilot gets an advertiser the account owner's approval to run ads from their TikTok "
-    "account (Spark Ads), one step at a time, and lets owners approve, reject or withdraw it. "
-    "It records consent and tells both sides what to do in TikTok; it never logs in to TikTok."
+    "account (Spark Ads), Instagram account or Facebook Page (Meta partner access), one step "
+    "at a time, and lets owners approve, reject or withdraw it. It records consent and tells "
+    "both sides what to do in TikTok or Meta; it never logs in to either."
 )
-SHORT_DESCRIPTION = "Ask an account owner's approval to run ads from their TikTok account."
+SHORT_DESCRIPTION = ("Ask an account owner's approval to run ads from their TikTok, Instagram "
+                     "or Facebook Page.")
 
 
 def welcome(first_name: str) -> str:
@@ -1165,3 +1169,19 @@ def meta_allowing(handle: str, scopes: list[str], days: int | None) -> str:
                  "choose the tasks there. Approve only advertisers you know, and withdraw any "
                  "time with /owned.")
     return "\n\n".join(lines)
+
+
+def meta_confirm_unlink(handle: str, ad_account: str) -> str:
+    return (
+        f"Unlink @{esc(handle)} from the ad account {esc(ad_account)} in Linkpilot? You will "
+        "need the owner's approval again to use it, and the owner will be asked to remove your "
+        "portfolio as a partner in Meta."
+    )
+
+
+def meta_confirm_revoke(handle: str, requester: str, ad_account: str) -> str:
+    return (
+        f"Withdraw {esc(requester)}'s approval to use @{esc(handle)} (ad account "
+        f"{esc(ad_account)})? Linkpilot will record it and tell them; it can't change Meta by "
+        "itself, so I'll show you where to remove their business as a partner."
+    )

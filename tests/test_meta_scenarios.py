@@ -158,6 +158,7 @@ async def test_instagram_unlink_tells_the_owner_to_remove_the_partner(
     assert "choose Full control" in owen.last.plain
     await ada.send("/accounts")
     await ada.press("Unlink @owen.makes")
+    assert "asked to remove your portfolio as a partner in Meta" in ada.last.plain
     await ada.press("Yes, unlink")
     assert "Unlinked in Linkpilot" in ada.last.plain
     assert "remove the access you gave your own people" in ada.last.plain
@@ -222,6 +223,7 @@ async def test_a_full_facebook_page_request_by_approval_link(world: World, ada: 
     await owen.send("/owned")
     assert "@100064212345678 (Facebook Page)" in owen.last.plain
     await owen.press("Revoke")
+    assert "it can't change Meta by itself" in owen.last.plain
     await owen.press("Yes, revoke")
     assert owen.last_answer == "Access revoked."
     told_owner = owen.last.plain

@@ -135,12 +135,11 @@ async def _refused(update: Update, refused: Refused) -> None:
 
 
 def _confirmation(checked: usecases.Decided) -> Reply:
-    request = checked.request
+    request, guide = checked.request, guides.of(checked.request)
     if checked.event == "unlink":
-        return Reply(texts.confirm_unlink(request.handle, request.ad_account),
+        return Reply(guide.confirm_unlink(request),
                      keyboards.confirm(request.key, "u", texts.YES_UNLINK))
-    return Reply(texts.confirm_revoke(request.handle, render.person(checked.requester),
-                                      request.ad_account),
+    return Reply(guide.confirm_revoke(request, render.person(checked.requester)),
                  keyboards.confirm(request.key, "v", texts.YES_REVOKE))
 
 

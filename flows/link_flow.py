@@ -263,7 +263,14 @@ class Draft:
             self.data.pop("editing", None)
 
     def set_platform(self, event: EventData) -> None:
-        self.data["platform"] = event.kwargs["platform"]
+        chosen = event.kwargs["platform"]
+        if self.data.get("platform") not in (None, chosen):
+            # Back at the start and another platform chosen: the answers that follow that
+            # platform's rules (username, permissions, Business ID, length) don't carry over.
+            for key in ("handle", "visibility", "business_id", "access_days"):
+                self.data.pop(key, None)
+            self.data["scopes"] = []
+        self.data["platform"] = chosen
         self.data["prereq"] = 0
 
     def next_prerequisite(self, event: EventData) -> None:

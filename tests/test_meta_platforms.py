@@ -283,3 +283,17 @@ def test_temporary_access_ends_only_for_the_clock_and_only_once_due() -> None:
             decide("authorized", "end", role, now=ends, ends_at=ends)
     with pytest.raises(Refused):
         decide("revoked", "end", Role.SYSTEM, now=ends, ends_at=ends)
+
+
+def test_choosing_another_platform_after_going_back_drops_its_answers() -> None:
+    p = fire(fire(meta_at_permissions("instagram"), "toggle_scope", scope="ads"),
+             "confirm_scopes")
+    p = fire(p, "choose_duration", days="30")
+    while p.state != S.PLATFORM:
+        p = fire(p, "back")
+    p = fire(p, "choose_platform", platform="tiktok")
+    assert p.data["scopes"] == []
+    assert not {"handle", "business_id", "access_days"} & set(p.data)
+    assert p.data["ad_account"] == "Acme Ads"  # an ad account is no platform's rule
+    same = fire(fire(p, "back"), "choose_platform", platform="tiktok")
+    assert same.data["ad_account"] == "Acme Ads"

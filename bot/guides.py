@@ -36,6 +36,7 @@ class Guide:
     allowing: ForAdvertiser
     confirm_unlink: ForAdvertiser
     confirm_revoke: ForOwner
+    own_handle: Callable[[str], str]  # (handle) -> text
 
 
 TIKTOK = Guide(
@@ -51,6 +52,7 @@ TIKTOK = Guide(
     allowing=lambda r: texts.allowing(r.handle, r.scopes, r.visibility),
     confirm_unlink=lambda r: texts.confirm_unlink(r.handle, r.ad_account),
     confirm_revoke=lambda r, who: texts.confirm_revoke(r.handle, who, r.ad_account),
+    own_handle=texts.own_handle,
 )
 
 META = Guide(
@@ -71,6 +73,7 @@ META = Guide(
     allowing=lambda r: texts.meta_allowing(r.handle, r.scopes, r.access_days),
     confirm_unlink=lambda r: texts.meta_confirm_unlink(r.handle, r.ad_account),
     confirm_revoke=lambda r, who: texts.meta_confirm_revoke(r.handle, who, r.ad_account),
+    own_handle=texts.meta_own_handle,
 )
 
 GUIDES = {"tiktok": TIKTOK, "meta": META}
@@ -78,4 +81,9 @@ GUIDES = {"tiktok": TIKTOK, "meta": META}
 
 def of(request: RequestRow) -> Guide:
     """The guide of the request's platform."""
-    return GUIDES[get_platform(request.platform).guide]
+    return of_platform(request.platform)
+
+
+def of_platform(platform_id: str) -> Guide:
+    """The guide of a platform, by its id."""
+    return GUIDES[get_platform(platform_id).guide]

@@ -129,7 +129,8 @@ def accounts(requests: list[RequestRow]) -> Reply:
     lines = [texts.ACCOUNTS_TITLE]
     rows = []
     for r in requests:
-        lines.append(texts.request_line(r.handle, r.ad_account, r.status, r.platform))
+        lines.append(texts.request_line(r.handle, r.ad_account, r.status, r.platform)
+                     + (texts.access_until(r.access_ends_at) if r.status == "authorized" else ""))
         if r.status == "pending":
             rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c",
                                                   r.ad_account),
@@ -158,7 +159,8 @@ def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]
         mine = [(r, u) for r, u in grants if (r.platform, r.handle_key) == (platform, key)]
         waiting = [(r, u) for r, u in pending if (r.platform, r.handle_key) == (platform, key)]
         for r, u in mine:
-            lines.append(texts.grant_line(person(u), r.ad_account))
+            lines.append(texts.grant_line(person(u), r.ad_account)
+                         + texts.access_until(r.access_ends_at))
             label = f"{handle} ({person(u)}, {r.ad_account})"[:48]
             rows.append([keyboards.request_action(texts.REVOKE, label, r.key, "v")])
         for r, u in waiting:

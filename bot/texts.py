@@ -1185,3 +1185,16 @@ def meta_confirm_revoke(handle: str, requester: str, ad_account: str) -> str:
         f"{esc(ad_account)})? Linkpilot will record it and tell them; it can't change Meta by "
         "itself, so I'll show you where to remove their business as a partner."
     )
+
+
+def access_until(ends_at: datetime | None) -> str:
+    """After a grant in a list: when its temporary access ends ("" when it doesn't)."""
+    return f" · temporary, until {when(ends_at)}" if ends_at else ""
+
+
+def meta_own_handle(handle: str) -> str:
+    return (
+        f"You have claimed @{esc(handle)} yourself, so there is nobody to ask: as its owner you "
+        "can add it to your own business portfolio in Meta Business Suite directly. Edit the "
+        "request to ask for someone else's account, or Cancel it."
+    )

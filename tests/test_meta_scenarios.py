@@ -245,6 +245,9 @@ async def test_facebook_page_usernames_match_without_periods_or_case(
     assert "Insights: see how the account" in card and "Access: 7 days" in card
     await owen.send("/claim facebook acme")
     assert "at least 5 characters" in owen.last.plain
+    # The owner asking for their own Page is told to add it to their own portfolio.
+    await meta_request(owen, "Facebook Page", "acme.shoes", ("☐ Ads",), "Until removed")
+    assert "add it to your own business portfolio in Meta Business Suite" in owen.last.plain
 
 
 # --- temporary access ----------------------------------------------------------------------------
@@ -256,6 +259,11 @@ async def test_temporary_access_ends_on_time_across_a_restart(world: World, ada:
     world.clock.advance(timedelta(days=2))  # approved two days after the request
     await owen.press("Approve", card_of(owen))
     assert "This access is for 7 days" in owen.last.plain
+    await owen.send("/owned")
+    assert "Ada (@ada_ads), ad account Acme Ads · temporary, until 01 Dec 2026, 12:00 UTC" \
+        in owen.last.plain
+    await ada.send("/accounts")
+    assert "approved · temporary, until 01 Dec 2026, 12:00 UTC" in ada.last.plain
 
     world.clock.advance(timedelta(days=7) - timedelta(minutes=1))
     await world.sweep()

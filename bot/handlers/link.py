@@ -7,7 +7,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot import render, texts
+from bot import guides, render, texts
 from bot.context import Context, note_states, traced
 from bot.handlers import faq, requests
 from bot.handlers.messaging import answer, ask, pressed_label, redraw, reply, settle
@@ -272,7 +272,9 @@ async def _not_sent(update: Update, context: Context,
         row = await usecases.conversation(context.uow, actor_of(update).id)
         handle = row.data.get("handle", "") if row else ""
         return texts.over_limit(refused.reason, refused.until, refused.count, handle)
-    return texts.own_handle(str(refused.args[0]))
+    row = await usecases.conversation(context.uow, actor_of(update).id)
+    platform = row.data.get("platform", "tiktok") if row else "tiktok"
+    return guides.of_platform(platform).own_handle(str(refused.args[0]))
 
 
 def _is_question(context: Context, text: str) -> bool:

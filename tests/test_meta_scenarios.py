@@ -45,6 +45,8 @@ async def meta_request(person: Person, platform: str, handle: str, scopes: tuple
     or a typed number of days."""
     await person.send("/link")
     await person.press(platform)
+    if "All still true" in person.last.labels:  # confirmed in an earlier request
+        await person.press("All still true")
     while "Before you start" in person.last.plain:
         await person.press("Yes")
     await person.send("Acme Ads")
@@ -156,6 +158,12 @@ async def test_instagram_unlink_tells_the_owner_to_remove_the_partner(
     assert "Access: until removed" in card_of(owen).plain
     await owen.press("Approve", card_of(owen))
     assert "choose Full control" in owen.last.plain
+    # A second request: the prerequisites confirmed before are offered as a recap.
+    await meta_request(ada, "Instagram", "@owen.makes", ("Insights",), "75 days",
+                       business_id="6543210987654321")
+    assert "Access: 75 days from approval" in card_of(owen).plain
+    assert "Agency's Business ID: 6543210987654321" in card_of(owen).plain
+    await owen.press("Reject", card_of(owen))
     await ada.send("/accounts")
     await ada.press("Unlink @owen.makes")
     assert "asked to remove your portfolio as a partner in Meta" in ada.last.plain
@@ -165,7 +173,8 @@ async def test_instagram_unlink_tells_the_owner_to_remove_the_partner(
     told = owen.last.plain
     assert "Ada (@ada_ads) unlinked @owen.makes in Linkpilot" in told
     assert f"Business ID {BUSINESS_ID}" in told and "Partners → select the partner" in told
-    assert await rows(world) == [("unlinked", BUSINESS_ID, None)]
+    assert await rows(world) == [("unlinked", BUSINESS_ID, None),
+                                 ("rejected", "6543210987654321", 75)]
 
 
 # --- Facebook Pages ------------------------------------------------------------------------------

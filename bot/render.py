@@ -97,6 +97,8 @@ def status(position: Position | None, pending: int, authorized: int) -> str:
             lines.append(texts.status_value("ad_account", data["ad_account"]))
         if data.get("handle"):
             lines.append(texts.status_value("handle", f"@{data['handle']}"))
+        if data.get("business_id"):
+            lines.append(texts.status_value("business_id", data["business_id"]))
     lines.append(texts.requests_line(pending, authorized))
     return "\n".join(lines)
 

@@ -936,7 +936,9 @@ HANDLE_QUESTIONS = {
     "facebook": (
         "Which Facebook Page should be linked? Send the Page's <b>username</b> (like "
         "<code>brand.name</code>), its numeric <b>Page ID</b>, or paste its address "
-        "(<code>facebook.com/…</code> or <code>…/profile.php?id=…</code>)."
+        "(<code>facebook.com/…</code> or <code>…/profile.php?id=…</code>).\n"
+        "<i>A number on its own is read as a Page ID: Meta's rules don't say a username needs "
+        "a letter, but a third-party source does.</i>"
     ),
 }
 HANDLE_PROBLEMS_BY_PLATFORM = {

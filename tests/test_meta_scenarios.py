@@ -198,6 +198,8 @@ async def test_a_full_facebook_page_request_by_approval_link(world: World, ada: 
     await ada.send("Acme Ads")
     await ada.send(BUSINESS_ID)
     assert "numeric Page ID" in ada.last.plain
+    await ada.send("/status")
+    assert f"Business ID: {BUSINESS_ID}" in ada.inbox[-2].plain
     replies = await ada.send("acme")
     assert "A Facebook Page username has at least 5 characters." in replies[0].plain
     replies = await ada.send("acme_shoes")

@@ -179,11 +179,14 @@ async def run_chat(settings: Settings, lines: Any = None) -> None:
             if text.isdigit() and 1 <= int(text) <= len(seat.buttons):
                 message_id, label = seat.buttons[int(text) - 1]
                 target = next((m for m in seat.person.inbox if m.message_id == message_id), None)
-                await seat.person.press(label, target)
-            elif text.isdigit():
-                print("  (no such button)")
-                continue
+                try:
+                    await seat.person.press(label, target)
+                except AssertionError:  # its message lost its buttons meanwhile
+                    print("  (that button is gone)")
+                    continue
             else:
+                # Other text, and numbers no button has (a Business ID, a Page ID, a number
+                # of days) are typed messages.
                 link = _DEEP_LINK.match(text)
                 await seat.person.send(f"/start {link.group(1)}" if link else text)
             show(seats, current, api, mark, answers_mark)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
-from flows.link_flow import Position, S
+from flows.link_flow import Position, S, editable_fields
 from flows.platforms import available_platforms, get_platform
 
 Button = InlineKeyboardButton
@@ -92,6 +92,13 @@ def flow_keyboard(position: Position, version: int, *, explained: bool = False
             Button(texts.VISIBILITY_NAMES[o], callback_data=flow_data(v, "v", o))
             for o in platform.visibility_options
         ], _back_row(position, v)])
+    if state == S.DURATION:
+        platform = get_platform(position.data["platform"])
+        return InlineKeyboardMarkup([
+            [Button(texts.UNTIL_REMOVED, callback_data=flow_data(v, "dd", "0"))],
+            [Button(texts.days_label(days), callback_data=flow_data(v, "dd", str(days)))
+             for days in platform.duration_choices],
+            _back_row(position, v)])
     if state == S.SUMMARY:
         return InlineKeyboardMarkup([
             [Button(texts.SEND, callback_data=flow_data(v, "send"))],
@@ -100,8 +107,8 @@ def flow_keyboard(position: Position, version: int, *, explained: bool = False
         ])
     if state == S.EDIT_CHOICE:
         return InlineKeyboardMarkup([
-            [Button(label, callback_data=flow_data(v, "e", field))
-             for field, label in texts.EDIT_FIELDS.items()],
+            [Button(texts.EDIT_FIELDS[field], callback_data=flow_data(v, "e", field))
+             for field in editable_fields(position.data["platform"])],
             _back_row(position, v),
         ])
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot import keyboards, qr, render, texts
+from bot import guides, keyboards, qr, render, texts
 from bot.render import Reply
 from flows.records import RequestRow, SparkCodeRow, UserRow
 from flows.request_flow import Status
@@ -56,20 +56,22 @@ def render_notice(kind: str, request: RequestRow, requester: UserRow | None,
     if kind == "reason_prompt":
         minutes = int(REASON_WINDOW.total_seconds() // 60)
         return Reply(texts.reason_prompt(who, minutes), keyboards.skip_reason(request.key))
+    guide = guides.of(request)
     simple = {
-        "approved_for_advertiser": lambda: texts.approved_for_advertiser(handle,
-                                                                         request.ad_account),
+        "approved_for_advertiser": lambda: guide.approved_for_advertiser(request),
         "rejected_for_advertiser": lambda: texts.rejected_for_advertiser(handle),
         "reason_for_advertiser": lambda: texts.reason_for_advertiser(handle, data["reason"]),
-        "revoked_for_advertiser": lambda: texts.revoked_for_advertiser(handle,
-                                                                       request.ad_account),
+        "revoked_for_advertiser": lambda: guide.revoked_for_advertiser(request),
         "expired_for_advertiser": lambda: texts.expired_for_advertiser(handle),
         "expired_for_owner": lambda: texts.expired_for_owner(who, handle),
         "cancelled_for_owner": lambda: texts.cancelled_for_owner(who, handle),
-        "unlinked_for_owner": lambda: texts.unlinked_for_owner(who, handle),
+        "unlinked_for_owner": lambda: guide.unlinked_for_owner(request, who),
         "withdrawn_for_owner": lambda: texts.withdrawn_for_owner(handle, request.ad_account),
         "withdrawn_for_advertiser": lambda: texts.withdrawn_for_advertiser(handle,
                                                                            request.ad_account),
+        # Temporary access (Meta partner access) ended by the clock.
+        "access_ended_for_advertiser": lambda: guide.access_ended_for_advertiser(request),
+        "access_ended_for_owner": lambda: guide.access_ended_for_owner(request, who),
     }
     return Reply(simple[kind]())
 

@@ -32,7 +32,7 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
                   for p in get_platform(data["platform"]).prerequisites]
         text = texts.prerequisite_recap(data["platform"], checks)
     elif state == S.PLATFORM:
-        text = f"{texts.PLATFORM_QUESTION}\n<i>{texts.PLATFORMS_LATER}</i>"
+        text = texts.PLATFORM_QUESTION
     elif state in (S.PREREQUISITE, S.PREREQUISITE_FIX):
         asked, meaning, fix, _ = \
             texts.PREREQUISITES[data["platform"]][position.prerequisite or ""]
@@ -47,12 +47,18 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
     elif state == S.HANDLE:
         text = texts.handle_question(data["platform"]) + _now(data, "handle", "@")
     elif state == S.PERMISSIONS:
-        text = texts.PERMISSIONS_QUESTION
+        text = texts.PERMISSIONS_QUESTIONS.get(data["platform"], texts.PERMISSIONS_QUESTION)
+    elif state == S.BUSINESS_ID:
+        text = texts.BUSINESS_ID_QUESTION + _now(data, "business_id")
+    elif state == S.DURATION:
+        span = get_platform(data["platform"]).temporary_days or (0, 0)
+        text = texts.duration_question(*span)
     elif state == S.VISIBILITY:
         text = texts.VISIBILITY_QUESTION
     elif state == S.SUMMARY:
         text = texts.summary(data["platform"], data["ad_account"], data["handle"],
-                             data["scopes"], data.get("visibility"))
+                             data["scopes"], data.get("visibility"), data.get("business_id"),
+                             data.get("access_days"))
     elif state == S.EDIT_CHOICE:
         text = texts.EDIT_QUESTION
     else:
@@ -73,6 +79,8 @@ STEP_NUMBERS = {
     S.AD_ACCOUNT: 3, S.HANDLE: 4, S.PERMISSIONS: 5, S.VISIBILITY: 5, S.SUMMARY: 6,
     S.EDIT_CHOICE: 6,
 }
+# Meta partner access: the Business ID goes with the ad account, the length with permissions.
+STEP_NUMBERS.update({S.BUSINESS_ID: 3, S.DURATION: 5})
 TOTAL_STEPS = max(STEP_NUMBERS.values())
 
 
@@ -89,6 +97,8 @@ def status(position: Position | None, pending: int, authorized: int) -> str:
             lines.append(texts.status_value("ad_account", data["ad_account"]))
         if data.get("handle"):
             lines.append(texts.status_value("handle", f"@{data['handle']}"))
+        if data.get("business_id"):
+            lines.append(texts.status_value("business_id", data["business_id"]))
     lines.append(texts.requests_line(pending, authorized))
     return "\n".join(lines)
 
@@ -105,7 +115,7 @@ def person(user: UserRow | None) -> str:
 def owner_card(request: RequestRow, requester: UserRow | None) -> str:
     return texts.owner_card(person(requester), request.platform, request.handle,
                             request.ad_account, request.scopes, request.visibility,
-                            request.expires_at)
+                            request.expires_at, request.business_id, request.access_days)
 
 
 def closed_card(request: RequestRow, requester: UserRow | None) -> str:
@@ -121,7 +131,8 @@ def accounts(requests: list[RequestRow]) -> Reply:
     lines = [texts.ACCOUNTS_TITLE]
     rows = []
     for r in requests:
-        lines.append(texts.request_line(r.handle, r.ad_account, r.status, r.platform))
+        lines.append(texts.request_line(r.handle, r.ad_account, r.status, r.platform)
+                     + (texts.access_until(r.access_ends_at) if r.status == "authorized" else ""))
         if r.status == "pending":
             rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c",
                                                   r.ad_account),
@@ -150,7 +161,8 @@ def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]
         mine = [(r, u) for r, u in grants if (r.platform, r.handle_key) == (platform, key)]
         waiting = [(r, u) for r, u in pending if (r.platform, r.handle_key) == (platform, key)]
         for r, u in mine:
-            lines.append(texts.grant_line(person(u), r.ad_account))
+            lines.append(texts.grant_line(person(u), r.ad_account)
+                         + texts.access_until(r.access_ends_at))
             label = f"{handle} ({person(u)}, {r.ad_account})"[:48]
             rows.append([keyboards.request_action(texts.REVOKE, label, r.key, "v")])
         for r, u in waiting:

@@ -40,13 +40,15 @@ COMMANDS: list[tuple[str, str]] = [
 # --- welcome and help ---------------------------------------------------------------------------
 HELP = (
     "I help advertisers get an account owner's approval to run ads from their account "
-    "(TikTok Spark Ads), and help owners approve, reject or revoke that access.\n\n"
+    "(TikTok Spark Ads; Meta partner access to Instagram accounts and Facebook Pages), and "
+    "help owners approve, reject or revoke that access.\n\n"
     "<b>Advertisers</b>\n"
     "/link – a step-by-step link request\n"
     "/accounts – your requests and linked accounts\n"
     "/apply #code – apply a creator's Spark code\n\n"
     "<b>Account owners</b>\n"
-    "/claim @handle – receive the requests for your account here\n"
+    "/claim @handle – receive the requests for your account here (Instagram: "
+    "/claim instagram @handle; a Page: /claim facebook page.name)\n"
     "/owned – your accounts and who may use them\n"
     "/code video-link – a Spark code for one of your videos · /codes – your codes\n\n"
     "<b>Any time</b>\n"
@@ -59,10 +61,12 @@ HELP = (
 # What Telegram shows before /start (set at start-up).
 DESCRIPTION = (
     "Linkpilot gets an advertiser the account owner's approval to run ads from their TikTok "
-    "account (Spark Ads), one step at a time, and lets owners approve, reject or withdraw it. "
-    "It records consent and tells both sides what to do in TikTok; it never logs in to TikTok."
+    "account (Spark Ads), Instagram account or Facebook Page (Meta partner access), one step "
+    "at a time, and lets owners approve, reject or withdraw it. It records consent and tells "
+    "both sides what to do in TikTok or Meta; it never logs in to either."
 )
-SHORT_DESCRIPTION = "Ask an account owner's approval to run ads from their TikTok account."
+SHORT_DESCRIPTION = ("Ask an account owner's approval to run ads from their TikTok, Instagram "
+                     "or Facebook Page.")
 
 
 def welcome(first_name: str) -> str:
@@ -76,7 +80,7 @@ NO_FLOW = "You have no link request in progress. Send /link to start one."
 PLATFORM_QUESTION = (
     "<b>New link request</b>\nWhich platform is the account you want to advertise with on?"
 )
-PLATFORM_NAMES = {"tiktok": "TikTok", "instagram": "Instagram", "facebook": "Facebook"}
+PLATFORM_NAMES = {"tiktok": "TikTok", "instagram": "Instagram", "facebook": "Facebook Page"}
 PLATFORMS_LATER = "Instagram and Facebook are coming soon."
 
 YES, NO, WHATS_THIS = "Yes", "No", "What's this?"
@@ -158,6 +162,8 @@ AD_ACCOUNT_QUESTION = (
 
 
 def handle_question(platform: str) -> str:
+    if platform in HANDLE_QUESTIONS:
+        return HANDLE_QUESTIONS[platform]
     name = PLATFORM_NAMES[platform]
     return (
         f"Which {name} account should be linked? Send its <b>username</b>, like "
@@ -187,7 +193,8 @@ def current_value(value: str) -> str:
 
 
 def summary(platform: str, ad_account: str, handle: str, scopes: list[str],
-            visibility: str | None) -> str:
+            visibility: str | None, business_id: str | None = None,
+            access_days: int | None = None) -> str:
     lines = [
         "<b>Please check your request</b>",
         f"Platform: {PLATFORM_NAMES[platform]}",
@@ -197,6 +204,7 @@ def summary(platform: str, ad_account: str, handle: str, scopes: list[str],
     ]
     if visibility:
         lines.append(f"New videos: {VISIBILITY_NAMES[visibility]}")
+    lines += meta_lines(business_id, access_days)
     lines.append("\nSend it to the account owner?")
     return "\n".join(lines)
 
@@ -258,10 +266,14 @@ def characters(shown: str | tuple[str, ...], more: int = 0) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
 
-def handle_problem(problem: str, detail: str = "", limit: int = 0, more: int = 0) -> str:
+def handle_problem(problem: str, detail: str = "", limit: int = 0, more: int = 0,
+                   platform: str = "tiktok") -> str:
+    own = HANDLE_PROBLEMS_BY_PLATFORM.get(platform, {})
     if problem == "video_link" and detail:
-        return video_from(detail)
-    return HANDLE_PROBLEMS[problem].format(detail=characters(detail, more), limit=limit)
+        return own["video_from"].format(handle=esc(detail)) if "video_from" in own \
+            else video_from(detail)
+    return own.get(problem, HANDLE_PROBLEMS[problem]).format(detail=characters(detail, more),
+                                                             limit=limit)
 
 
 # What each kind of free text is called in a refusal.
@@ -544,7 +556,8 @@ def allowing(handle: str, scopes: list[str], visibility: str | None) -> str:
 
 
 def owner_card(requester: str, platform: str, handle: str, ad_account: str, scopes: list[str],
-               visibility: str | None, expires: datetime) -> str:
+               visibility: str | None, expires: datetime, business_id: str | None = None,
+               access_days: int | None = None) -> str:
     lines = [
         "<b>Link request</b>",
         f"{esc(requester)} asks to use your {PLATFORM_NAMES[platform]} account "
@@ -552,8 +565,10 @@ def owner_card(requester: str, platform: str, handle: str, ad_account: str, scop
         f"Ad account: {esc(ad_account)}",
         "Permissions: " + ", ".join(SCOPE_NAMES[s] for s in scopes),
     ]
+    lines += plain_scopes(scopes)
     if visibility:
         lines.append(f"New videos: {VISIBILITY_NAMES[visibility]}")
+    lines += meta_lines(business_id, access_days)
     lines.append(f"Expires: {when(expires)}")
     lines.append("\nApprove only if you know this advertiser. You can revoke access any time "
                  "with /owned.")
@@ -677,8 +692,9 @@ def pending_line(requester: str, handle: str) -> str:
 
 # --- claims -------------------------------------------------------------------------------------
 CLAIM_USAGE = (
-    "Send <code>/claim @yourhandle</code> with your TikTok username. Requests for that account "
-    "will then come to you here."
+    "Send <code>/claim @yourhandle</code> with your TikTok username (or "
+    "<code>/claim instagram @yourhandle</code>, <code>/claim facebook yourpage</code> with a "
+    "Page's username, ID or address). Requests for that account will then come to you here."
 )
 
 
@@ -1000,3 +1016,395 @@ def spark_erased(codes: int) -> str:
     gone = (f"{codes} unused Spark code{'s' if codes != 1 else ''} deleted. " if codes else "")
     return (f"\n{gone}Spark codes an advertiser applied keep working until they end, naming "
             "you as a deleted user.")
+
+
+# --- Meta: Instagram and Facebook Pages, partner access (issue 10) -------------------------------
+# Facts: Meta's Business Help Center as mirrored by third parties, and third-party guides where
+# nothing official was found; where only a third party says so, the text says so.
+
+_AGENCY_PORTFOLIO = (
+    "Does your agency have its own <b>business portfolio</b> in Meta Business Suite, and do "
+    "you know its <b>Business ID</b>?",
+    "Meta partner access goes from the owner's business portfolio to yours: the owner adds "
+    "your portfolio as a partner by its Business ID. A business portfolio (once called "
+    "Business Manager) holds a business's Pages, Instagram accounts and ad accounts, and is "
+    "managed in Meta Business Suite.",
+    "Create a business portfolio at business.facebook.com, then add your own Page, Instagram "
+    "account and ad account to it <b>before</b> inviting anyone: a new, empty portfolio that "
+    "sends invitations straight away may be put under a security review. Your Business ID is "
+    "shown in your portfolio's settings in Meta Business Suite.",
+    "your agency's own business portfolio, and its Business ID",
+)
+PREREQUISITES["instagram"] = {
+    "agency_portfolio": _AGENCY_PORTFOLIO,
+    "professional_account": (
+        "Is the Instagram account a <b>professional account</b> (Business or Creator)?",
+        "Only professional Instagram accounts can be connected to a Facebook Page and a "
+        "business portfolio; a personal account can't enter Meta's business tools.",
+        "The owner switches the account to a professional one (Business or Creator) in the "
+        "Instagram app's settings. If they start connecting it to a Page while it is still "
+        "personal, Facebook asks them to convert it along the way.",
+        "the Instagram account is a professional (Business or Creator) account",
+    ),
+    "connected_page": (
+        "Is the Instagram account <b>connected to a Facebook Page</b>?",
+        "In Meta's business tools an Instagram account is reached through the Facebook Page "
+        "it is connected to, one Page at a time.",
+        "The owner connects it from the Page: Page <b>Settings</b> → <b>Linked accounts</b> → "
+        "Instagram → <b>Connect account</b>, logs in to Instagram and confirms adding it to "
+        "the business portfolio. (This path comes from third-party guides; Meta's menus "
+        "change often.)",
+        "the Instagram account is connected to one Facebook Page",
+    ),
+    "page_in_portfolio": (
+        "Is that Page in the owner's <b>business portfolio</b> (Meta Business Suite)?",
+        "The owner shares the Instagram account with your portfolio from theirs, so the Page "
+        "and its Instagram account must sit in a business portfolio, and a Page sits in one "
+        "portfolio at a time.",
+        "The owner adds the Page in Meta Business Suite: Settings → Accounts → <b>Pages</b> → "
+        "<b>Add</b>. It fails when another portfolio already owns the Page (that portfolio's "
+        "admin must remove it first), when Instagram isn't connected to the Page yet, or, "
+        "according to a third-party guide, when they have been the Page's admin for less than "
+        "about 7 days.",
+        "that Page is in the owner's business portfolio",
+    ),
+}
+PREREQUISITES["facebook"] = {
+    "agency_portfolio": _AGENCY_PORTFOLIO,
+    "page_portfolio": (
+        "Is the Page in a <b>business portfolio</b> (Meta Business Suite)?",
+        "It decides who approves in Meta: the admin of the portfolio that owns the Page, or, "
+        "when no portfolio owns it, the Page's admin.",
+        "That's fine: then the <b>Page's admin</b> decides. You ask from your portfolio "
+        "(Accounts → Pages → Add → <b>Request access to a Page</b>) and they approve on the "
+        "Page (Page settings → Page roles → <b>Partner request</b> → Respond to request). Send "
+        "your Linkpilot request to that person.",
+        "you know who approves: the portfolio that owns the Page, or the Page's admin",
+    ),
+    "approver_full_control": (
+        "Does the person who will approve have <b>full control</b> of the Page (or of the "
+        "portfolio that owns it)?",
+        "Only someone with full control can give a partner access; without it they don't even "
+        "see <b>Partners</b> in the settings. Full control (once \"admin\") manages "
+        "everything, including people and partners.",
+        "Ask someone with full control of the owner's portfolio to approve instead, or to give "
+        "the approver full control (Settings → People in Meta Business Suite). If "
+        "<b>Partners</b> is missing from their Settings, they don't have it.",
+        "the person approving has full control of the Page",
+    ),
+    "two_factor": (
+        "Is <b>two-factor authentication</b> on for the person who will approve?",
+        "Meta asks for two-factor authentication before a partner can be added.",
+        "They turn on two-factor authentication in their Facebook account's security "
+        "settings, then add you.",
+        "two-factor authentication is on for the person approving",
+    ),
+}
+
+# Meta's own names for the access it gives, and what each means in plain words.
+SCOPE_NAMES.update({
+    "full_control": "Full control",
+    "content": "Content",
+    "community_activity": "Community activity",
+    "messages_calls": "Messages and calls",
+    "ads": "Ads",
+    "insights": "Insights",
+    "leads": "Leads",
+})
+SCOPE_PLAIN = {
+    "full_control": "everything, settings and who else has access included (a partner can't "
+                    "share it onward, nor do Meta's sensitive actions)",
+    "content": "publish, edit and delete posts and other content as the account",
+    "community_activity": "answer and moderate comments and other activity",
+    "messages_calls": "read and answer messages and calls as the account",
+    "ads": "create and run ads as the account",
+    "insights": "see how the account, its posts and its ads perform",
+    "leads": "see and download the leads its ads collect",
+}
+SCOPE_MEANINGS.update({
+    scope: f"<b>{SCOPE_NAMES[scope]}</b>: they can {plain}." for scope, plain in SCOPE_PLAIN.items()
+})
+PERMISSIONS_QUESTIONS = {
+    platform: (
+        "Which access should the owner give your portfolio? Meta offers <b>Full control</b>, or "
+        "<b>partial access</b> with the tasks you pick. Tap to select, then <b>Continue</b>."
+    ) for platform in ("instagram", "facebook")
+}
+EDIT_FIELDS["business_id"] = "Business ID"
+STEP_TITLES.update({"business_id": "your Business ID", "duration": "how long"})
+TEXT_FIELDS.update({"business_id": "The Business ID", "access_days": "The number of days"})
+STATUS_WORDS["ended"] = "ended (temporary access over)"
+CARD_OUTCOMES["ended"] = "⌛ Temporary access ended"
+
+HANDLE_QUESTIONS = {
+    "instagram": (
+        "Which Instagram account should be linked? Send its <b>username</b>, like "
+        "<code>@brand.name</code>, or paste its profile link."
+    ),
+    "facebook": (
+        "Which Facebook Page should be linked? Send the Page's <b>username</b> (like "
+        "<code>brand.name</code>), its numeric <b>Page ID</b>, or paste its address "
+        "(<code>facebook.com/…</code> or <code>…/profile.php?id=…</code>).\n"
+        "<i>A number on its own is read as a Page ID: Meta's rules don't say a username needs "
+        "a letter, but a third-party source does.</i>"
+    ),
+}
+HANDLE_PROBLEMS_BY_PLATFORM = {
+    "instagram": {
+        "bad_characters": "An Instagram username can only contain letters, digits, "
+                          "<code>_</code> and <code>.</code>; this one has {detail}.",
+        "too_long": "An Instagram username can have at most {limit} characters (a rule "
+                    "reported by third-party sources; Instagram's help doesn't state it).",
+        "video_link": "That's a link to an Instagram post or reel, not to an account. Send "
+                      "the username of the account it's from.",
+        "video_from": "That link is to a post, and I need the account: it is from "
+                      "<code>@{handle}</code>; send the account's username.",
+    },
+    "facebook": {
+        "bad_characters": "A Facebook Page username can only contain letters, digits and "
+                          "<code>.</code>; this one has {detail}. A numeric Page ID works too.",
+        "too_short": "A Facebook Page username has at least {limit} characters.",
+        "too_long": "Facebook publishes no maximum length for a username; I take up to {limit} "
+                    "characters, and this is longer. Paste the Page's address instead.",
+        "video_link": "That's a link to a post or video, not to the Page. Send the Page's "
+                      "username or ID, or paste the Page's own address.",
+        "video_from": "That link is to a post, and I need the Page: it is from "
+                      "<code>{handle}</code>; send the Page's username.",
+    },
+}
+
+BUSINESS_ID_QUESTION = (
+    "What is your agency's <b>Business ID</b> (your business portfolio's ID in Meta Business "
+    "Suite)? The owner enters it to add you as a partner.\n"
+    "<i>It is a long number: 16 digits according to the one (third-party) source that says; "
+    "Meta doesn't publish its length, so 15 to 17 digits are accepted.</i>"
+)
+ANSWER_PROBLEMS = {
+    "business_id": {
+        "empty": "Please send your Business ID (digits only).",
+        "not_digits": "A Business ID is made of digits only; please send just the number.",
+        "too_short": "A Business ID has {low} to {high} digits; this one has {length}.",
+        "too_long": "A Business ID has {low} to {high} digits; this one has {length}.",
+    },
+    "access_days": {
+        "empty": "Send a number of days from {low} to {high}, or tap a button.",
+        "not_digits": "Send a number of days from {low} to {high}, or tap a button.",
+        "out_of_range": "Temporary access lasts {low} to {high} days (Meta's range); send a "
+                        "number in it, or tap <b>Until removed</b>.",
+    },
+}
+
+
+def answer_problem(field: str, problem: str, low: int = 0, high: int = 0,
+                   length: int = 0) -> str:
+    """Why a typed Business ID or number of days was refused."""
+    return ANSWER_PROBLEMS[field][problem].format(low=low, high=high, length=length)
+
+
+UNTIL_REMOVED = "Until removed"
+
+
+def days_label(days: int) -> str:
+    return f"{days} days"
+
+
+def duration_question(low: int, high: int) -> str:
+    return (
+        "How long should the access last?\n"
+        "• <b>Until removed</b>: until the owner or you end it.\n"
+        f"• A number of days from the approval ({low} to {high}): Linkpilot ends it then, "
+        "tells you both, and reminds the owner to remove it in Meta.\n"
+        "Tap a length, or type a number of days.\n"
+        f"<i>Meta documents temporary access of {low} to {high} days for people in a business "
+        "portfolio; its help says nothing of partners, so the end is kept here in Linkpilot "
+        "rather than set in Meta.</i>"
+    )
+
+
+def access_words(days: int | None) -> str:
+    """How long an approval lasts, in a few words."""
+    return f"{days} days from approval, then it ends by itself" if days else "until removed"
+
+
+def meta_lines(business_id: str | None, access_days: int | None) -> list[str]:
+    """The lines a Meta request adds to a summary or a card."""
+    if business_id is None:
+        return []
+    return [f"Agency's Business ID: <code>{esc(business_id)}</code>",
+            f"Access: {access_words(access_days)}"]
+
+
+def plain_scopes(scopes: list[str]) -> list[str]:
+    """Each permission that has plain words, as a line of its own."""
+    return [f"  – {SCOPE_NAMES[s]}: {SCOPE_PLAIN[s]}" for s in scopes if s in SCOPE_PLAIN]
+
+
+def _asset(platform: str, handle: str) -> str:
+    return f"the {PLATFORM_NAMES[platform]} <b>@{esc(handle)}</b>"
+
+
+def _tasks(scopes: list[str]) -> str:
+    if "full_control" in scopes:
+        return "<b>Full control</b>"
+    return "<b>partial access</b> with the tasks " + ", ".join(
+        f"<b>{SCOPE_NAMES[s]}</b>" for s in scopes)
+
+
+def meta_grant_steps(platform: str, handle: str, business_id: str, scopes: list[str]) -> str:
+    """Where the owner gives a partner access in Meta Business Suite."""
+    steps = (
+        "In <b>Meta Business Suite</b>: <b>Settings</b> → <b>Users</b> → <b>Partners</b> → "
+        f"<b>Add</b> (give a partner access to your assets) → enter Business ID "
+        f"<code>{esc(business_id)}</code> → choose {_asset(platform, handle)} as the asset "
+        f"→ choose {_tasks(scopes)} → save."
+    )
+    return steps + GRANT_STEPS_MORE.get(platform, "")
+
+
+# What else a platform's owner may need to know about granting access.
+GRANT_STEPS_MORE = {
+    "facebook": (
+        " If no portfolio owns the Page, the Page's admin approves the agency's partner "
+        "request on the Page instead: Page settings → Page roles → <b>Partner request</b> → "
+        "Respond to request."
+    ),
+}
+
+
+META_REMOVE_STEPS = (
+    "Meta Business Suite → <b>Settings</b> → <b>Users</b> → <b>Partners</b> → select the "
+    "partner → <b>Remove</b>. Then check <b>People</b> and the account's own access: people the "
+    "partner assigned, or access given directly on the Page, can stay after the partner goes."
+)
+
+
+def _temporary_note(days: int | None) -> str:
+    if not days:
+        return ""
+    return (
+        f"\n\nThis access is for <b>{days} days</b>. Meta documents temporary access for "
+        "people in a portfolio, not for partners, so it isn't set in Meta: Linkpilot ends the "
+        "approval when the time is up and tells you both, with a reminder to remove the "
+        "partner in Meta."
+    )
+
+
+def meta_approved_for_advertiser(platform: str, handle: str, ad_account: str,
+                                 business_id: str, scopes: list[str],
+                                 days: int | None) -> str:
+    return (
+        f"✅ <b>Authorized in Linkpilot</b>: the owner of @{esc(handle)} agreed to give your "
+        f"business portfolio access for the ad account {esc(ad_account)}.\n\n"
+        "Linkpilot records consent; it changes nothing in Meta. The owner gives the access "
+        f"there:\n{meta_grant_steps(platform, handle, business_id, scopes)}\n"
+        f"Then it shows in your portfolio's accounts and on the owner's Partners tab; assign "
+        "your people to it in your own Settings → People (you can't give them more than you "
+        f"were given).{_temporary_note(days)}\n\n"
+        "When it ends, remove the access you gave your own people to it: it can outlast the "
+        "partnership. You can unlink it here any time from /accounts."
+    )
+
+
+def meta_approved_for_owner(requester: str, platform: str, handle: str, business_id: str,
+                            scopes: list[str], days: int | None) -> str:
+    return (
+        f"Recorded in Linkpilot: you approved {esc(requester)}'s request to use @{esc(handle)} "
+        "for ads. Nothing has changed in Meta yet. To give them the access:\n"
+        f"{meta_grant_steps(platform, handle, business_id, scopes)}{_temporary_note(days)}\n\n"
+        f"To take it away later: {META_REMOVE_STEPS} Withdraw your approval here any time "
+        "with /owned."
+    )
+
+
+def meta_revoked_for_advertiser(handle: str, ad_account: str) -> str:
+    return (
+        f"The owner of @{esc(handle)} withdrew their approval in Linkpilot (ad account "
+        f"{esc(ad_account)}). Stop using it in ads; if your portfolio was added as a partner in "
+        "Meta, the owner removes it there, and you should remove the access you gave your own "
+        "people to the account (Settings → People): it can stay after the partner is removed."
+    )
+
+
+def meta_revoked_for_owner(requester: str, handle: str, business_id: str | None) -> str:
+    return (
+        f"Recorded in Linkpilot: your approval for {esc(requester)} to use @{esc(handle)} is "
+        "withdrawn, and they have been told. Linkpilot can't change Meta: if you added their "
+        f"business (Business ID <code>{esc(business_id or '?')}</code>) as a partner, remove "
+        f"it: {META_REMOVE_STEPS}"
+    )
+
+
+def meta_unlinked_for_advertiser(handle: str) -> str:
+    return (
+        f"Unlinked in Linkpilot: you no longer have the owner's approval for @{esc(handle)}. "
+        "Stop using it in ads and remove the access you gave your own people to it (Settings → "
+        "People); the owner has been asked to remove your portfolio under Partners."
+    )
+
+
+def meta_unlinked_for_owner(requester: str, handle: str, business_id: str | None) -> str:
+    return (
+        f"{esc(requester)} unlinked @{esc(handle)} in Linkpilot: they no longer have your "
+        f"approval to use it for ads. If their business (Business ID "
+        f"<code>{esc(business_id or '?')}</code>) is a partner in Meta, remove it: "
+        f"{META_REMOVE_STEPS}"
+    )
+
+
+def access_ended_for_advertiser(handle: str, days: int | None) -> str:
+    return (
+        f"⌛ Your temporary access to @{esc(handle)} ({days} days) has ended in Linkpilot. "
+        "Stop using it in ads, and remove the access you gave your own people to it; the "
+        "owner has been reminded to remove your portfolio as a partner. Ask again with /link "
+        "if you need more time."
+    )
+
+
+def access_ended_for_owner(requester: str, handle: str, days: int | None,
+                           business_id: str | None) -> str:
+    return (
+        f"⌛ The {days} days of access you approved for {esc(requester)} to @{esc(handle)} are "
+        "over: Linkpilot records the approval as ended. Meta may not end a partner's access by "
+        f"itself: if their business (Business ID <code>{esc(business_id or '?')}</code>) is "
+        f"still a partner, remove it: {META_REMOVE_STEPS}"
+    )
+
+
+def meta_allowing(handle: str, scopes: list[str], days: int | None) -> str:
+    lines = [f"<b>What approving this request for @{esc(handle)} allows</b>"]
+    lines += [SCOPE_MEANINGS[s] for s in scopes]
+    lines.append(f"For how long: {access_words(days)}.")
+    lines.append("Approving here records your consent in Linkpilot; nothing happens in Meta "
+                 "until you add their business as a partner in Meta Business Suite, and you "
+                 "choose the tasks there. Approve only advertisers you know, and withdraw any "
+                 "time with /owned.")
+    return "\n\n".join(lines)
+
+
+def meta_confirm_unlink(handle: str, ad_account: str) -> str:
+    return (
+        f"Unlink @{esc(handle)} from the ad account {esc(ad_account)} in Linkpilot? You will "
+        "need the owner's approval again to use it, and the owner will be asked to remove your "
+        "portfolio as a partner in Meta."
+    )
+
+
+def meta_confirm_revoke(handle: str, requester: str, ad_account: str) -> str:
+    return (
+        f"Withdraw {esc(requester)}'s approval to use @{esc(handle)} (ad account "
+        f"{esc(ad_account)})? Linkpilot will record it and tell them; it can't change Meta by "
+        "itself, so I'll show you where to remove their business as a partner."
+    )
+
+
+def access_until(ends_at: datetime | None) -> str:
+    """After a grant in a list: when its temporary access ends ("" when it doesn't)."""
+    return f" · temporary, until {when(ends_at)}" if ends_at else ""
+
+
+def meta_own_handle(handle: str) -> str:
+    return (
+        f"You have claimed @{esc(handle)} yourself, so there is nobody to ask: as its owner you "
+        "can add it to your own business portfolio in Meta Business Suite directly. Edit the "
+        "request to ask for someone else's account, or Cancel it."
+    )

@@ -19,7 +19,9 @@ from transitions import EventData, Machine, MachineError
 from flows.platforms import (
     available_platforms,
     get_platform,
+    normalise_access_days,
     normalise_ad_account_name,
+    normalise_business_id,
 )
 
 
@@ -38,12 +40,16 @@ class S(StrEnum):
     EDIT_CHOICE = "edit_choice"
     SUBMITTED = "submitted"
     CANCELLED = "cancelled"
+    # Meta partner access: the agency's Business ID, and how long the access lasts.
+    BUSINESS_ID = "business_id"
+    DURATION = "duration"
 
 
 FINAL_STATES = frozenset({S.SUBMITTED, S.CANCELLED})
 # States whose answer is typed text rather than a button press.
-TEXT_STATES = frozenset({S.AD_ACCOUNT, S.HANDLE})
-EDITABLE_FIELDS = {"ad_account": S.AD_ACCOUNT, "handle": S.HANDLE, "permissions": S.PERMISSIONS}
+TEXT_STATES = frozenset({S.AD_ACCOUNT, S.HANDLE, S.BUSINESS_ID, S.DURATION})
+EDITABLE_FIELDS = {"ad_account": S.AD_ACCOUNT, "handle": S.HANDLE, "permissions": S.PERMISSIONS,
+                   "business_id": S.BUSINESS_ID}
 
 
 class FlowError(Exception):
@@ -88,8 +94,14 @@ _FORWARD: list[dict[str, Any]] = [
      "before": "remember"},
     {"trigger": "enter_ad_account", "source": S.AD_ACCOUNT, "dest": S.SUMMARY,
      "conditions": "editing", "before": ["remember", "set_ad_account", "stop_editing"]},
+    {"trigger": "enter_ad_account", "source": S.AD_ACCOUNT, "dest": S.BUSINESS_ID,
+     "conditions": "asks_business_id", "before": ["remember", "set_ad_account"]},
     {"trigger": "enter_ad_account", "source": S.AD_ACCOUNT, "dest": S.HANDLE,
      "before": ["remember", "set_ad_account"]},
+    {"trigger": "enter_business_id", "source": S.BUSINESS_ID, "dest": S.SUMMARY,
+     "conditions": "editing", "before": ["remember", "set_business_id", "stop_editing"]},
+    {"trigger": "enter_business_id", "source": S.BUSINESS_ID, "dest": S.HANDLE,
+     "before": ["remember", "set_business_id"]},
     {"trigger": "enter_handle", "source": S.HANDLE, "dest": S.SUMMARY,
      "conditions": "editing", "before": ["remember", "set_handle", "stop_editing"]},
     {"trigger": "enter_handle", "source": S.HANDLE, "dest": S.PERMISSIONS,
@@ -98,11 +110,16 @@ _FORWARD: list[dict[str, Any]] = [
      "conditions": "scope_is_offered", "after": "flip_scope"},
     {"trigger": "confirm_scopes", "source": S.PERMISSIONS, "dest": S.VISIBILITY,
      "conditions": ["some_scope", "needs_visibility"], "before": "remember"},
+    {"trigger": "confirm_scopes", "source": S.PERMISSIONS, "dest": S.DURATION,
+     "conditions": ["some_scope", "offers_temporary"], "before": "remember"},
     {"trigger": "confirm_scopes", "source": S.PERMISSIONS, "dest": S.SUMMARY,
      "conditions": "some_scope", "before": ["remember", "clear_visibility", "stop_editing"]},
     {"trigger": "choose_visibility", "source": S.VISIBILITY, "dest": S.SUMMARY,
      "conditions": "visibility_is_offered", "before": ["remember", "set_visibility",
                                                        "stop_editing"]},
+    {"trigger": "choose_duration", "source": S.DURATION, "dest": S.SUMMARY,
+     "conditions": "duration_is_offered", "before": ["remember", "set_duration",
+                                                     "stop_editing"]},
     {"trigger": "edit", "source": S.SUMMARY, "dest": S.EDIT_CHOICE, "before": "remember"},
     {"trigger": "edit_field", "source": S.EDIT_CHOICE, "dest": S.AD_ACCOUNT,
      "conditions": "field_is_ad_account", "before": ["remember", "start_editing"]},
@@ -110,6 +127,9 @@ _FORWARD: list[dict[str, Any]] = [
      "conditions": "field_is_handle", "before": ["remember", "start_editing"]},
     {"trigger": "edit_field", "source": S.EDIT_CHOICE, "dest": S.PERMISSIONS,
      "conditions": "field_is_permissions", "before": ["remember", "start_editing"]},
+    {"trigger": "edit_field", "source": S.EDIT_CHOICE, "dest": S.BUSINESS_ID,
+     "conditions": ["field_is_business_id", "asks_business_id"],
+     "before": ["remember", "start_editing"]},
     {"trigger": "send", "source": S.SUMMARY, "dest": S.SUBMITTED},
 ]
 
@@ -200,6 +220,24 @@ class Draft:
     def field_is_permissions(self, event: EventData) -> bool:
         return event.kwargs.get("field") == "permissions"
 
+    def field_is_business_id(self, event: EventData) -> bool:
+        return event.kwargs.get("field") == "business_id"
+
+    def asks_business_id(self, event: EventData) -> bool:
+        return get_platform(self.data["platform"]).asks_business_id
+
+    def offers_temporary(self, event: EventData) -> bool:
+        return get_platform(self.data["platform"]).temporary_days is not None
+
+    def duration_is_offered(self, event: EventData) -> bool:
+        """0 (until removed), one of the offered lengths, or a typed one within the range."""
+        span = get_platform(self.data["platform"]).temporary_days
+        days = event.kwargs.get("days")
+        if span is None or not isinstance(days, str) or not (days.isascii()
+                                                              and days.isdigit()):
+            return False
+        return int(days) == 0 or span[0] <= int(days) <= span[1]
+
     def __getattr__(self, name: str) -> Any:
         # `came_from_<state>` conditions for the generated back edges.
         if name.startswith("came_from_"):
@@ -225,7 +263,14 @@ class Draft:
             self.data.pop("editing", None)
 
     def set_platform(self, event: EventData) -> None:
-        self.data["platform"] = event.kwargs["platform"]
+        chosen = event.kwargs["platform"]
+        if self.data.get("platform") not in (None, chosen):
+            # Back at the start and another platform chosen: the answers that follow that
+            # platform's rules (username, permissions, Business ID, length) don't carry over.
+            for key in ("handle", "visibility", "business_id", "access_days"):
+                self.data.pop(key, None)
+            self.data["scopes"] = []
+        self.data["platform"] = chosen
         self.data["prereq"] = 0
 
     def next_prerequisite(self, event: EventData) -> None:
@@ -237,15 +282,25 @@ class Draft:
     def set_handle(self, event: EventData) -> None:
         self.data["handle"] = event.kwargs["value"]
 
+    def set_business_id(self, event: EventData) -> None:
+        self.data["business_id"] = event.kwargs["value"]
+
+    def set_duration(self, event: EventData) -> None:
+        self.data["access_days"] = int(event.kwargs["days"])
+
     def flip_scope(self, event: EventData) -> None:
         scope = event.kwargs["scope"]
         scopes: list[str] = self.data["scopes"]
+        platform = get_platform(self.data["platform"])
         if scope in scopes:
             scopes.remove(scope)
         else:
-            order = get_platform(self.data["platform"]).scopes
+            # A scope that stands alone (Meta's full control) replaces the others, and
+            # any other replaces it.
+            alone = platform.exclusive_scopes
+            scopes[:] = [s for s in scopes if scope not in alone and s not in alone]
             scopes.append(scope)
-            scopes.sort(key=order.index)
+            scopes.sort(key=platform.scopes.index)
 
     def set_visibility(self, event: EventData) -> None:
         self.data["visibility"] = event.kwargs["option"]
@@ -393,7 +448,8 @@ def _refusal(position: Position, event: str) -> FlowError:
     """Name the reason a trigger's conditions all failed."""
     if event == "confirm_scopes":
         return NoScopeChosen()
-    if event in {"choose_platform", "toggle_scope", "choose_visibility", "edit_field"}:
+    if event in {"choose_platform", "toggle_scope", "choose_visibility", "edit_field",
+                 "choose_duration"}:
         return UnknownChoice(event)
     return NotNow(event)
 
@@ -405,9 +461,20 @@ def submit_text(position: Position, text: str) -> Position:
     if position.state == S.HANDLE:
         platform = get_platform(position.data["platform"])
         return fire(position, "enter_handle", value=platform.handle_rule.normalise(text))
+    if position.state == S.BUSINESS_ID:
+        return fire(position, "enter_business_id", value=normalise_business_id(text))
+    if position.state == S.DURATION:
+        days = normalise_access_days(get_platform(position.data["platform"]), text)
+        return fire(position, "choose_duration", days=str(days))
     raise NotNow("text")
 
 
 def graph_source() -> tuple[list[str], list[dict[str, Any]], str]:
     """The machine's definition, for diagram generation."""
     return STATES, TRANSITIONS, INITIAL
+
+
+def editable_fields(platform_id: str) -> tuple[str, ...]:
+    """The fields the summary's Edit offers for a platform, in order."""
+    platform = get_platform(platform_id)
+    return tuple(f for f in EDITABLE_FIELDS if f != "business_id" or platform.asks_business_id)

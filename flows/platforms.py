@@ -127,6 +127,12 @@ class HandleRule:
     url_pattern: str  # matches a pasted profile URL; group 1 is the handle
     # A video's address: group 1 is its account's handle when the address names it.
     video_patterns: tuple[str, ...] = ()
+    # Characters two handles are compared without (Facebook ignores periods in usernames).
+    ignored_in_key: str = ""
+    # Addresses that name the account by a numeric id (group 1), and whether a bare number is
+    # taken as such an id; ids skip the username rules.
+    id_patterns: tuple[str, ...] = ()
+    numeric_ids: bool = False
 
     def normalise(self, raw: str) -> str:
         """Return the handle as typed without '@' or URL, or raise InvalidHandle (or
@@ -139,6 +145,9 @@ class HandleRule:
             if exc.problem is TextProblem.TOO_LONG:
                 raise InvalidHandle(HandleProblem.TOO_LONG, limit=self.max_length) from None
             raise
+        for pattern in self.id_patterns:
+            if by_id := re.match(pattern, text, flags=re.IGNORECASE):
+                return by_id.group(1)
         if match := re.match(self.url_pattern, text, flags=re.IGNORECASE):
             text = match.group(1)
         else:
@@ -149,6 +158,8 @@ class HandleRule:
         text = text.removeprefix("@")
         if not text:
             raise InvalidHandle(HandleProblem.EMPTY)
+        if self.numeric_ids and text.isascii() and text.isdigit():
+            return text
         if any(ch.isspace() for ch in text):
             raise InvalidHandle(HandleProblem.SPACES)
         allowed = re.compile(f"[{self.allowed}]")
@@ -173,10 +184,13 @@ class HandleRule:
         except (InvalidHandle, UnsafeText):
             return ""
 
-    @staticmethod
-    def key(handle: str) -> str:
-        """The form two handles are compared in (usernames are case-insensitive)."""
-        return handle.lower()
+    def key(self, handle: str) -> str:
+        """The form two handles are compared in (usernames are case-insensitive, and some
+        platforms ignore periods too)."""
+        key = handle.lower()
+        for ch in self.ignored_in_key:
+            key = key.replace(ch, "")
+        return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +205,15 @@ class Platform:
     visibility_scope: str | None = None
     visibility_options: tuple[str, ...] = field(default=())
     available: bool = True
+    # Which set of next steps and removal paths the bot tells both sides (bot/guides.py).
+    guide: str = "tiktok"
+    # Scopes that stand alone: choosing one clears the others, choosing another clears it.
+    exclusive_scopes: tuple[str, ...] = ()
+    # The agency's own Business ID is asked after the ad account (Meta partner access).
+    asks_business_id: bool = False
+    # Access that ends by itself: (fewest, most) days, and the lengths offered as buttons.
+    temporary_days: tuple[int, int] | None = None
+    duration_choices: tuple[int, ...] = ()
 
 
 TIKTOK = Platform(
@@ -214,7 +237,82 @@ TIKTOK = Platform(
     visibility_options=("ads_only", "profile_and_ads"),
 )
 
-PLATFORMS: dict[str, Platform] = {p.id: p for p in (TIKTOK,)}
+# --- Meta: Instagram and Facebook Pages (partner access) ------------------------------------
+# Meta's names for access to a Page or an Instagram account: full control, or partial access
+# with tasks (Meta Business Help Center on Page access, as mirrored by chatarchitect).
+META_SCOPES = ("full_control", "content", "community_activity", "messages_calls", "ads",
+               "insights", "leads")
+# Meta documents temporary access of 3 to 75 days (for people in a portfolio).
+META_TEMPORARY_DAYS = (3, 75)
+
+INSTAGRAM = Platform(
+    id="instagram",
+    prerequisites=("agency_portfolio", "professional_account", "connected_page",
+                   "page_in_portfolio"),
+    handle_rule=HandleRule(
+        # Only third-party sources give these rules (up to 30 letters, digits, "_" and "."),
+        # and none gives a minimum or rules on where periods may stand: they are not enforced.
+        allowed="A-Za-z0-9._",
+        min_length=1,
+        max_length=30,
+        no_trailing_period=False,
+        url_pattern=r"^(?:https?://)?(?:www\.|m\.)?instagram\.com/@?([^/?#\s]+)/?(?:[?#].*)?$",
+        video_patterns=(
+            r"^(?:https?://)?(?:www\.|m\.)?instagram\.com/stories/([^/?#\s]+)/[^\s]*$",
+            r"^(?:https?://)?(?:www\.|m\.)?instagram\.com/(?:p|reel|reels|tv)/[^\s]*$",
+            r"^(?:https?://)?(?:www\.|m\.)?instagram\.com/([^/?#\s]+)/(?:p|reel|reels|tv)/"
+            r"[^\s]*$",
+        ),
+    ),
+    scopes=META_SCOPES,
+    guide="meta",
+    exclusive_scopes=("full_control",),
+    asks_business_id=True,
+    temporary_days=META_TEMPORARY_DAYS,
+    duration_choices=(7, 30, 75),
+)
+
+FACEBOOK_PAGE = Platform(
+    id="facebook",
+    prerequisites=("agency_portfolio", "page_portfolio", "approver_full_control",
+                   "two_factor"),
+    handle_rule=HandleRule(
+        # Meta's help: A-Z, 0-9 and periods, at least 5 characters, periods and capitals not
+        # telling usernames apart. No source gives a maximum: 50 only bounds what is stored.
+        allowed="A-Za-z0-9.",
+        min_length=5,
+        max_length=50,
+        no_trailing_period=False,
+        url_pattern=r"^(?:https?://)?(?:www\.|m\.|web\.)?(?:facebook|fb)\.com/"
+                    # Not the site's own paths: posts, videos and id addresses are read below.
+                    r"(?!(?:profile\.php|people|pages|watch|reel|share|story\.php|photo|"
+                    r"permalink\.php|groups|events)(?:[/?#]|$))([^/?#\s]+)/?(?:[?#].*)?$",
+        video_patterns=(
+            r"^(?:https?://)?(?:www\.|m\.|web\.)?(?:facebook|fb)\.com/([^/?#\s]+)/"
+            r"(?:posts|videos|photos|reels)/[^\s]*$",
+            r"^(?:https?://)?(?:www\.|m\.|web\.)?(?:facebook|fb)\.com/(?:watch|reel|share|"
+            r"story\.php|photo|permalink\.php)[/?][^\s]*$",
+            r"^(?:https?://)?fb\.watch/[^\s]*$",
+        ),
+        ignored_in_key=".",
+        # Pages without a username go by their numeric id (profile.php?id=...).
+        id_patterns=(
+            r"^(?:https?://)?(?:www\.|m\.|web\.)?(?:facebook|fb)\.com/profile\.php\?"
+            r"(?:[^#\s]*&)?id=(\d+)(?:[&#][^\s]*)?$",
+            r"^(?:https?://)?(?:www\.|m\.|web\.)?(?:facebook|fb)\.com/(?:people|pages)/"
+            r"[^/?#\s]+/(\d+)/?(?:[?#][^\s]*)?$",
+        ),
+        numeric_ids=True,
+    ),
+    scopes=META_SCOPES,
+    guide="meta",
+    exclusive_scopes=("full_control",),
+    asks_business_id=True,
+    temporary_days=META_TEMPORARY_DAYS,
+    duration_choices=(7, 30, 75),
+)
+
+PLATFORMS: dict[str, Platform] = {p.id: p for p in (TIKTOK, INSTAGRAM, FACEBOOK_PAGE)}
 
 
 def get_platform(platform_id: str) -> Platform:
@@ -283,3 +381,65 @@ def looks_like_question(text: str) -> bool:
     return stripped.endswith("?") or (
         len(stripped.split()) >= 3 and bool(_QUESTION_START.match(stripped))
     )
+
+
+# --- Meta: the agency's Business ID and temporary access ----------------------------------------
+# The only source on the Business (portfolio) ID's length says 16 digits, and it is a
+# third-party one; Meta's numeric ids have grown over the years (older ones have 15 digits), so
+# one digit either way is accepted rather than refusing a real ID on that source's word.
+BUSINESS_ID_MIN, BUSINESS_ID_MAX = 15, 17
+
+
+class AnswerProblem(StrEnum):
+    """Why a Business ID or a number of days was refused."""
+
+    EMPTY = "empty"
+    NOT_DIGITS = "not_digits"
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    OUT_OF_RANGE = "out_of_range"
+
+
+class InvalidAnswer(ValueError):
+    """A typed Business ID or number of days the flow will not take; `field` names which."""
+
+    def __init__(self, field_name: str, problem: AnswerProblem, *, low: int = 0,
+                 high: int = 0, length: int = 0) -> None:
+        super().__init__(problem.value)
+        self.field = field_name
+        self.problem = problem
+        self.low, self.high, self.length = low, high, length
+
+
+def normalise_business_id(raw: str) -> str:
+    """A Business ID as digits only (spaces and dashes people paste are dropped), or
+    InvalidAnswer with the reason."""
+    text = clean_text(raw, max_length=MAX_HANDLE_INPUT) if raw.strip() else ""
+    digits = re.sub(r"[\s\-]", "", text)
+    if not digits:
+        raise InvalidAnswer("business_id", AnswerProblem.EMPTY)
+    if not (digits.isascii() and digits.isdigit()):
+        raise InvalidAnswer("business_id", AnswerProblem.NOT_DIGITS)
+    if len(digits) < BUSINESS_ID_MIN:
+        raise InvalidAnswer("business_id", AnswerProblem.TOO_SHORT, low=BUSINESS_ID_MIN,
+                            high=BUSINESS_ID_MAX, length=len(digits))
+    if len(digits) > BUSINESS_ID_MAX:
+        raise InvalidAnswer("business_id", AnswerProblem.TOO_LONG, low=BUSINESS_ID_MIN,
+                            high=BUSINESS_ID_MAX, length=len(digits))
+    return digits
+
+
+def normalise_access_days(platform: Platform, raw: str) -> int:
+    """A typed number of days of temporary access, within the platform's range, or
+    InvalidAnswer with the reason ("30", "30 days" and "30d" all read as 30)."""
+    assert platform.temporary_days is not None
+    low, high = platform.temporary_days
+    text = re.sub(r"\s*(?:days?|d)\s*$", "", raw.strip(), flags=re.IGNORECASE)
+    if not text:
+        raise InvalidAnswer("access_days", AnswerProblem.EMPTY, low=low, high=high)
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidAnswer("access_days", AnswerProblem.NOT_DIGITS, low=low, high=high)
+    days = int(text)
+    if not low <= days <= high:
+        raise InvalidAnswer("access_days", AnswerProblem.OUT_OF_RANGE, low=low, high=high)
+    return days

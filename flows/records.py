@@ -45,6 +45,11 @@ class RequestRow:
     expires_at: datetime
     decided_at: datetime | None
     has_token: bool
+    # Meta partner access: the agency's Business ID, days of temporary access (None: until
+    # removed), and when that access ends (set on approval).
+    business_id: str | None = None
+    access_days: int | None = None
+    access_ends_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

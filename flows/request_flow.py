@@ -1,6 +1,7 @@
 """A link request's lifecycle, from pending to a decision and, once authorized, to its end.
 
-pending -> authorized | rejected | cancelled | expired; authorized -> unlinked | revoked.
+pending -> authorized | rejected | cancelled | expired; authorized -> unlinked | revoked, or
+ended when access granted for a limited time runs out.
 The rules of who may move a request live here; the caller stores the result with a conditional
 update (`... WHERE status = <the status this decision started from>`), so two racing decisions
 cannot both win even though this module holds no lock.
@@ -27,6 +28,7 @@ class Status(StrEnum):
     EXPIRED = "expired"
     UNLINKED = "unlinked"
     REVOKED = "revoked"
+    ENDED = "ended"  # temporary access ran out (Meta: 3 to 75 days)
 
 
 OPEN_STATUSES = frozenset({Status.PENDING, Status.AUTHORIZED})
@@ -60,6 +62,8 @@ _TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "unlink", "source": "authorized", "dest": "unlinked",
      "conditions": "by_requester"},
     {"trigger": "revoke", "source": "authorized", "dest": "revoked", "conditions": "by_owner"},
+    # Temporary access: the clock ends it once its time is up.
+    {"trigger": "end", "source": "authorized", "dest": "ended", "conditions": "access_is_over"},
 ]
 STATES = [s.value for s in Status]
 INITIAL: str = Status.PENDING.value
@@ -75,6 +79,7 @@ class _Case:
         self.role = Role.STRANGER
         self.now: datetime | None = None
         self.expires_at: datetime | None = None
+        self.ends_at: datetime | None = None
 
     def by_owner(self, event: EventData) -> bool:
         return self.role is Role.OWNER
@@ -88,6 +93,14 @@ class _Case:
             and self.now is not None
             and self.expires_at is not None
             and self.now >= self.expires_at
+        )
+
+    def access_is_over(self, event: EventData) -> bool:
+        return (
+            self.role is Role.SYSTEM
+            and self.now is not None
+            and self.ends_at is not None
+            and self.now >= self.ends_at
         )
 
 
@@ -118,6 +131,7 @@ def decide(
     *,
     now: datetime | None = None,
     expires_at: datetime | None = None,
+    ends_at: datetime | None = None,
 ) -> Decision:
     """Check one event against the rules and return the move, or raise Refused."""
     if event not in EVENTS:
@@ -128,6 +142,7 @@ def decide(
         case = _Case()
         _MACHINE.add_model(case, initial=INITIAL)
     case.state, case.role, case.now, case.expires_at = status, role, now, expires_at
+    case.ends_at = ends_at
     try:
         moved = _MACHINE.events[event].trigger(case)
         new_status = case.state
@@ -136,7 +151,8 @@ def decide(
     finally:
         _POOL.append(case)
     if not moved:
-        raise Refused("not_due" if event == "expire" else "not_allowed", Status(status))
+        raise Refused("not_due" if event in ("expire", "end") else "not_allowed",
+                      Status(status))
     return Decision(event=event, from_=Status(status), to=Status(new_status))
 
 

@@ -212,6 +212,7 @@ async def _submit(uow: UnitOfWork, requester_id: int, position: Position, now: d
         scopes=list(data["scopes"]), visibility=data.get("visibility"),
         owner_id=claim.owner_id if claim and claim.owner_id != requester_id else None,
         now=now, expires_at=request_flow.expiry_for(now, lifetime),
+        business_id=data.get("business_id"), access_days=data.get("access_days") or None,
     )
     await uow.audit.record(request.id, requester_id, "create", None, Status.PENDING, now)
     if request.owner_id is not None:
@@ -273,6 +274,10 @@ async def decide(uow: UnitOfWork, actor: Actor, event: str, now: datetime, *,
     await uow.audit.record(request.id, actor.id, event, decision.from_, decision.to, now)
     if decision.to is Status.AUTHORIZED:
         await uow.grants.open(request.id, actor.id, request.requester_id, now)
+        if request.access_days:
+            # Temporary access ends that many days after the owner's approval.
+            await uow.requests.set_access_end(request.id,
+                                              now + timedelta(days=request.access_days))
         if request.owner_id is None:
             # Approving through the link makes the approver the handle's owner, and the
             # handle's other waiting requests go to them as cards.

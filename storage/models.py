@@ -83,6 +83,7 @@ class LinkRequest(Base):
     __table_args__ = (
         Index("ix_link_requests_status_expires", "status", "expires_at"),
         Index("ix_link_requests_handle", "platform", "handle_key"),
+        Index("ix_link_requests_status_access_end", "status", "access_ends_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(16), unique=True)
@@ -103,6 +104,11 @@ class LinkRequest(Base):
     expires_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
+    # Meta partner access (migration 0007): the agency's Business ID, the days of temporary
+    # access asked for, and when that access ends (set when approved).
+    business_id: Mapped[str | None] = mapped_column(String(32))
+    access_days: Mapped[int | None] = mapped_column(Integer)
+    access_ends_at: Mapped[datetime | None]
 
 
 class Claim(Base):

@@ -191,6 +191,7 @@ _REQUEST_COLUMNS = [
     REQUESTS.c.visibility, REQUESTS.c.status, REQUESTS.c.owner_id, REQUESTS.c.reason,
     REQUESTS.c.created_at, REQUESTS.c.expires_at, REQUESTS.c.decided_at,
     REQUESTS.c.approval_token_hash.is_not(None).label("has_token"),
+    REQUESTS.c.business_id, REQUESTS.c.access_days, REQUESTS.c.access_ends_at,
 ]
 
 
@@ -207,12 +208,13 @@ class Requests:
     async def create(self, *, key: str, requester_id: int, platform: str, handle: str,
                      handle_key: str, ad_account: str, scopes: list[str],
                      visibility: str | None, owner_id: int | None, now: datetime,
-                     expires_at: datetime) -> RequestRow:
+                     expires_at: datetime, business_id: str | None = None,
+                     access_days: int | None = None) -> RequestRow:
         result = await self._conn.execute(insert(REQUESTS).values(
             key=key, requester_id=requester_id, platform=platform, handle=handle,
             handle_key=handle_key, ad_account=ad_account, scopes=scopes, visibility=visibility,
             status="pending", owner_id=owner_id, version=1, created_at=now, updated_at=now,
-            expires_at=expires_at,
+            expires_at=expires_at, business_id=business_id, access_days=access_days,
         ))
         request = await self.get((result.inserted_primary_key or [0])[0])
         assert request is not None
@@ -340,6 +342,23 @@ class Requests:
                    REQUESTS.c.requester_id != owner_id)
             .values(owner_id=owner_id)
         )
+
+    # --- temporary access (Meta partner access) ---
+    async def set_access_end(self, request_id: int, ends_at: datetime) -> None:
+        """When an approved request's temporary access ends."""
+        await self._conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id)
+                                 .values(access_ends_at=ends_at))
+
+    async def access_due(self, now: datetime, limit: int = 100) -> list[RequestRow]:
+        """Authorized requests whose temporary access is over, the earliest first."""
+        r = REQUESTS.c
+        rows = await self._conn.execute(
+            select(*_REQUEST_COLUMNS)
+            .where(r.status == "authorized", r.access_ends_at <= now)
+            .order_by(r.access_ends_at).limit(limit)
+            .with_for_update(skip_locked=True)  # another worker's batch is theirs
+        )
+        return [RequestRow(*row) for row in rows]
 
 
 

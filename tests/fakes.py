@@ -98,7 +98,8 @@ class FakeRequests:
     async def create(self, *, key: str, requester_id: int, platform: str, handle: str,
                      handle_key: str, ad_account: str, scopes: list[str],
                      visibility: str | None, owner_id: int | None, now: datetime,
-                     expires_at: datetime) -> RequestRow:
+                     expires_at: datetime, business_id: str | None = None,
+                     access_days: int | None = None) -> RequestRow:
         if any(r.key == key for r in self.rows.values()):
             raise ValueError(f"duplicate request key {key}")  # a unique column in SQL
         request_id = next(self._ids)
@@ -106,7 +107,8 @@ class FakeRequests:
             id=request_id, key=key, requester_id=requester_id, platform=platform,
             handle=handle, handle_key=handle_key, ad_account=ad_account, scopes=list(scopes),
             visibility=visibility, status="pending", owner_id=owner_id, reason=None,
-            created_at=now, expires_at=expires_at, decided_at=None, has_token=False)
+            created_at=now, expires_at=expires_at, decided_at=None, has_token=False,
+            business_id=business_id, access_days=access_days)
         return self._row(request_id)
 
     async def get(self, request_id: int) -> RequestRow | None:
@@ -198,6 +200,16 @@ class FakeRequests:
                     and r.status == "pending" and r.owner_id is None
                     and r.requester_id != owner_id):
                 self._set(request_id, owner_id=owner_id)
+
+    # --- temporary access (Meta partner access) ---
+    async def set_access_end(self, request_id: int, ends_at: datetime) -> None:
+        if request_id in self.rows:
+            self._set(request_id, access_ends_at=ends_at)
+
+    async def access_due(self, now: datetime, limit: int = 100) -> list[RequestRow]:
+        rows = self._where(lambda r: r.status == "authorized" and r.access_ends_at is not None
+                           and r.access_ends_at <= now)
+        return sorted(rows, key=lambda r: r.access_ends_at)[:limit]
 
 
 class FakeBlocks:

@@ -29,6 +29,7 @@ from tests.conftest import (
     running,
     send_request,
 )
+from tests.test_meta_scenarios import meta_request
 
 
 @pytest.fixture(params=BACKENDS)
@@ -162,6 +163,18 @@ async def _remind(world: World, ada: Person, owen: Person, clock: Clock) -> obje
     return await world.sweep()
 
 
+async def _temporary_access(world: World, ada: Person, owen: Person, clock: Clock) -> None:
+    """Owen approved Ada's request for 7 days of access to his Instagram account."""
+    await owen.send("/claim instagram owen.makes")
+    await meta_request(ada, "Instagram", "owen.makes", ("Insights",), "7 days")
+    await owen.press("Approve", card_of(owen))
+
+
+async def _end_access(world: World, ada: Person, owen: Person, clock: Clock) -> object:
+    clock.advance(timedelta(days=7, minutes=1))
+    return await world.sweep()
+
+
 POINTS = [
     Point("owner card", "owen", "sendMessage", "asks to use", _claimed, _press_send),
     Point("sent to owner", "ada", "sendMessage", "Request sent to the owner", _claimed,
@@ -181,6 +194,11 @@ POINTS = [
           _expire),
     Point("expired, owner", "owen", "sendMessage", "expired without an answer", _sent, _expire),
     Point("reminder", "owen", "sendMessage", "Reminder", _sent, _remind),
+    # Meta partner access: temporary access ended by the clock.
+    Point("access ended, advertiser", "ada", "sendMessage", "Your temporary access",
+          _temporary_access, _end_access),
+    Point("access ended, owner", "owen", "sendMessage", "days of access you approved",
+          _temporary_access, _end_access),
 ]
 
 FAULTS = {

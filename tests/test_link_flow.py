@@ -13,6 +13,7 @@ import pytest
 from flows import link_flow
 from flows.link_flow import (
     FINAL_STATES,
+    TEXT_STATES,
     Draft,
     FlowError,
     NoScopeChosen,
@@ -130,6 +131,25 @@ BUILDERS: dict[S, Callable[[], Position]] = {
 NON_FINAL = [s for s in S if s not in FINAL_STATES]
 
 
+# Meta partner access: the Business ID and the access length, reached on Instagram.
+def at_business_id() -> Position:
+    p = fire(start(), "choose_platform", platform="instagram")
+    for _ in range(3):
+        p = fire(p, "answer_yes")
+    return submit_text(fire(p, "answer_yes"), "Acme Ads")
+
+
+def at_duration() -> Position:
+    p = submit_text(submit_text(at_business_id(), "1234567890123456"), "owen.makes")
+    return fire(fire(p, "toggle_scope", scope="ads"), "confirm_scopes")
+
+
+BUILDERS.update({S.BUSINESS_ID: at_business_id, S.DURATION: at_duration})
+ACCEPTED.update({S.BUSINESS_ID: {"enter_business_id", "back", "cancel"},
+                 S.DURATION: {"choose_duration", "back", "cancel"}})
+ALL_EVENTS += ("enter_business_id", "choose_duration")
+
+
 def where(p: Position) -> tuple[str, str | None]:
     """The question a position asks: its state and, for prerequisites, which one."""
     return p.state, p.prerequisite
@@ -163,7 +183,7 @@ def test_choosing_offered_platform_asks_first_prerequisite() -> None:
     assert p.can_go_back
 
 
-@pytest.mark.parametrize("platform", ["instagram", "TikTok", "", None, "tiktok "])
+@pytest.mark.parametrize("platform", ["threads", "TikTok", "", None, "tiktok "])
 def test_platform_not_offered_is_unknown_choice(platform: str | None) -> None:
     """A stale or forged platform button is refused and the conversation stays put."""
     assert_refused(start(), "choose_platform", UnknownChoice, platform=platform)
@@ -249,7 +269,7 @@ def test_invalid_handle_is_refused_with_reason_and_position_unchanged() -> None:
     assert p == before
 
 
-@pytest.mark.parametrize("state", [s for s in S if s not in (S.AD_ACCOUNT, S.HANDLE)])
+@pytest.mark.parametrize("state", [s for s in S if s not in TEXT_STATES])
 def test_typed_text_where_a_button_is_expected_is_not_now(state: S) -> None:
     """Text typed at a button question is not taken as an answer."""
     p = BUILDERS[state]()

@@ -23,7 +23,8 @@ from flows.request_flow import (
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-DUE = {"now": NOW, "expires_at": NOW - timedelta(seconds=1)}
+DUE = {"now": NOW, "expires_at": NOW - timedelta(seconds=1),
+       "ends_at": NOW - timedelta(seconds=1)}
 
 # The rules, written out independently of the machine's table: (status, event) -> (role, to).
 RULES: dict[tuple[Status, str], tuple[Role, Status]] = {
@@ -34,8 +35,9 @@ RULES: dict[tuple[Status, str], tuple[Role, Status]] = {
     (Status.PENDING, "expire"): (Role.SYSTEM, Status.EXPIRED),
     (Status.AUTHORIZED, "unlink"): (Role.REQUESTER, Status.UNLINKED),
     (Status.AUTHORIZED, "revoke"): (Role.OWNER, Status.REVOKED),
+    (Status.AUTHORIZED, "end"): (Role.SYSTEM, Status.ENDED),  # temporary access ran out
 }
-ALL_EVENTS = ("approve", "reject", "cancel", "withdraw", "expire", "unlink", "revoke")
+ALL_EVENTS = ("approve", "reject", "cancel", "withdraw", "expire", "unlink", "revoke", "end")
 COMBINATIONS = [(s, e, r) for s in Status for e in ALL_EVENTS for r in Role]
 
 
@@ -57,7 +59,7 @@ def test_decide_for_every_status_event_and_role(status: Status, event: str, role
     else:
         with pytest.raises(Refused) as info:
             decide(status.value, event, role, **DUE)
-        assert info.value.reason == ("not_due" if event == "expire" else "not_allowed")
+        assert info.value.reason == ("not_due" if event in ("expire", "end") else "not_allowed")
         assert info.value.status is status
 
 

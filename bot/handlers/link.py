@@ -7,7 +7,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot import render, texts
+from bot import guides, render, texts
 from bot.context import Context, note_states, traced
 from bot.handlers import faq, requests
 from bot.handlers.messaging import answer, ask, pressed_label, redraw, reply, settle
@@ -19,12 +19,14 @@ from flows.link_flow import (
     FlowError,
     NoScopeChosen,
     NothingToUndo,
+    Position,
     S,
     UnknownChoice,
     typed_answer,
 )
 from flows.platforms import (
     InvalidAdAccountName,
+    InvalidAnswer,
     InvalidHandle,
     UnsafeText,
     looks_like_question,
@@ -55,6 +57,7 @@ EVENTS: dict[str, tuple[str, str | None]] = {
     "b": ("back", None),
     "t": ("all_still_true", None),
     "r": ("review", None),
+    "dd": ("choose_duration", "days"),  # temporary access (Meta)
 }
 
 
@@ -235,8 +238,8 @@ async def on_text(update: Update, context: Context) -> None:
             try:
                 step = await usecases.link_text(context.uow, row, text, deps.clock(),
                                                 deps.settings.request_lifetime)
-            except (InvalidHandle, InvalidAdAccountName, UnsafeText) as exc:
-                await reply(update, _invalid(exc, position.state))
+            except (InvalidHandle, InvalidAdAccountName, InvalidAnswer, UnsafeText) as exc:
+                await reply(update, _invalid(exc, position))
                 await ask(update, render.question(position, row.version))
                 return
             await show(update, step)
@@ -269,7 +272,9 @@ async def _not_sent(update: Update, context: Context,
         row = await usecases.conversation(context.uow, actor_of(update).id)
         handle = row.data.get("handle", "") if row else ""
         return texts.over_limit(refused.reason, refused.until, refused.count, handle)
-    return texts.own_handle(str(refused.args[0]))
+    row = await usecases.conversation(context.uow, actor_of(update).id)
+    platform = row.data.get("platform", "tiktok") if row else "tiktok"
+    return guides.of_platform(platform).own_handle(str(refused.args[0]))
 
 
 def _is_question(context: Context, text: str) -> bool:
@@ -280,14 +285,24 @@ def _is_question(context: Context, text: str) -> bool:
     return "?" in text or context.deps.faq.lookup(text).decision != "decline"
 
 
-def _invalid(exc: InvalidHandle | InvalidAdAccountName | UnsafeText, state: str) -> str:
+def _invalid(exc: InvalidHandle | InvalidAdAccountName | InvalidAnswer | UnsafeText,
+             position: Position) -> str:
+    state = position.state
     if isinstance(exc, UnsafeText):
-        return unsafe_reply(exc, "handle" if state == S.HANDLE else "ad_account")
+        return unsafe_reply(exc, TEXT_FIELD_OF.get(state, "ad_account"))
     if isinstance(exc, InvalidHandle):
-        return texts.handle_problem(exc.problem, exc.detail, exc.limit, exc.more)
+        return texts.handle_problem(exc.problem, exc.detail, exc.limit, exc.more,
+                                    position.data.get("platform", "tiktok"))
+    if isinstance(exc, InvalidAnswer):
+        return texts.answer_problem(exc.field, exc.problem, exc.low, exc.high, exc.length)
     return texts.AD_ACCOUNT_PROBLEMS[exc.problem]
 
 
 def unsafe_reply(exc: UnsafeText, field: str) -> str:
     """Why free text for `field` was refused (short however long the text was)."""
     return texts.unsafe_text(field, exc.problem, exc.shown, exc.more, exc.limit, exc.length)
+
+
+# What typed text at each step is called in a refusal.
+TEXT_FIELD_OF: dict[str, str] = {S.HANDLE: "handle", S.AD_ACCOUNT: "ad_account",
+                                  S.BUSINESS_ID: "business_id", S.DURATION: "access_days"}

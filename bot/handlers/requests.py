@@ -11,11 +11,11 @@ import logging
 
 from telegram import Update
 
-from bot import keyboards, render, texts
+from bot import guides, keyboards, render, texts
 from bot.context import Context, Deps, traced
 from bot.handlers.messaging import answer, redraw, reply, settle
 from bot.render import Reply
-from flows import spark, usecases
+from flows import access, spark, usecases
 from flows.platforms import InvalidHandle, UnsafeText, display_name, get_platform
 from flows.records import RequestRow
 from flows.request_flow import Refused
@@ -123,7 +123,7 @@ async def _explain(update: Update, request: RequestRow | None) -> None:
     if request is None:
         raise Refused("gone")
     await answer(query)
-    await reply(update, texts.allowing(request.handle, request.scopes, request.visibility))
+    await reply(update, guides.of(request).allowing(request))
 
 
 async def _refused(update: Update, refused: Refused) -> None:
@@ -135,12 +135,11 @@ async def _refused(update: Update, refused: Refused) -> None:
 
 
 def _confirmation(checked: usecases.Decided) -> Reply:
-    request = checked.request
+    request, guide = checked.request, guides.of(checked.request)
     if checked.event == "unlink":
-        return Reply(texts.confirm_unlink(request.handle, request.ad_account),
+        return Reply(guide.confirm_unlink(request),
                      keyboards.confirm(request.key, "u", texts.YES_UNLINK))
-    return Reply(texts.confirm_revoke(request.handle, render.person(checked.requester),
-                                      request.ad_account),
+    return Reply(guide.confirm_revoke(request, render.person(checked.requester)),
                  keyboards.confirm(request.key, "v", texts.YES_REVOKE))
 
 
@@ -148,18 +147,17 @@ async def _decided(update: Update, context: Context, decided: usecases.Decided) 
     """Say what the decision did to the person who made it (others are owed by the use case)."""
     query, request = update.callback_query, decided.request
     assert query is not None
+    guide, who = guides.of(request), render.person(decided.requester)
     await answer(query, texts.DONE_ANSWERS[decided.event])
     if decided.event == "approve":
-        await reply(update, texts.approved_for_owner(render.person(decided.requester),
-                                                     request.handle))
+        await reply(update, guide.approved_for_owner(request, who))
     elif decided.event == "revoke":
         await redraw(query, await _owned(context, decided.actor_id))
-        await reply(update, texts.revoked_for_owner(render.person(decided.requester),
-                                                    request.handle))
+        await reply(update, guide.revoked_for_owner(request, who))
     elif decided.event in ("cancel", "unlink"):
         await redraw(query, await _accounts(context, decided.actor_id))
         if decided.event == "unlink":
-            await reply(update, texts.unlinked_for_advertiser(request.handle))
+            await reply(update, guide.unlinked_for_advertiser(request))
 
 
 async def take_reason(update: Update, context: Context) -> bool:
@@ -239,7 +237,7 @@ async def claim(update: Update, context: Context) -> None:
         platform = get_platform(platform_id)
         handle = platform.handle_rule.normalise(args[0])
     except (InvalidHandle, UnsafeText, KeyError) as exc:
-        await reply(update, f"{_handle_problem(exc)}\n{texts.CLAIM_USAGE}".strip())
+        await reply(update, f"{_handle_problem(exc, platform_id)}\n{texts.CLAIM_USAGE}".strip())
         return
     actor = actor_of(update)
     claimed = await usecases.claim(context.uow, actor, platform.id, handle, context.deps.clock())
@@ -252,10 +250,10 @@ async def claim(update: Update, context: Context) -> None:
         await reply(update, texts.claim_taken(handle))
 
 
-def _handle_problem(exc: Exception) -> str:
+def _handle_problem(exc: Exception, platform_id: str) -> str:
     """Why a /claim argument is not a handle (short, however long it was)."""
     if isinstance(exc, InvalidHandle):
-        return texts.handle_problem(exc.problem, exc.detail, exc.limit, exc.more)
+        return texts.handle_problem(exc.problem, exc.detail, exc.limit, exc.more, platform_id)
     if isinstance(exc, UnsafeText):
         return texts.unsafe_text("handle", exc.problem, exc.shown, exc.more, exc.limit,
                                  exc.length)
@@ -277,6 +275,7 @@ async def clock_tick(deps: Deps) -> tuple[int, int]:
             batch_reminded = await usecases.remind_due(uow, now, settings.reminder_ahead)
             batch_expired = await usecases.expire_due(uow, now)
             codes_expired = await spark.expire_codes(uow, now)  # Spark codes (issue 10)
+            batch_ended = await access.end_access_due(uow, now)  # temporary access (Meta)
             await usecases.apply_retention(uow, now, settings.retention)
             await uow.inbox.purge(now - settings.inbox_keep)
             await uow.outbox.purge_failed(now - settings.retention)
@@ -289,7 +288,10 @@ async def clock_tick(deps: Deps) -> tuple[int, int]:
             logger.info("spark code %s expired", code.id)
         if deps.dispatcher is not None:
             await deps.dispatcher.deliver(owed)
-        if len(batch_reminded) < 100 and len(batch_expired) < 100 and len(codes_expired) < 100:
+        for request in batch_ended:
+            logger.info("request %s: temporary access ended", request.id)
+        if (len(batch_reminded) < 100 and len(batch_expired) < 100 and len(codes_expired) < 100
+                and len(batch_ended) < 100):
             return reminded, expired
 
 

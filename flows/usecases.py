@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flows import link_flow, request_flow
+from flows import link_flow, request_flow, teams
 from flows.link_flow import FlowError, Position, S
 from flows.platforms import TextProblem, UnsafeText, clean_text, get_platform
 from flows.ports import UnitOfWork
@@ -148,6 +148,7 @@ async def link_text(uow: UnitOfWork, row: ConversationRow, text: str, now: datet
 
 async def _store(uow: UnitOfWork, row: ConversationRow, new: Position, now: datetime,
                  lifetime: timedelta, limits: Limits | None = None) -> Step:
+    new = await teams.guide(uow, row, new)  # teams (issue 10): roles known, roles required
     if new.state == S.SUBMITTED:
         await _check_submittable(uow, row.user_id, new, now, limits or Limits())
     saved = await uow.conversations.save(row, new.state, new.data, now)
@@ -156,6 +157,7 @@ async def _store(uow: UnitOfWork, row: ConversationRow, new: Position, now: date
     request = None
     if new.state == S.SUBMITTED:
         request = await _submit(uow, row.user_id, new, now, lifetime)
+        await teams.request_made(uow, request, now)
     return Step(new, saved.version, row.state, request)
 
 
@@ -633,6 +635,7 @@ async def erase_person(uow: UnitOfWork, user_id: int, now: datetime) -> Erased:
     claims = await uow.claims.release(user_id)
     questions = await uow.knowledge.forget_asker(user_id)
     await uow.conversations.forget(user_id)
+    await teams.forget_person(uow, user_id)
     # Reasons they wrote as owners, and reasons written to them about their requests.
     await uow.audit.forget_texts(user_id, [r.id for r in theirs])
     await uow.requests.forget_reasons(user_id)

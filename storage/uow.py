@@ -26,6 +26,7 @@ from storage.repositories import (
     Requests,
     Users,
 )
+from storage.teams import Teams
 
 
 def _utc_now() -> datetime:
@@ -51,6 +52,7 @@ class UnitOfWork:
     outbox: Outbox
     questions: LiveQuestions
     blocks: Blocks
+    teams: Teams  # issue 10
 
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
                  clock: Callable[[], datetime], worker: str = "main") -> None:
@@ -81,6 +83,7 @@ class UnitOfWork:
         self.outbox = Outbox(conn, self._worker)
         self.questions = LiveQuestions(conn)
         self.blocks = Blocks(conn)
+        self.teams = Teams(conn)
         return self
 
     async def commit(self) -> None:

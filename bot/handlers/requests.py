@@ -15,7 +15,7 @@ from bot import keyboards, render, texts
 from bot.context import Context, Deps, traced
 from bot.handlers.messaging import answer, redraw, reply, settle
 from bot.render import Reply
-from flows import usecases
+from flows import teams, usecases
 from flows.platforms import InvalidHandle, UnsafeText, display_name, get_platform
 from flows.records import RequestRow
 from flows.request_flow import Refused
@@ -207,7 +207,9 @@ async def on_skip_reason(update: Update, context: Context) -> None:
 
 
 async def _accounts(context: Context, user_id: int) -> Reply:
-    return render.accounts(await usecases.accounts(context.uow, user_id))
+    mine = await usecases.accounts(context.uow, user_id)
+    view = await teams.accounts_view(context.uow, user_id, mine)  # teams (issue 10)
+    return render.accounts(mine, view.read_only, view.team)
 
 
 async def _owned(context: Context, user_id: int) -> Reply:

@@ -102,7 +102,7 @@ async def test_an_ad_account_created_with_team_new_has_its_creator_as_admin(
         await teams.new_ad_account(uow, BEA.id, "what is this?", T0)
 
 
-# --- who may request -------------------------------------------------------------------------------
+# --- who may request ------------------------------------------------------------------------------
 
 async def test_an_analysts_request_is_refused_with_the_reason_and_nothing_changes(
         uow: FakeUnitOfWork) -> None:
@@ -226,7 +226,7 @@ async def test_only_admins_manage_and_old_buttons_stop_working(uow: FakeUnitOfWo
     assert await uow.teams.role_of(aid, BEA.id) is None
 
 
-# --- invites ---------------------------------------------------------------------------------------
+# --- invites --------------------------------------------------------------------------------------
 
 async def test_an_invite_works_once(uow: FakeUnitOfWork) -> None:
     await ada_with_a_team(uow)
@@ -282,7 +282,7 @@ async def test_only_an_admin_invites(uow: FakeUnitOfWork) -> None:
         await teams.invite(uow, ADA.id, aid, await version(uow, aid), "owner", T0)
 
 
-# --- the role question -----------------------------------------------------------------------------
+# --- the role question ----------------------------------------------------------------------------
 
 async def test_the_role_question_is_answered_from_the_team(uow: FakeUnitOfWork) -> None:
     await ada_with_a_team(uow)
@@ -315,7 +315,7 @@ async def test_the_role_question_is_asked_when_not_known(uow: FakeUnitOfWork) ->
         assert step.position.prerequisite == "ad_account_role"
 
 
-# --- privacy ----------------------------------------------------------------------------------------
+# --- privacy --------------------------------------------------------------------------------------
 
 async def test_deleteme_leaves_every_team_and_a_team_keeps_an_admin(uow: FakeUnitOfWork) -> None:
     await ada_with_a_team(uow)

@@ -216,6 +216,8 @@ async def test_deleteme_hands_the_team_to_its_longest_standing_member(
     await open_team(bea)
     assert "Acme Ads: you are an admin" in bea.last.plain
     assert "Ada" not in bea.last.plain
+    await bea.send("/privacy")
+    assert "Teams: the ad accounts whose team you are in, your role on each" in bea.last.plain
 
 
 # --- the migration --------------------------------------------------------------------------------

@@ -840,9 +840,11 @@ def not_in_team(reason: str, ad_account: str) -> str:
     )
 
 
-def team_refusal(reason: str, ad_account: str = "", role: str = "") -> str:
-    """Why a team action (or a cancel or unlink by a team member) was refused."""
-    name = esc(ad_account) or "this ad account"
+def team_refusal(reason: str, ad_account: str = "", role: str = "", *,
+                 popup: bool = False) -> str:
+    """Why a team action (or a cancel or unlink by a team member) was refused (`popup`: as a
+    button's answer, which is plain text)."""
+    name = (ad_account if popup else esc(ad_account)) or "this ad account"
     return {
         "stale": f"The team of {name} has changed since; here it is as it is now.",
         "not_admin": f"Only an admin of {name} can do that; you are "

@@ -276,3 +276,14 @@ async def test_the_migration_puts_existing_requests_into_teams(old_db: Database)
     # their data, so their ad account has nobody (the next requester will be its admin).
     assert members == [(acme, 1, "admin"), (acme, 2, "operator"), (acme, 4, "operator")]
     assert links == {ids[0]: acme, ids[1]: acme, ids[2]: cy, ids[3]: acme, ids[4]: acme}
+
+
+async def test_names_read_as_typed_in_messages_and_in_button_answers(
+        world: World, bea: Person) -> None:
+    await bea.send("/team new Tom & Jerry <Ads>")
+    assert "Tom & Jerry <Ads> is in Linkpilot now" in bea.last.plain
+    view = await open_team(bea, "Tom & Jerry <Ads>")
+    assert "Tom & Jerry <Ads>: you are an admin" in view.plain
+    await bea.press("Leave the team", view)
+    assert bea.last_answer == ("Tom & Jerry <Ads> needs at least one admin: make someone else "
+                               "an admin first.")

@@ -134,7 +134,7 @@ async def on_team_button(update: Update, context: Context) -> None:
             raise TeamRefused("gone")
     except TeamRefused as refused:
         await answer(query, texts.team_refusal(refused.reason, refused.ad_account,
-                                               refused.role))
+                                               refused.role, popup=True))
         if refused.reason == "stale" and press is not None:
             await _redraw_current(update, context, press.ad_account_id)
 
@@ -175,6 +175,6 @@ async def on_guarded_request_button(update: Update, context: Context) -> None:
     try:
         await teams.check_request_action(context.uow, actor_of(update).id, key)
     except TeamRefused as refused:
-        await answer(query, texts.team_refusal(refused.reason, refused.ad_account))
+        await answer(query, texts.team_refusal(refused.reason, refused.ad_account, popup=True))
         return
     await requests.on_request_button(update, context)

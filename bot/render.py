@@ -117,9 +117,10 @@ def closed_card(request: RequestRow, requester: UserRow | None) -> str:
 
 
 def accounts(requests: list[RequestRow], read_only: frozenset[str] = frozenset(),
-             team: Sequence[tuple[RequestRow, UserRow | None]] = ()) -> Reply:
+             team: Sequence[tuple[RequestRow, UserRow | None, bool]] = ()) -> Reply:
     """/accounts: the advertiser's requests, with a button for each thing they can do (none
-    on those their team role no longer allows, by key), then their teams' other requests."""
+    on those their team role no longer allows, by key), then their teams' other requests
+    (with Cancel or Unlink where their role allows it)."""
     if not requests and not team:
         return Reply(texts.ACCOUNTS_EMPTY)
     lines = [texts.ACCOUNTS_TITLE] if requests else []
@@ -136,10 +137,17 @@ def accounts(requests: list[RequestRow], read_only: frozenset[str] = frozenset()
         elif r.status == "authorized":
             rows.append([keyboards.request_action(texts.UNLINK, r.handle, r.key, "u",
                                                   r.ad_account)])
-    if team:  # teams (issue 10): status only
+    if team:  # teams (issue 10)
         lines += ["", texts.TEAM_REQUESTS_TITLE] if lines else [texts.TEAM_REQUESTS_TITLE]
-        lines += [texts.team_request_line(r.handle, r.ad_account, r.status, r.platform,
-                                          person(u)) for r, u in team]
+    for r, u, may_act in team:
+        lines.append(texts.team_request_line(r.handle, r.ad_account, r.status, r.platform,
+                                             person(u)))
+        whose = f"{r.ad_account}, {u.first_name if u and not u.deleted else '?'}"
+        if may_act and r.status == "pending":
+            rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c",
+                                                  whose)])
+        elif may_act and r.status == "authorized":
+            rows.append([keyboards.request_action(texts.UNLINK, r.handle, r.key, "u", whose)])
     return Reply("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
 
 

@@ -15,7 +15,8 @@ from flows import teams
 from storage.repositories import OutboxRow
 from storage.uow import Database
 
-KINDS = frozenset({"team_invite", "team_joined", "team_role", "team_removed", "team_heir"})
+KINDS = frozenset({"team_invite", "team_joined", "team_role", "team_removed", "team_heir",
+                   "team_decided"})
 
 
 async def render_notice(db: Database, row: OutboxRow, now: datetime,
@@ -32,6 +33,13 @@ async def render_notice(db: Database, row: OutboxRow, now: datetime,
             token, invite, invited_to = issued
             return Reply(texts.team_invite(invited_to.name, invite.role, link(token),
                                            invite.expires_at))
+        if row.kind == "team_decided":
+            request = await uow.requests.get(row.request_id) if row.request_id else None
+            if request is None:
+                return None
+            by = await uow.users.get(int(data["by"]))
+            return Reply(texts.team_decided_for_requester(
+                render.person(by), data["event"], request.handle, request.ad_account))
         account = await uow.teams.get(int(data["ad_account_id"]))
         if account is None:
             return None

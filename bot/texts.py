@@ -975,3 +975,8 @@ def team_request_line(handle: str, ad_account: str, status: str, platform: str,
 
 READ_ONLY_NOTE = "<i>(status only: your role on its ad account doesn't allow changes)</i>"
 
+
+def team_decided_for_requester(person: str, event: str, handle: str, ad_account: str) -> str:
+    done = "cancelled your waiting request" if event == "cancel" else "unlinked your request"
+    return f"{esc(person)}, your teammate on {esc(ad_account)}, {done} for @{esc(handle)}."
+

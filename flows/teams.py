@@ -174,17 +174,40 @@ async def request_made(uow: UnitOfWork, request: RequestRow, now: datetime) -> N
 
 
 async def check_request_action(uow: UnitOfWork, user_id: int, key: str) -> None:
-    """Before the requester cancels or unlinks: their role on the request's ad account must
-    still allow it (TeamRefused "analyst" or "not_member" otherwise)."""
+    """Before someone cancels or unlinks a request of theirs or of their team: their role on
+    its ad account must allow it (TeamRefused "analyst" or "not_member" otherwise)."""
     request = await uow.requests.by_key(key)
-    if request is None or request.requester_id != user_id:
-        return  # not theirs: the request's own rules refuse it
-    ad_account_id = await uow.teams.account_of_request(request.id)
-    if ad_account_id is None:
+    ad_account_id = await uow.teams.account_of_request(request.id) if request else None
+    if request is None or ad_account_id is None:
         return
+    members = await uow.teams.members(ad_account_id)
+    if request.requester_id != user_id and _role(members, user_id) is None:
+        return  # neither theirs nor their team's: the request's own rules refuse it
     reason = await _refusal_for(uow, user_id, ad_account_id)
     if reason is not None:
         raise TeamRefused(reason, request.ad_account)
+
+
+# Events on a request that an admin or operator of its ad account may do for a teammate.
+TEAM_EVENTS = frozenset({"cancel", "unlink"})
+
+
+async def requester_for(uow: UnitOfWork, actor_id: int, event: str,
+                        request: RequestRow) -> int:
+    """Who counts as the request's requester for `event`: an admin or operator of its ad
+    account cancels and unlinks a teammate's request as the teammate could."""
+    if event not in TEAM_EVENTS or actor_id == request.requester_id:
+        return request.requester_id
+    ad_account_id = await uow.teams.account_of_request(request.id)
+    role = await uow.teams.role_of(ad_account_id, actor_id) if ad_account_id else None
+    return actor_id if role in REQUESTING else request.requester_id
+
+
+def tell_requester(uow: UnitOfWork, event: str, request: RequestRow, actor_id: int) -> None:
+    """A teammate cancelled or unlinked someone's request: they are told who did."""
+    if event in TEAM_EVENTS and actor_id != request.requester_id:
+        uow.outbox.add(Notice("team_decided", request.requester_id, request.id,
+                              {"by": actor_id, "event": event}))
 
 
 # --- /team: the person's teams -------------------------------------------------------------------
@@ -376,10 +399,11 @@ async def remove(uow: UnitOfWork, user_id: int, ad_account_id: int, version: int
 @dataclass(frozen=True, slots=True)
 class AccountsView:
     """What /accounts adds for teams: the person's own requests they may no longer act on
-    (by key), and their teammates' requests (status only)."""
+    (by key), and their teammates' requests with the requester and whether the person may
+    cancel or unlink them (admins and operators may; analysts see status only)."""
 
     read_only: frozenset[str]
-    team: list[tuple[RequestRow, UserRow | None]]
+    team: list[tuple[RequestRow, UserRow | None, bool]]
 
 
 async def accounts_view(uow: UnitOfWork, user_id: int, own: list[RequestRow]) -> AccountsView:
@@ -388,12 +412,14 @@ async def accounts_view(uow: UnitOfWork, user_id: int, own: list[RequestRow]) ->
         ad_account_id = await uow.teams.account_of_request(request.id)
         if ad_account_id is not None and await _refusal_for(uow, user_id, ad_account_id):
             read_only.add(request.key)
-    ids = await uow.teams.request_ids([a.id for a, _ in await uow.teams.of_user(user_id)])
+    mine = await uow.teams.of_user(user_id)
+    acts = {a.id for a, role in mine if role in REQUESTING}
     team = []
-    for request_id in ids:
+    for request_id in await uow.teams.request_ids([a.id for a, _ in mine]):
         found = await uow.requests.get(request_id)
         if found is not None and found.requester_id != user_id:
-            team.append((found, await uow.users.get(found.requester_id)))
+            may_act = await uow.teams.account_of_request(found.id) in acts
+            team.append((found, await uow.users.get(found.requester_id), may_act))
     return AccountsView(frozenset(read_only), team)
 
 

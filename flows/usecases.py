@@ -262,7 +262,8 @@ async def decide(uow: UnitOfWork, actor: Actor, event: str, now: datetime, *,
     if holds_link and event not in ("approve", "reject"):
         raise Refused("gone")
     decision, role = request_flow.judge(
-        request.status, event, actor.id, requester_id=request.requester_id,
+        request.status, event, actor.id,
+        requester_id=await teams.requester_for(uow, actor.id, event, request),
         owner_id=request.owner_id, holds_link=holds_link, now=now,
         expires_at=request.expires_at)
     await _seen(uow, actor, now)
@@ -288,6 +289,7 @@ async def decide(uow: UnitOfWork, actor: Actor, event: str, now: datetime, *,
     assert after is not None
     await _close_cards(uow, after)
     _owe_decision_notices(uow, event, after, actor.id, now)
+    teams.tell_requester(uow, event, after, actor.id)  # teams (issue 10)
     if event == "reject":
         await open_reason_step(uow, actor.id, after.key, now)
     return Decided(event, actor.id, after, await uow.users.get(after.requester_id))
@@ -361,7 +363,8 @@ async def check(uow: UnitOfWork, actor: Actor, key: str, event: str, now: dateti
                 ) -> Decided:
     """Whether `actor` may do `event` now (asked before unlink and revoke); raises Refused."""
     request = await _request(uow, key=key)
-    request_flow.judge(request.status, event, actor.id, requester_id=request.requester_id,
+    request_flow.judge(request.status, event, actor.id,
+                       requester_id=await teams.requester_for(uow, actor.id, event, request),
                        owner_id=request.owner_id, holds_link=False, now=now,
                        expires_at=request.expires_at)
     return Decided(event, actor.id, request, await uow.users.get(request.requester_id))

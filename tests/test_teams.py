@@ -11,6 +11,7 @@ import pytest
 from flows import teams, usecases
 from flows.platforms import InvalidAdAccountName
 from flows.records import RequestRow
+from flows.request_flow import Refused
 from flows.teams import NotInTeam, TeamRefused, TeamRole
 from flows.usecases import Actor
 from tests.fakes import FakeUnitOfWork
@@ -177,10 +178,39 @@ async def test_an_analyst_may_not_unlink_or_cancel_but_an_operator_may(
 async def test_members_see_the_teams_requests(uow: FakeUnitOfWork) -> None:
     mine = await ada_with_a_team(uow)
     await member(uow, BEA, "analyst")
-    view = await teams.accounts_view(uow, BEA.id, await usecases.accounts(uow, BEA.id))
-    assert [(r.key, u.first_name if u else None) for r, u in view.team] == [(mine.key, "Ada")]
-    outsider = await teams.accounts_view(uow, BOB.id, [])
+    await member(uow, BOB, "operator")
+    for person, may_act in ((BEA, False), (BOB, True)):
+        view = await teams.accounts_view(uow, person.id, await usecases.accounts(uow, person.id))
+        assert [(r.key, u.first_name if u else None, act) for r, u, act in view.team] == [
+            (mine.key, "Ada", may_act)]
+    outsider = await teams.accounts_view(uow, OWEN.id, [])
     assert outsider.team == []
+
+
+async def test_an_operator_unlinks_a_teammates_request_and_an_analyst_may_not(
+        uow: FakeUnitOfWork) -> None:
+    await usecases.claim(uow, OWEN, "tiktok", "owen.makes", T0)
+    request = await ada_with_a_team(uow)
+    await usecases.decide(uow, OWEN, "approve", T0, key=request.key)
+    await member(uow, BEA, "analyst")
+    await member(uow, BOB, "operator")
+    uow.notices.clear()
+    with pytest.raises(TeamRefused) as refused:
+        await teams.check_request_action(uow, BEA.id, request.key)
+    assert refused.value.reason == "analyst"
+    with pytest.raises(Refused):  # and the request's own rules refuse her too
+        await usecases.check(uow, BEA, request.key, "unlink", T0)
+    with pytest.raises(Refused):  # nor is an operator's say enough to approve or revoke
+        await usecases.decide(uow, BOB, "revoke", T0, key=request.key)
+    assert uow.notices == []
+    await teams.check_request_action(uow, BOB.id, request.key)
+    await usecases.check(uow, BOB, request.key, "unlink", T0)
+    decided = await usecases.decide(uow, BOB, "unlink", T0, key=request.key)
+    assert decided.request.status == "unlinked"
+    assert [(n.kind, n.chat_id) for n in uow.notices] == [
+        ("unlinked_for_owner", OWEN.id), ("team_decided", ADA.id)]
+    assert uow.notices[-1].data == {"by": BOB.id, "event": "unlink"}
+    assert uow.audit.of_request(request.id)[-1].actor_id == BOB.id
 
 
 # --- an ad account keeps an admin ----------------------------------------------------------------

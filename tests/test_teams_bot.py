@@ -287,3 +287,27 @@ async def test_names_read_as_typed_in_messages_and_in_button_answers(
     await bea.press("Leave the team", view)
     assert bea.last_answer == ("Tom & Jerry <Ads> needs at least one admin: make someone else "
                                "an admin first.")
+
+
+async def test_an_operator_acts_on_a_teammates_requests_from_accounts(
+        world: World, ada: Person, owen: Person, bea: Person) -> None:
+    await owen.send("/claim @owen.makes")
+    await send_request(ada)
+    await send_request(ada, handle="@other.one")
+    await owen.press("Approve")
+    await bea.send(await invite(ada, "operator"))
+    await bea.send("/accounts")
+    assert bea.last.labels == ["Cancel @other.one · Acme Ads, Ada",
+                               "Unlink @owen.makes · Acme Ads, Ada"]
+    await bea.press("Cancel @other.one · Acme Ads, Ada")
+    assert "Bea (@bea), your teammate on Acme Ads, cancelled your waiting request for " \
+        "@other.one" in ada.last.plain
+    await bea.press("Unlink @owen.makes · Acme Ads, Ada")
+    await bea.press("Keep")
+    assert bea.last.labels == ["Unlink @owen.makes · Acme Ads, Ada"]  # the list again
+    await bea.press("Unlink @owen.makes · Acme Ads, Ada")
+    await bea.press("Yes, unlink")
+    assert "unlinked your request for @owen.makes" in ada.last.plain
+    assert await statuses(world) == ["unlinked", "cancelled"]
+    await bea.send("/accounts")
+    assert not bea.last.has_buttons

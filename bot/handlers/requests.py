@@ -82,7 +82,8 @@ async def on_request_button(update: Update, context: Context) -> None:
         elif action == "k":
             await answer(query)
             request = await context.uow.requests.by_key(key)
-            mine = request is not None and request.requester_id == actor.id
+            # The owner kept a grant (from /owned); anyone else, a request (teams: a teammate's).
+            mine = request is not None and request.owner_id != actor.id
             await redraw(query, await (_accounts(context, actor.id) if mine
                                        else _owned(context, actor.id)))
         elif action in CONFIRMS:

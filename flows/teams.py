@@ -1,10 +1,10 @@
 """Teams (issue 10): who may do what for an ad account.
 
 An ad account in Linkpilot has members with roles. Admins invite people (by one-time link),
-change roles and remove members; admins and operators make and unlink requests for it;
-analysts see its requests' status only. The person who first names an ad account in a sent
-request, or creates it with /team, becomes its admin, and an ad account never loses its last
-admin by a demotion or by leaving.
+change roles and remove members; admins and operators make requests for it and cancel or
+unlink any of its requests; analysts see its requests' status only. The person who first
+names an ad account in a sent request, or creates it with /team, becomes its admin, and an
+ad account never loses its last admin by a demotion or by leaving.
 
 The link conversation asks whether the advertiser has the Admin or Operator role on the ad
 account; when Linkpilot knows they do, the question is skipped and they are told why.

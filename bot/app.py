@@ -31,11 +31,12 @@ from telegram.request import BaseRequest
 from bot import texts
 from bot.context import Context, Deps, _turn, deps_of, traced, utc_now
 from bot.faq import FaqService
-from bot.handlers import faq, link, privacy, requests, spark
+from bot.handlers import faq, link, privacy, requests, spark, teams
 from bot.handlers.messaging import answer, reply
 from bot.inbox import ALLOWED_UPDATES, FloodGate, Processor, poll
 from bot.outbox import Dispatcher
 from bot.settings import Settings
+from flows.teams import INVITE_PREFIX
 from storage.repositories import StaleWrite
 from storage.uow import Database
 
@@ -110,6 +111,9 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     free-text catch-all last."""
     add = application.add_handler
     # Commands available in every state.
+    # Teams (issue 10): a team invite link, before any other /start.
+    add(CommandHandler("start", teams.open_invite,
+                       filters=filters.Regex(rf"^/start(@\w+)?\s+{INVITE_PREFIX}[\w-]+\s*$")))
     add(CommandHandler("start", link.start))
     add(CommandHandler("help", link.help_command))
     add(CommandHandler("cancel", link.cancel))
@@ -127,8 +131,11 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     add(CommandHandler("code", spark.code))
     add(CommandHandler("codes", spark.codes))
     add(CommandHandler("apply", spark.apply))
+    add(CommandHandler("team", teams.team_command))  # teams (issue 10)
     # Buttons, by callback-data prefix (see bot.keyboards).
     add(CallbackQueryHandler(link.on_flow_button, pattern=r"^f:"))
+    # Teams (issue 10): cancel and unlink ask the requester's team role first.
+    add(CallbackQueryHandler(teams.on_guarded_request_button, pattern=r"^r:[^:]+:(c|u|u!)$"))
     add(CallbackQueryHandler(requests.on_request_button, pattern=r"^r:"))
     add(CallbackQueryHandler(requests.on_link_button, pattern=r"^t:"))
     add(CallbackQueryHandler(requests.on_skip_reason, pattern=r"^x:"))
@@ -137,6 +144,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     add(CallbackQueryHandler(spark.on_spark_button, pattern=r"^sp:"))  # Spark codes (issue 10)
     add(CallbackQueryHandler(faq.on_suggestion, pattern=r"^[sn]:"))
     add(CallbackQueryHandler(faq.on_faq_button, pattern=r"^(m|[cq]:)"))
+    add(CallbackQueryHandler(teams.on_team_button, pattern=r"^g:"))  # teams (issue 10)
     add(CallbackQueryHandler(on_unknown_button))
     # Unknown commands, then any other text: answers and questions.
     add(MessageHandler(filters.COMMAND, on_unknown_command))

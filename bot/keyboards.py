@@ -239,3 +239,67 @@ def confirm_delete_code(key: str, version: int) -> InlineKeyboardMarkup:
         Button(texts.YES_DELETE_CODE, callback_data=f"sp:D:{key}:{version}"),
         Button(texts.KEEP, callback_data=f"sp:k:{key}:{version}"),
     ]])
+# --- teams (issue 10) ----------------------------------------------------------------------------
+# g:<ad account id>:<team version>:<action>[:<member id>[:<role>]]  a team's buttons, valid only
+# while the team has that version (o: show it, i: invite with a role, m: a member, s: set a
+# member's role, x: remove a member or leave, l: the list of teams)
+
+def team_data(ad_account_id: int, version: int, action: str, *args: object) -> str:
+    return ":".join(["g", str(ad_account_id), str(version), action, *map(str, args)])
+
+
+@dataclass(frozen=True, slots=True)
+class TeamPress:
+    """A decoded team button."""
+
+    ad_account_id: int
+    version: int
+    action: str
+    args: tuple[str, ...]
+
+
+def parse_team(data: str) -> TeamPress | None:
+    """Decode `g:` callback data; None for anything malformed (a forged press)."""
+    parts = data.split(":")
+    if len(parts) < 4 or parts[0] != "g" or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    return TeamPress(int(parts[1]), int(parts[2]), parts[3], tuple(parts[4:]))
+
+
+def teams_list(teams: list[tuple[int, str]]) -> InlineKeyboardMarkup | None:
+    """One button per team (id, name)."""
+    if not teams:
+        return None
+    return InlineKeyboardMarkup([[Button(name[:60], callback_data=team_data(aid, 0, "o"))]
+                                 for aid, name in teams])
+
+
+def team_view(ad_account_id: int, version: int, my_id: int, is_admin: bool,
+              members: list[tuple[int, str, str]]) -> InlineKeyboardMarkup:
+    """A team's buttons: for an admin, each member and an invite per role; for everyone,
+    leaving and the way back to the list."""
+    v, rows = version, []
+    if is_admin:
+        rows += [[Button(texts.member_button(name, role),
+                         callback_data=team_data(ad_account_id, v, "m", user_id))]
+                 for user_id, name, role in members]
+        rows.append([Button(texts.invite_button(role),
+                            callback_data=team_data(ad_account_id, v, "i", role))
+                     for role in texts.ROLE_NAMES])
+    rows.append([Button(texts.LEAVE_TEAM, callback_data=team_data(ad_account_id, v, "x", my_id)),
+                 Button(texts.ALL_TEAMS, callback_data=team_data(0, 0, "l"))])
+    return InlineKeyboardMarkup(rows)
+
+
+def member_view(ad_account_id: int, version: int, member_id: int, role: str,
+                me: bool) -> InlineKeyboardMarkup:
+    """An admin's choices for one member: another role, removal, or back."""
+    v = version
+    return InlineKeyboardMarkup([
+        [Button(texts.make_role_button(r), callback_data=team_data(ad_account_id, v, "s",
+                                                                   member_id, r))
+         for r in texts.ROLE_NAMES if r != role],
+        [Button(texts.LEAVE_TEAM if me else texts.REMOVE_MEMBER,
+                callback_data=team_data(ad_account_id, v, "x", member_id)),
+         Button(texts.BACK_TO_TEAM, callback_data=team_data(ad_account_id, v, "o"))],
+    ])

@@ -27,7 +27,7 @@ from typing import Any
 from telegram import Bot, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot import notices
+from bot import notices, team_notices
 from flows import usecases
 from storage.repositories import OutboxRow
 from storage.uow import Database
@@ -293,6 +293,8 @@ class Dispatcher:
         now = self._clock()
         if row.kind in notices.SPARK_KINDS:  # Spark codes (issue 10)
             return await self._render_spark(row)
+        if row.kind in team_notices.KINDS:  # teams (issue 10)
+            return await team_notices.render_notice(self._db, row, now, self._link)
         async with self._db.unit_of_work() as uow:
             token = None
             if row.kind in notices.LINK_KINDS and row.request_id is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardMarkup
 
 from bot import keyboards, texts
+from flows import teams
 from flows.link_flow import Position, S
 from flows.platforms import get_platform
 from storage.repositories import ClaimRow, RequestRow, UserRow
@@ -64,6 +65,7 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
     else:
         return Reply(texts.NO_FLOW)
     head = texts.step_head(STEP_NUMBERS[S(state)], TOTAL_STEPS, texts.STEP_TITLES[state])
+    head = texts.role_known(teams.role_note(position)) + head  # teams (issue 10)
     return Reply(head + text, keyboards.flow_keyboard(position, version, explained=explained))
 
 
@@ -124,16 +126,21 @@ def closed_card(request: RequestRow, requester: UserRow | None) -> str:
                               request.decided_at or request.expires_at)
 
 
-def accounts(requests: list[RequestRow]) -> Reply:
-    """/accounts: the advertiser's requests, with a button for each thing they can do."""
-    if not requests:
+def accounts(requests: list[RequestRow], read_only: frozenset[str] = frozenset(),
+             team: Sequence[tuple[RequestRow, UserRow | None, bool]] = ()) -> Reply:
+    """/accounts: the advertiser's requests, with a button for each thing they can do (none
+    on those their team role no longer allows, by key), then their teams' other requests
+    (with Cancel or Unlink where their role allows it)."""
+    if not requests and not team:
         return Reply(texts.ACCOUNTS_EMPTY)
-    lines = [texts.ACCOUNTS_TITLE]
+    lines = [texts.ACCOUNTS_TITLE] if requests else []
     rows = []
     for r in requests:
         lines.append(texts.request_line(r.handle, r.ad_account, r.status, r.platform)
                      + (texts.access_until(r.access_ends_at) if r.status == "authorized" else ""))
-        if r.status == "pending":
+        if r.key in read_only:
+            lines.append(texts.READ_ONLY_NOTE)
+        elif r.status == "pending":
             rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c",
                                                   r.ad_account),
                          keyboards.request_action(texts.APPROVAL_LINK, r.handle, r.key, "l"),
@@ -141,6 +148,17 @@ def accounts(requests: list[RequestRow]) -> Reply:
         elif r.status == "authorized":
             rows.append([keyboards.request_action(texts.UNLINK, r.handle, r.key, "u",
                                                   r.ad_account)])
+    if team:  # teams (issue 10)
+        lines += ["", texts.TEAM_REQUESTS_TITLE] if lines else [texts.TEAM_REQUESTS_TITLE]
+    for r, u, may_act in team:
+        lines.append(texts.team_request_line(r.handle, r.ad_account, r.status, r.platform,
+                                             person(u)))
+        whose = f"{r.ad_account}, {u.first_name if u and not u.deleted else '?'}"
+        if may_act and r.status == "pending":
+            rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c",
+                                                  whose)])
+        elif may_act and r.status == "authorized":
+            rows.append([keyboards.request_action(texts.UNLINK, r.handle, r.key, "u", whose)])
     return Reply("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
 
 

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     webhook_path: str = "/telegram"
     retention_days: float = Field(default=180.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Teams (issue 10): how long a team invite link works.
+    team_invite_hours: float = Field(default=48.0, gt=0)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -79,6 +81,11 @@ class Settings(BaseSettings):
     def inbox_keep(self) -> timedelta:
         """How long processed update ids are remembered (Telegram redelivers within a day)."""
         return timedelta(days=2)
+
+    @property
+    def team_invite_lifetime(self) -> timedelta:
+        """Teams (issue 10): how long an invite link stays usable."""
+        return timedelta(hours=self.team_invite_hours)
 
     def webhook_address(self) -> tuple[str, int]:
         """WEBHOOK_LISTEN as (host, port), or SettingsError."""

@@ -35,6 +35,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("back", "Go back one step"),
     ("cancel", "Cancel what you are doing"),
     ("help", "What I can do"),
+    ("team", "Your ad accounts' teams and roles"),  # teams (issue 10)
 ]
 
 # --- welcome and help ---------------------------------------------------------------------------
@@ -45,7 +46,8 @@ HELP = (
     "<b>Advertisers</b>\n"
     "/link – a step-by-step link request\n"
     "/accounts – your requests and linked accounts\n"
-    "/apply #code – apply a creator's Spark code\n\n"
+    "/apply #code – apply a creator's Spark code\n"
+    "/team – your ad accounts' teams: invite colleagues, change roles\n\n"
     "<b>Account owners</b>\n"
     "/claim @handle – receive the requests for your account here (Instagram: "
     "/claim instagram @handle; a Page: /claim facebook page.name)\n"
@@ -737,6 +739,9 @@ def privacy(retention_days: int, expiry_days: int) -> str:
         "• <b>Spark codes</b>: the code (readable, so its creator can copy it again from "
         "/codes), the video, the period and status, who made it and who applied it, kept "
         "while you use Linkpilot; a deleted code no longer works.\n"
+        "• <b>Teams</b>: the ad accounts whose team you are in, your role on each and since "
+        "when, and the invites you made or used (their links stored only hashed), so your "
+        "teammates know who may do what.\n"
         "• <b>Questions</b> I couldn't answer outright, with your id, to improve the answers.\n"
         "• <b>Messages in transit</b>: updates from Telegram and messages owed to you; their "
         "content is dropped once handled or sent (update ids are kept 2 days). A message "
@@ -757,8 +762,9 @@ DELETEME_CONFIRM = (
     "accounts you claimed, the Spark codes you made that nobody applied, and the rejection "
     "reasons you wrote or were sent. Your waiting "
     "requests are cancelled, and requests waiting for you are withdrawn; the other side is "
-    "told. Decided requests keep their facts, showing you as \"a deleted user\". This can't "
-    "be undone."
+    "told. You leave every ad account's team (one you were the last admin of passes to its "
+    "longest-standing member) and your invites go. Decided requests keep their facts, "
+    "showing you as \"a deleted user\". This can't be undone."
 )
 YES_DELETE, NO_DELETE = "Yes, erase my data", "No, keep it"
 DELETE_KEPT = "OK, nothing was deleted."
@@ -1408,3 +1414,183 @@ def meta_own_handle(handle: str) -> str:
         "can add it to your own business portfolio in Meta Business Suite directly. Edit the "
         "request to ask for someone else's account, or Cancel it."
     )
+# --- teams (issue 10): ad accounts' members and roles -------------------------------------------
+ROLE_NAMES = {"admin": "Admin", "operator": "Operator", "analyst": "Analyst"}
+ROLE_ARTICLES = {"admin": "an admin", "operator": "an operator", "analyst": "an analyst"}
+ROLE_MEANINGS = {
+    "admin": "makes and unlinks requests, invites people and changes roles",
+    "operator": "makes and unlinks requests",
+    "analyst": "sees the requests' status only",
+}
+
+
+def role_known(accounts: list[tuple[str, str]]) -> str:
+    """Said instead of the role question, when Linkpilot knows the answer."""
+    if not accounts:
+        return ""
+    roles = [f"{ROLE_ARTICLES[role]} of <b>{esc(name)}</b>" for name, role in accounts[:3]]
+    more = f" (and {len(accounts) - 3} more)" if len(accounts) > 3 else ""
+    listed = roles[0] if len(roles) == 1 else ", ".join(roles[:-1]) + " and " + roles[-1]
+    return (
+        f"✅ Ad account role: you are {listed}{more} in Linkpilot, so I won't ask. "
+        "For an ad account Linkpilot doesn't know yet, you need Admin or Operator access "
+        "there too.\n\n"
+    )
+
+
+def not_in_team(reason: str, ad_account: str) -> str:
+    """Why the link flow won't take an ad account (the question is asked again)."""
+    name = f"<b>{esc(ad_account)}</b>"
+    if reason == "analyst":
+        return (
+            f"You are an analyst of {name} in Linkpilot: analysts see its requests' status "
+            f"but can't make requests. Ask an admin of {name} to make you an operator "
+            "(in /team), or name another ad account."
+        )
+    return (
+        f"{name} has a team in Linkpilot and you are not in it, so you can't make requests "
+        "for it. Ask one of its admins for an invite link (/team → Invite), or name another "
+        "ad account."
+    )
+
+
+def team_refusal(reason: str, ad_account: str = "", role: str = "", *,
+                 popup: bool = False) -> str:
+    """Why a team action (or a cancel or unlink by a team member) was refused (`popup`: as a
+    button's answer, which is plain text)."""
+    name = (ad_account if popup else esc(ad_account)) or "this ad account"
+    return {
+        "stale": f"The team of {name} has changed since; here it is as it is now.",
+        "not_admin": f"Only an admin of {name} can do that; you are "
+                     f"{ROLE_ARTICLES.get(role, 'a member')}.",
+        "last_admin": f"{name} needs at least one admin: make someone else an admin first.",
+        "gone": "That team or member is no longer there.",
+        "invite_used": f"This invite to {name} was used already: each one works once. "
+                       "Ask an admin of the team for a new one.",
+        "invite_expired": f"This invite to {name} has expired. Ask an admin of the team for "
+                          "a new one.",
+        "invite_invalid": "This invite link isn't valid. Ask the team's admin for a new one.",
+        "already_member": f"You are already {ROLE_ARTICLES.get(role, 'a member')} of {name}, "
+                          "so this invite stays unused, for the person it was meant for.",
+        "exists": f"{name} already has a team in Linkpilot. Ask one of its admins for an "
+                  "invite link.",
+        "analyst": f"You are an analyst of {name}: analysts see its requests' status only, so "
+                   "you can't cancel or unlink them. Ask an admin to make you an operator.",
+        "not_member": f"You are no longer in the team of {name}, so you can't cancel or "
+                      "unlink its requests.",
+    }[reason]
+
+
+TEAMS_EMPTY = (
+    "You are not in any ad account's team yet. When you send a link request for an ad account "
+    "Linkpilot doesn't know, you become its admin; you can also add one with "
+    "<code>/team new Ad account name</code>."
+)
+TEAMS_TITLE = "<b>Your ad accounts' teams</b>"
+TEAM_NEW_HINT = "Add an ad account: <code>/team new Ad account name</code>"
+TEAM_USAGE = (
+    "To add an ad account: <code>/team new Ad account name</code>. /team alone lists your teams."
+)
+ALL_TEAMS = "« All teams"
+BACK_TO_TEAM = "« Back"
+LEAVE_TEAM = "Leave the team"
+REMOVE_MEMBER = "Remove from the team"
+
+
+def teams_line(ad_account: str, role: str) -> str:
+    return f"• <b>{esc(ad_account)}</b>: {ROLE_ARTICLES[role]}"
+
+
+def team_view(ad_account: str, my_role: str, members: list[tuple[str, str, bool]]) -> str:
+    """One team: who has which role (name, role, is it me)."""
+    lines = [f"<b>{esc(ad_account)}</b>: you are {ROLE_ARTICLES[my_role]} "
+             f"({ROLE_MEANINGS[my_role]})", "", "Members:"]
+    for name, role, me in members:
+        lines.append(f"• {esc(name)}{' (you)' if me else ''}: {ROLE_NAMES[role]}")
+    if my_role == "admin":
+        lines += ["", "Tap a member to change their role or remove them; an invite link "
+                      "lets someone join with the role you choose."]
+    return "\n".join(lines)
+
+
+def member_view(name: str, role: str, ad_account: str, me: bool) -> str:
+    who = "You are" if me else f"{esc(name)} is"
+    return (f"{who} {ROLE_ARTICLES[role]} of <b>{esc(ad_account)}</b> "
+            f"({ROLE_MEANINGS[role]}).")
+
+
+def member_button(name: str, role: str) -> str:
+    label = f"{name} · {ROLE_NAMES[role]}"
+    return label if len(label) <= 48 else label[:47] + "…"
+
+
+def invite_button(role: str) -> str:
+    return f"Invite {ROLE_ARTICLES[role].split()[1]}"
+
+
+def make_role_button(role: str) -> str:
+    return f"Make {ROLE_ARTICLES[role]}"
+
+
+def team_invite(ad_account: str, role: str, link: str, expires: datetime) -> str:
+    return (
+        f"Invite to <b>{esc(ad_account)}</b> as {ROLE_ARTICLES[role]}:\n{link}\n\n"
+        "Forward it to the person who should join. It works once, for one person, until "
+        f"{when(expires)}."
+    )
+
+
+def team_joined(ad_account: str, role: str) -> str:
+    return (
+        f"Welcome to the team of <b>{esc(ad_account)}</b>: you are {ROLE_ARTICLES[role]} "
+        f"({ROLE_MEANINGS[role]}). /team shows the team."
+    )
+
+
+def team_joined_for_admin(person: str, ad_account: str, role: str) -> str:
+    return f"{esc(person)} joined the team of <b>{esc(ad_account)}</b> as {ROLE_ARTICLES[role]}."
+
+
+def team_role_for_member(person: str, ad_account: str, role: str) -> str:
+    return (f"{esc(person)} made you {ROLE_ARTICLES[role]} of <b>{esc(ad_account)}</b> "
+            f"({ROLE_MEANINGS[role]}).")
+
+
+def team_removed_for_member(ad_account: str) -> str:
+    return f"You are no longer in the team of <b>{esc(ad_account)}</b>."
+
+
+def team_heir(ad_account: str) -> str:
+    return (f"The last admin of <b>{esc(ad_account)}</b> left Linkpilot, so you are its admin "
+            "now (you joined its team first). /team shows the team.")
+
+
+def team_created(ad_account: str) -> str:
+    return (f"<b>{esc(ad_account)}</b> is in Linkpilot now, with you as its admin. Invite your "
+            "colleagues from /team.")
+
+
+def role_changed(name: str, role: str) -> str:
+    return f"{name} is {ROLE_ARTICLES[role]} now."[:200]
+
+
+def member_removed(name: str) -> str:
+    return f"{name} is no longer in the team."[:200]
+
+
+LEFT_TEAM = "You left the team."
+TEAM_REQUESTS_TITLE = "<b>Your teams' requests</b>"
+
+
+def team_request_line(handle: str, ad_account: str, status: str, platform: str,
+                      requester: str) -> str:
+    return request_line(handle, ad_account, status, platform) + f" · by {esc(requester)}"
+
+
+READ_ONLY_NOTE = "<i>(status only: your role on its ad account doesn't allow changes)</i>"
+
+
+def team_decided_for_requester(person: str, event: str, handle: str, ad_account: str) -> str:
+    done = "cancelled your waiting request" if event == "cancel" else "unlinked your request"
+    return f"{esc(person)}, your teammate on {esc(ad_account)}, {done} for @{esc(handle)}."
+

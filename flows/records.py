@@ -106,3 +106,38 @@ class SparkCodeRow:
     applied_at: datetime | None
     ended_at: datetime | None
     version: int
+# --- teams (issue 10): ad accounts, their members and invites ------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AdAccountRow:
+    """An ad account as Linkpilot knows it: the name advertisers type, compared by `name_key`.
+    `version` changes with every change of its members, so a team's buttons go stale."""
+
+    id: int
+    name: str
+    name_key: str
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """One person's role on one ad account."""
+
+    ad_account_id: int
+    user_id: int
+    role: str
+    joined_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRow:
+    """A one-time invitation to join an ad account's team with a role."""
+
+    id: int
+    ad_account_id: int
+    role: str
+    invited_by: int
+    created_at: datetime
+    expires_at: datetime
+    used_by: int | None
+    has_token: bool

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flows import link_flow, request_flow
+from flows import link_flow, request_flow, teams
 from flows.link_flow import FlowError, Position, S
 from flows.platforms import TextProblem, UnsafeText, clean_text, get_platform
 from flows.ports import UnitOfWork
@@ -148,6 +148,7 @@ async def link_text(uow: UnitOfWork, row: ConversationRow, text: str, now: datet
 
 async def _store(uow: UnitOfWork, row: ConversationRow, new: Position, now: datetime,
                  lifetime: timedelta, limits: Limits | None = None) -> Step:
+    new = await teams.guide(uow, row, new)  # teams (issue 10): roles known, roles required
     if new.state == S.SUBMITTED:
         await _check_submittable(uow, row.user_id, new, now, limits or Limits())
     saved = await uow.conversations.save(row, new.state, new.data, now)
@@ -156,6 +157,7 @@ async def _store(uow: UnitOfWork, row: ConversationRow, new: Position, now: date
     request = None
     if new.state == S.SUBMITTED:
         request = await _submit(uow, row.user_id, new, now, lifetime)
+        await teams.request_made(uow, request, now)
     return Step(new, saved.version, row.state, request)
 
 
@@ -261,7 +263,8 @@ async def decide(uow: UnitOfWork, actor: Actor, event: str, now: datetime, *,
     if holds_link and event not in ("approve", "reject"):
         raise Refused("gone")
     decision, role = request_flow.judge(
-        request.status, event, actor.id, requester_id=request.requester_id,
+        request.status, event, actor.id,
+        requester_id=await teams.requester_for(uow, actor.id, event, request),
         owner_id=request.owner_id, holds_link=holds_link, now=now,
         expires_at=request.expires_at)
     await _seen(uow, actor, now)
@@ -291,6 +294,7 @@ async def decide(uow: UnitOfWork, actor: Actor, event: str, now: datetime, *,
     assert after is not None
     await _close_cards(uow, after)
     _owe_decision_notices(uow, event, after, actor.id, now)
+    teams.tell_requester(uow, event, after, actor.id)  # teams (issue 10)
     if event == "reject":
         await open_reason_step(uow, actor.id, after.key, now)
     return Decided(event, actor.id, after, await uow.users.get(after.requester_id))
@@ -364,7 +368,8 @@ async def check(uow: UnitOfWork, actor: Actor, key: str, event: str, now: dateti
                 ) -> Decided:
     """Whether `actor` may do `event` now (asked before unlink and revoke); raises Refused."""
     request = await _request(uow, key=key)
-    request_flow.judge(request.status, event, actor.id, requester_id=request.requester_id,
+    request_flow.judge(request.status, event, actor.id,
+                       requester_id=await teams.requester_for(uow, actor.id, event, request),
                        owner_id=request.owner_id, holds_link=False, now=now,
                        expires_at=request.expires_at)
     return Decided(event, actor.id, request, await uow.users.get(request.requester_id))
@@ -639,6 +644,7 @@ async def erase_person(uow: UnitOfWork, user_id: int, now: datetime) -> Erased:
     claims = await uow.claims.release(user_id)
     questions = await uow.knowledge.forget_asker(user_id)
     await uow.conversations.forget(user_id)
+    await teams.forget_person(uow, user_id)
     # Reasons they wrote as owners, and reasons written to them about their requests.
     await uow.audit.forget_texts(user_id, [r.id for r in theirs])
     await uow.requests.forget_reasons(user_id)

@@ -285,3 +285,50 @@ class SparkCode(Base):
     updated_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+# --- teams (issue 10): ad accounts, their members, their requests, invites ----------------------
+
+class AdAccount(Base):
+    """An ad account as advertisers name it in requests; one per name (compared by `name_key`)."""
+
+    __tablename__ = "ad_accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    name_key: Mapped[str] = mapped_column(String(128), unique=True)
+    # Bumped on every change of its members: the team's buttons name the version they show.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+
+
+class Membership(Base):
+    """A person's role on an ad account: admin, operator or analyst."""
+
+    __tablename__ = "memberships"
+    ad_account_id: Mapped[int] = mapped_column(ForeignKey("ad_accounts.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False,
+                                         index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    joined_at: Mapped[datetime]
+
+
+class AdAccountRequest(Base):
+    """Which ad account's team a link request belongs to."""
+
+    __tablename__ = "ad_account_requests"
+    request_id: Mapped[int] = mapped_column(ForeignKey("link_requests.id"), primary_key=True,
+                                            autoincrement=False)
+    ad_account_id: Mapped[int] = mapped_column(ForeignKey("ad_accounts.id"), index=True)
+
+
+class TeamInvite(Base):
+    """A one-time invitation to an ad account's team; its link's token is stored hashed."""
+
+    __tablename__ = "team_invites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ad_account_id: Mapped[int] = mapped_column(ForeignKey("ad_accounts.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by: Mapped[int] = mapped_column(BigInteger, index=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_by: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    used_at: Mapped[datetime | None]

@@ -28,6 +28,7 @@ from storage.repositories import (
     SparkCodes,
     Users,
 )
+from storage.teams import Teams
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ class UnitOfWork:
     questions: LiveQuestions
     blocks: Blocks
     spark_codes: SparkCodes  # Spark Ads authorization codes (issue 10)
+    teams: Teams  # issue 10
 
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
                  clock: Callable[[], datetime], worker: str = "main",
@@ -162,6 +164,7 @@ class UnitOfWork:
         self.questions = LiveQuestions(conn)
         self.blocks = Blocks(conn)
         self.spark_codes = SparkCodes(conn)  # Spark Ads authorization codes (issue 10)
+        self.teams = Teams(conn)
         if self._deferred is not None and len(self._deferred):
             self._carried = await self._deferred.apply(self)
         return self

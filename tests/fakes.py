@@ -13,9 +13,12 @@ from typing import Any
 
 from flows.ports import UnitOfWork
 from flows.records import (
+    AdAccountRow,
     CardRow,
     ClaimRow,
     ConversationRow,
+    InviteRow,
+    MemberRow,
     Notice,
     RequestRow,
     SparkCodeRow,
@@ -209,7 +212,7 @@ class FakeRequests:
     async def access_due(self, now: datetime, limit: int = 100) -> list[RequestRow]:
         rows = self._where(lambda r: r.status == "authorized" and r.access_ends_at is not None
                            and r.access_ends_at <= now)
-        return sorted(rows, key=lambda r: r.access_ends_at)[:limit]
+        return sorted(rows, key=lambda r: r.access_ends_at or now)[:limit]
 
 
 class FakeBlocks:
@@ -474,6 +477,7 @@ class FakeUnitOfWork:
         self.knowledge = FakeKnowledge()
         self.outbox = FakeOutbox()
         self.spark_codes = FakeSparkCodes()  # issue 10
+        self.teams = FakeTeams()  # issue 10
         self.committed = False
 
     async def commit(self) -> None:
@@ -495,6 +499,117 @@ class FakeUnitOfWork:
             "spark_codes": self.spark_codes.rows,
             "notices": self.outbox.notices, "committed": self.committed,
         })
+
+
+# --- teams (issue 10) ----------------------------------------------------------------------------
+
+class FakeTeams:
+    """Ad accounts (unique by name key, versioned), memberships, request links and invites."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[int, AdAccountRow] = {}
+        self.members_: dict[tuple[int, int], MemberRow] = {}
+        self.requests: dict[int, int] = {}  # request id -> ad account id
+        self.invites: dict[int, InviteRow] = {}
+        self.invite_hashes: dict[int, str] = {}
+        self._ids = itertools.count(1)
+
+    async def find(self, name_key: str) -> AdAccountRow | None:
+        return next((a for a in self.accounts.values() if a.name_key == name_key), None)
+
+    async def get(self, ad_account_id: int) -> AdAccountRow | None:
+        return self.accounts.get(ad_account_id)
+
+    async def create(self, name: str, name_key: str, now: datetime) -> AdAccountRow:
+        found = await self.find(name_key)
+        if found is None:
+            found = AdAccountRow(next(self._ids), name, name_key, 1)
+            self.accounts[found.id] = found
+        return found
+
+    async def touch(self, ad_account_id: int, version: int) -> bool:
+        account = self.accounts.get(ad_account_id)
+        if account is None or account.version != version:
+            return False
+        self.accounts[ad_account_id] = replace(account, version=version + 1)
+        return True
+
+    async def members(self, ad_account_id: int) -> list[MemberRow]:
+        return sorted((m for (a, _), m in self.members_.items() if a == ad_account_id),
+                      key=lambda m: (m.joined_at, m.user_id))
+
+    async def role_of(self, ad_account_id: int, user_id: int) -> str | None:
+        member = self.members_.get((ad_account_id, user_id))
+        return member.role if member else None
+
+    async def of_user(self, user_id: int) -> list[tuple[AdAccountRow, str]]:
+        return sorted(((self.accounts[a], m.role) for (a, u), m in self.members_.items()
+                       if u == user_id), key=lambda item: item[0].id)
+
+    async def add_member(self, ad_account_id: int, user_id: int, role: str,
+                         now: datetime) -> bool:
+        if (ad_account_id, user_id) in self.members_:
+            return False
+        self.members_[(ad_account_id, user_id)] = MemberRow(ad_account_id, user_id, role, now)
+        return True
+
+    async def set_role(self, ad_account_id: int, user_id: int, role: str) -> bool:
+        member = self.members_.get((ad_account_id, user_id))
+        if member is None:
+            return False
+        self.members_[(ad_account_id, user_id)] = replace(member, role=role)
+        return True
+
+    async def remove_member(self, ad_account_id: int, user_id: int) -> bool:
+        return self.members_.pop((ad_account_id, user_id), None) is not None
+
+    async def attach_request(self, request_id: int, ad_account_id: int) -> None:
+        self.requests.setdefault(request_id, ad_account_id)
+
+    async def account_of_request(self, request_id: int) -> int | None:
+        return self.requests.get(request_id)
+
+    async def request_ids(self, ad_account_ids: Sequence[int], limit: int = 50) -> list[int]:
+        return sorted((r for r, a in self.requests.items() if a in ad_account_ids),
+                      reverse=True)[:limit]
+
+    async def create_invite(self, ad_account_id: int, role: str, invited_by: int,
+                            now: datetime, expires_at: datetime) -> InviteRow:
+        made = InviteRow(next(self._ids), ad_account_id, role, invited_by, now, expires_at,
+                         None, False)
+        self.invites[made.id] = made
+        return made
+
+    async def get_invite(self, invite_id: int) -> InviteRow | None:
+        return self.invites.get(invite_id)
+
+    async def set_invite_token(self, invite_id: int, token: str) -> None:
+        self.invite_hashes[invite_id] = _hash(token)
+        self.invites[invite_id] = replace(self.invites[invite_id], has_token=True)
+
+    async def invite_by_token(self, token: str) -> InviteRow | None:
+        wanted = _hash(token)
+        return next((self.invites[i] for i, h in self.invite_hashes.items() if h == wanted),
+                    None)
+
+    async def use_invite(self, invite_id: int, user_id: int, now: datetime) -> bool:
+        found = self.invites.get(invite_id)
+        if found is None or found.used_by is not None:
+            return False
+        self.invites[invite_id] = replace(found, used_by=user_id)
+        return True
+
+    async def forget_invites(self, user_id: int) -> int:
+        gone = [i for i, v in self.invites.items() if user_id in (v.invited_by, v.used_by)]
+        for invite_id in gone:
+            del self.invites[invite_id]
+            self.invite_hashes.pop(invite_id, None)
+        return len(gone)
+
+    def snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy({"accounts": self.accounts, "members": self.members_,
+                              "requests": self.requests, "invites": self.invites,
+                              "hashes": self.invite_hashes})
 
 
 _: UnitOfWork = FakeUnitOfWork()

@@ -486,7 +486,7 @@ async def test_a_reminder_card_can_be_answered(world: World, clock: Clock, ada: 
 async def test_expiry_across_a_restart_with_one_recipient_failing(
         world: World, clock: Clock, ada: Person, owen: Person, eve: Person) -> None:
     await _sent(world, ada, owen, clock)
-    await send_request(eve, handle="@someone.else")
+    await send_request(eve, handle="@someone.else", ad_account="Eve Ads")
     await world.stop()
     clock.advance(timedelta(days=8))  # the bot was down when they fell due
     await world.boot()

@@ -394,13 +394,14 @@ async def test_several_accounts_per_advertiser_and_advertisers_per_handle(
     await owen.send("/claim owen.second")
     await send_request(ada)
     await send_request(ada, handle="owen.second")
-    await send_request(eve)
+    await send_request(eve, ad_account="Eve Ads")  # Acme Ads is Ada's team's
     for _ in range(3):
         await owen.press("Approve", next(m for m in owen.inbox if "Approve" in "".join(m.labels)))
     assert await statuses(world) == ["authorized"] * 3
     await owen.send("/owned")
     owned = owen.last
-    assert owned.plain.count("ad account Acme Ads") == 3
+    assert owned.plain.count("ad account Acme Ads") == 2
+    assert owned.plain.count("ad account Eve Ads") == 1
     assert len([label for label in owned.labels if label.startswith("Revoke")]) == 3
 
 

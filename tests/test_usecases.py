@@ -38,8 +38,9 @@ def of_kind(uow: FakeUnitOfWork, kind: str) -> list[Notice]:
 
 
 async def submit(uow: FakeUnitOfWork, actor: Actor = ADA, handle: str = HANDLE,
-                 now: datetime = T0) -> RequestRow:
-    """Walk a whole TikTok conversation with buttons and typed text, as a person would."""
+                 now: datetime = T0, ad_account: str | None = None) -> RequestRow:
+    """Walk a whole TikTok conversation with buttons and typed text, as a person would.
+    Each advertiser names their own ad account (another's team would refuse them)."""
     step = await usecases.begin_link(uow, actor, now)
 
     async def press(event: str, **kwargs: str) -> usecases.Step:
@@ -54,9 +55,9 @@ async def submit(uow: FakeUnitOfWork, actor: Actor = ADA, handle: str = HANDLE,
     step = await press("choose_platform", platform="tiktok")
     if step.position.state == "prerequisite_recap":  # confirmed in an earlier request
         step = await press("all_still_true")
-    for _ in range(3 if step.position.state == "prerequisite" else 0):
+    while step.position.state == "prerequisite":  # a known team role answers one itself
         step = await press("answer_yes")
-    step = await type_("Acme Ads")
+    step = await type_(ad_account or ("Acme Ads" if actor == ADA else f"{actor.first_name} Ads"))
     step = await type_(handle)
     step = await press("toggle_scope", scope="existing_posts")
     step = await press("confirm_scopes")

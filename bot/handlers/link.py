@@ -31,6 +31,7 @@ from flows.platforms import (
     UnsafeText,
     looks_like_question,
 )
+from flows.teams import NotInTeam
 from flows.usecases import (
     DuplicateRequest,
     NoConversation,
@@ -177,7 +178,7 @@ async def on_flow_button(update: Update, context: Context) -> None:
         await answer(query, texts.STALE_BUTTON)
         await settle(query)
         return
-    except (DuplicateRequest, OwnHandle, OverLimit) as refused:
+    except (DuplicateRequest, OwnHandle, OverLimit, NotInTeam) as refused:
         await answer(query)
         await reply(update, await _not_sent(update, context, refused))
         return
@@ -242,6 +243,10 @@ async def on_text(update: Update, context: Context) -> None:
                 await reply(update, _invalid(exc, position))
                 await ask(update, render.question(position, row.version))
                 return
+            except NotInTeam as refused:  # teams (issue 10): the named ad account's team
+                await reply(update, texts.not_in_team(refused.reason, refused.ad_account))
+                await ask(update, render.question(position, row.version))
+                return
             await show(update, step)
             return
     await faq.answer_question(update, context, text)
@@ -264,7 +269,9 @@ async def _typed_button(update: Update, context: Context, event: str,
 
 
 async def _not_sent(update: Update, context: Context,
-                    refused: DuplicateRequest | OwnHandle | OverLimit) -> str:
+                    refused: DuplicateRequest | OwnHandle | OverLimit | NotInTeam) -> str:
+    if isinstance(refused, NotInTeam):  # teams (issue 10)
+        return texts.not_in_team(refused.reason, refused.ad_account)
     if isinstance(refused, DuplicateRequest):
         request = refused.request
         return texts.duplicate_request(request.handle, request.ad_account, request.created_at)

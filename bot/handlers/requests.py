@@ -15,7 +15,7 @@ from bot import guides, keyboards, render, texts
 from bot.context import Context, Deps, traced
 from bot.handlers.messaging import answer, redraw, reply, settle
 from bot.render import Reply
-from flows import access, spark, usecases
+from flows import access, spark, teams, usecases
 from flows.platforms import InvalidHandle, UnsafeText, display_name, get_platform
 from flows.records import RequestRow
 from flows.request_flow import Refused
@@ -82,7 +82,8 @@ async def on_request_button(update: Update, context: Context) -> None:
         elif action == "k":
             await answer(query)
             request = await context.uow.requests.by_key(key)
-            mine = request is not None and request.requester_id == actor.id
+            # The owner kept a grant (from /owned); anyone else, a request (teams: a teammate's).
+            mine = request is not None and request.owner_id != actor.id
             await redraw(query, await (_accounts(context, actor.id) if mine
                                        else _owned(context, actor.id)))
         elif action in CONFIRMS:
@@ -205,7 +206,9 @@ async def on_skip_reason(update: Update, context: Context) -> None:
 
 
 async def _accounts(context: Context, user_id: int) -> Reply:
-    return render.accounts(await usecases.accounts(context.uow, user_id))
+    mine = await usecases.accounts(context.uow, user_id)
+    view = await teams.accounts_view(context.uow, user_id, mine)  # teams (issue 10)
+    return render.accounts(mine, view.read_only, view.team)
 
 
 async def _owned(context: Context, user_id: int) -> Reply:

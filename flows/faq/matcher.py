@@ -54,14 +54,14 @@ class Calibration:
     current hold-out (benchmarks/data/holdout/) is never part of it.
     """
 
-    coverage_weight: float = 1.68
+    coverage_weight: float = 1.69
     strength_weight: float = 1.14
     # Per share of question words the knowledge base has never seen.
-    unknown_weight: float = -0.41
+    unknown_weight: float = -0.39
     # When the question names only platforms other than the entry's.
-    clash_weight: float = 0.0
-    share_weight: float = 2.98
-    bias: float = -3.56
+    clash_weight: float = -0.03
+    share_weight: float = 3.02
+    bias: float = -3.55
     # How much the nearest-phrasing similarity (0..1) adds to the retrieval score.
     similarity_boost: float = 2.5
     # Retrieval-score bonus per share of the question explained only by the entry's answer:
@@ -93,7 +93,7 @@ class Calibration:
     # Per share of the question (IDF-weighted) that an out-of-scope theme's questions explain
     # and the entry's do not ("block" in "how do I block someone on instagram"): that part of
     # the question is about something the knowledge base leaves out on purpose.
-    off_topic_weight: float = -1.26
+    off_topic_weight: float = -1.31
     # Below ``fit_threshold`` but at or above this fit, the best candidates are offered as a
     # choice ("Did you mean ...?") instead of declining.
     plausible_fit: float = 0.1

@@ -41,10 +41,12 @@ class Calibration:
     * ``fit`` says whether the entry is about the question at all: a logistic function of its
       coverage (IDF-weighted share of the question's terms it contains), strength (how central
       those terms are to it), the share of question words the knowledge base has never seen,
-      a platform clash, and the candidate's share. A question the knowledge base does not
-      cover tends to meet many entries on its generic words ("how", "tiktok", "account") and
-      none on the words that carry its meaning, so its best match is incomplete and not far
-      ahead of the rest; a paraphrase of an entry meets that entry on its distinctive words.
+      a platform clash, the candidate's share, and the share of the question an out-of-scope
+      theme explains and the entry does not (see ``out_of_scope``). A question the knowledge
+      base does not cover tends to meet many entries on its generic words ("how", "tiktok",
+      "account") and none on the words that carry its meaning, so its best match is
+      incomplete and not far ahead of the rest; a paraphrase of an entry meets that entry on
+      its distinctive words.
 
     Every number here, and the index's (``IndexTuning``), is refit from the data in the
     repository by ``benchmarks/faq_calibrate.py`` (retrieval weights by coordinate search; the

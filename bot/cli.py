@@ -147,7 +147,7 @@ def kb_learn(settings: Settings, entry_id: str, question: str) -> str:
         finally:
             await db.dispose()
         return (f"learned: {question.strip()!r} is now a phrasing of {entry_id} "
-                f"({settled} logged asks settled; the bot uses it from its next start)")
+                f"({settled} logged asks settled; a running bot answers it from the next question)")
 
     if not question.strip():
         raise KbLearnError("the question is empty")

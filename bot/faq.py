@@ -7,18 +7,23 @@ from datetime import datetime
 
 from flows.faq import FaqMatcher, KbEntry, Lookup
 from storage.knowledge import BUNDLED_KB, load_kb
-from storage.uow import Database
+from storage.uow import Database, UnitOfWork
 
 logger = logging.getLogger(__name__)
 
 
 class FaqService:
-    """Answers questions from the stored knowledge base (loaded once, searched in memory)."""
+    """Answers questions from the stored knowledge base (read into an in-memory matcher).
+
+    The store is checked per question (:meth:`refresh`, one small read), so what `linkpilot kb
+    learn` or `kb load` writes from another process is answered from the next question on.
+    """
 
     def __init__(self) -> None:
         self.matcher = FaqMatcher([])
         self.entries: list[KbEntry] = []
         self.categories: list[tuple[str, str]] = []
+        self.revision: tuple[int, datetime | None] | None = None
 
     async def load(self, db: Database, now: datetime) -> None:
         """Read the stored knowledge base; import the bundled file if the store is empty."""
@@ -28,23 +33,35 @@ class FaqService:
             added, _, _ = await load_kb(db, BUNDLED_KB, now)
             logger.info("knowledge base was empty: imported %d bundled entries", added)
         async with db.unit_of_work() as uow:
-            rows = await uow.knowledge.entries()
-            self.categories = await uow.knowledge.categories()
-            learned = await uow.knowledge.learned()
+            await self._read(uow)
+
+    async def refresh(self, uow: UnitOfWork) -> None:
+        """Read the knowledge base again if the store changed since it was last read."""
+        if await uow.knowledge.revision() != self.revision:
+            await self._read(uow)
+
+    async def _read(self, uow: UnitOfWork) -> None:
+        revision = await uow.knowledge.revision()
+        rows = await uow.knowledge.entries()
+        categories = await uow.knowledge.categories()
+        learned = await uow.knowledge.learned()
         # Phrasings an operator accepted (`linkpilot kb learn`) join their entry's own, so the
         # same question is answered outright from now on.
         extra: dict[str, list[str]] = {}
         for entry_id, question in learned:
             extra.setdefault(entry_id, []).append(question)
-        self.entries = [
+        entries = [
             KbEntry(id=r.id, title=r.title, phrasings=_merged(r.phrasings, extra.get(r.id, [])),
                     answer=r.answer, platform=r.platform, category=r.category,
                     related=tuple(r.related), sources=tuple(r.sources))
             for r in rows
         ]
-        self.matcher = FaqMatcher(self.entries)
-        logger.info("knowledge base: %d entries in %d categories", len(self.matcher),
-                    len(self.categories))
+        # Built before anything is replaced, so a lookup never sees half of each.
+        matcher = FaqMatcher(entries)
+        self.entries, self.categories, self.matcher = entries, categories, matcher
+        self.revision = revision
+        logger.info("knowledge base: %d entries in %d categories, %d learned phrasings",
+                    len(matcher), len(categories), len(learned))
 
     def lookup(self, question: str) -> Lookup:
         return self.matcher.lookup(question)

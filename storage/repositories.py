@@ -642,7 +642,20 @@ class Knowledge:
             await self._conn.execute(insert(KB_QUESTIONS).values(
                 user_id=None, question=question, outcome="learned", entry_id=entry_id,
                 score=None, at=now))
+            # The entry changed: running bots see it in `revision()` and reload. The stamp
+            # moves forward even when the clock has not (two learns in one tick).
+            _, latest = await self.revision()
+            stamp = now if latest is None or now > latest else latest + timedelta(microseconds=1)
+            await self._conn.execute(
+                update(KB_ENTRIES).where(KB_ENTRIES.c.id == entry_id).values(updated_at=stamp))
         return int(settled.rowcount or 0)
+
+    async def revision(self) -> tuple[int, datetime | None]:
+        """What changes whenever the stored knowledge base does (`kb load`, `kb learn`): the
+        number of entries and their latest change. One small read, made per question."""
+        c = KB_ENTRIES.c
+        row = (await self._conn.execute(select(func.count(), func.max(c.updated_at)))).one()
+        return int(row[0]), row[1]
 
     async def learned(self) -> list[tuple[str, str]]:
         """(entry id, question) of every phrasing an operator accepted, oldest first."""

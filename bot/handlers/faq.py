@@ -22,6 +22,7 @@ def answer_reply(context: Context, entry: KbEntry) -> Reply:
 async def answer_question(update: Update, context: Context, question: str) -> None:
     """Answer free text from the knowledge base: an answer, three suggestions, or "don't know"."""
     deps, user = context.deps, update.effective_user
+    await deps.faq.refresh(context.uow)
     found = deps.faq.lookup(question)
     if found.decision == "answer" and found.best is not None:
         entry = deps.faq.entry(found.best.entry_id)

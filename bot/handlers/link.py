@@ -235,7 +235,7 @@ async def on_text(update: Update, context: Context) -> None:
         if typed is not None:
             await _typed_button(update, context, typed[0], typed[1])
             return
-        if position.expects_text and not _is_question(context, text):
+        if position.expects_text and not await _is_question(context, text):
             try:
                 step = await usecases.link_text(context.uow, row, text, deps.clock(),
                                                 deps.settings.request_lifetime)
@@ -284,12 +284,15 @@ async def _not_sent(update: Update, context: Context,
     return guides.of_platform(platform).own_handle(str(refused.args[0]))
 
 
-def _is_question(context: Context, text: str) -> bool:
+async def _is_question(context: Context, text: str) -> bool:
     """Text at a typed-answer step counts as a question only when phrased as one and either
     unusable as an answer ("?") or something the knowledge base recognises."""
     if not looks_like_question(text):
         return False
-    return "?" in text or context.deps.faq.lookup(text).decision != "decline"
+    if "?" in text:
+        return True
+    await context.deps.faq.refresh(context.uow)
+    return context.deps.faq.lookup(text).decision != "decline"
 
 
 def _invalid(exc: InvalidHandle | InvalidAdAccountName | InvalidAnswer | UnsafeText,

@@ -26,10 +26,10 @@ class IndexTuning:
     # Bigram evidence from the question field only.
     bigram_weight: float = 0.5
     # The title counts as this many phrasings: it is the canonical wording of the question.
-    title_weight: float = 1.0
+    title_weight: float = 2.0
     # The answer's summary line (its opening in bold) counts as this many phrasings: it states
     # the topic in the answer's own words, which a new wording of the question often shares.
-    lead_weight: float = 0.5
+    lead_weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -465,25 +465,3 @@ ANCHOR_WORDS: Final[frozenset[str]] = _words(
     stored store storing save saved remember delete erase
     """
 )
-
-# Topics next to this bot's domain that the knowledge base deliberately does not cover: growth
-# and virality, ad prices, verification badges, creators' earnings, blocking and moderating
-# people, the app's own features. A question built around one of these words is not answered
-# by an entry whose title and phrasings never use it, however many platform words they share
-# (the word weighs fully, not as context, and lowers the fit: see ``Calibration``).
-OFF_TOPIC_WORDS: Final[frozenset[str]] = _words(
-    """
-    viral virality views viewers likes followers fyp algorithm hashtag hashtags trending
-    engagement reach impressions
-    cpm cpc cpa cpv ctr roas price prices pricing cost costs expensive cheap rate rates
-    verified verification verify badge
-    creatorfund creatormarketplace earn earning earnings monetize monetise monetization
-    salary income paid payout payouts
-    block blocked blocking unblock mute muted unmute report reported harass harassing
-    harassment spam hacked hack hacker
-    duet stitch filter filters effect effects sticker stickers song songs music sound sounds
-    darkmode capcut schedule scheduling giveaway bio
-    youtube snapchat spotify discord twitter pinterest linkedin twitch reddit google telegram
-    shopify amazon
-    """
-)

@@ -6,17 +6,17 @@ import heapq
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
+from flows.faq.declined import THEME_PREFIX, out_of_scope_themes
 from flows.faq.english import common_english, english_frequencies
 from flows.faq.index import Document, IndexTuning, InvertedIndex
 from flows.faq.language import language_of
 from flows.faq.lexicon import (
     ANCHOR_WORDS,
     ANTONYMS,
-    OFF_TOPIC_WORDS,
     PHRASES,
     PLATFORM_FAMILIES,
     STOP_WORDS,
@@ -41,31 +41,34 @@ class Calibration:
     * ``fit`` says whether the entry is about the question at all: a logistic function of its
       coverage (IDF-weighted share of the question's terms it contains), strength (how central
       those terms are to it), the share of question words the knowledge base has never seen,
-      a platform clash, and the candidate's share. A question the knowledge base does not
-      cover tends to meet many entries on its generic words ("how", "tiktok", "account") and
-      none on the words that carry its meaning, so its best match is incomplete and not far
-      ahead of the rest; a paraphrase of an entry meets that entry on its distinctive words.
+      a platform clash, the candidate's share, and the share of the question an out-of-scope
+      theme explains and the entry does not (see ``out_of_scope``). A question the knowledge
+      base does not cover tends to meet many entries on its generic words ("how", "tiktok",
+      "account") and none on the words that carry its meaning, so its best match is
+      incomplete and not far ahead of the rest; a paraphrase of an entry meets that entry on
+      its distinctive words.
 
-    The fit's weights come from a logistic fit of in-scope questions against out-of-scope ones
-    that share the domain's vocabulary ("how do I get verified on instagram"). The in-scope
-    side is leave-one-out: each knowledge-base phrasing asked of the knowledge base without
-    it, so the fit learns from paraphrases rather than near-copies. Neither side is the
-    development set.
+    Every number here, and the index's (``IndexTuning``), is refit from the data in the
+    repository by ``benchmarks/faq_calibrate.py`` (retrieval weights by coordinate search; the
+    fit's weights by a logistic regression of "the best candidate is the right entry" over the
+    tuning questions, an out-of-scope question's best candidate being a negative; the decision
+    thresholds by a grid search of the issue's targets), and copied from its output. The
+    current hold-out (benchmarks/data/holdout/) is never part of it.
     """
 
-    coverage_weight: float = 5.71
-    strength_weight: float = 3.41
+    coverage_weight: float = 1.69
+    strength_weight: float = 1.14
     # Per share of question words the knowledge base has never seen.
-    unknown_weight: float = -6.08
+    unknown_weight: float = -0.39
     # When the question names only platforms other than the entry's.
-    clash_weight: float = -3.05
-    share_weight: float = 3.43
-    bias: float = -6.47
+    clash_weight: float = -0.03
+    share_weight: float = 3.02
+    bias: float = -3.55
     # How much the nearest-phrasing similarity (0..1) adds to the retrieval score.
     similarity_boost: float = 2.5
     # Retrieval-score bonus per share of the question explained only by the entry's answer:
     # the answer vouches for words no phrasing happens to use.
-    answer_boost: float = 1.0
+    answer_boost: float = 0.5
     # Retrieval-score penalty for an entry about another platform than the question names.
     clash_penalty: float = 1.0
     # Softmax temperature over the candidates' retrieval scores. The scores are not normalised
@@ -73,11 +76,11 @@ class Calibration:
     # separates entries less than a full sentence does and ends in a choice, not an answer.
     temperature: float = 0.5
     # Below this fit the question is out of scope.
-    fit_threshold: float = 0.4
+    fit_threshold: float = 0.3
     # At or above this confidence, and this far ahead of the runner-up, the best entry is
     # answered without asking.
     answer_threshold: float = 0.4
-    answer_margin: float = 0.2
+    answer_margin: float = 0.1
     # Similarity at which a question counts as a verbatim knowledge-base phrasing.
     verbatim_similarity: float = 0.9
     # Typo-corrected words count a little less: the correction might be wrong.
@@ -86,16 +89,19 @@ class Calibration:
     weak_weight: float = 0.5
     # A real English word the knowledge base never uses ("boss", "friday", "fired") is context,
     # not the topic: it counts this much of an unknown word, so it cannot sink a question.
+    # Words of what the knowledge base deliberately does not cover ("viral", "verified") are
+    # not context: the out-of-scope themes (``flows/faq/out_of_scope.yaml``) use them.
     context_weight: float = 0.3
-    # Added to the fit's logit when the question is about something the knowledge base
-    # deliberately does not cover (see ``OFF_TOPIC_WORDS``) and the entry does not mention it.
-    off_topic_weight: float = -3.0
+    # Per share of the question (IDF-weighted) that an out-of-scope theme's questions explain
+    # and the entry's do not ("block" in "how do I block someone on instagram"): that part of
+    # the question is about something the knowledge base leaves out on purpose.
+    off_topic_weight: float = -1.31
     # Below ``fit_threshold`` but at or above this fit, the best candidates are offered as a
     # choice ("Did you mean ...?") instead of declining.
-    plausible_fit: float = 0.15
+    plausible_fit: float = 0.1
     # A candidate is offered beside the best one when its confidence is at least this share of
     # the best one's and its fit is plausible.
-    choice_ratio: float = 0.25
+    choice_ratio: float = 0.1
     # Below ``fit_threshold``, the best candidate must contain this many of the question's terms
     # (everyday words aside) to be offered.
     plausible_terms: int = 2
@@ -129,6 +135,22 @@ class _Candidate:
     similarity: float
     # question terms the entry's questions contain (see ``_Evidence.matched``)
     matched: int = 0
+    # an out-of-scope theme, not an entry
+    declined: bool = False
+    # the fit's inputs, in the order of ``FIT_FEATURES``
+    features: tuple[float, ...] = ()
+
+
+# The inputs of the fit's logistic function, named as the ``Calibration`` weights that
+# multiply them (``bias`` aside); benchmarks/faq_calibrate.py refits those weights.
+FIT_FEATURES = (
+    "coverage_weight",
+    "strength_weight",
+    "unknown_weight",
+    "clash_weight",
+    "share_weight",
+    "off_topic_weight",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +212,10 @@ class FaqMatcher:
         *,
         tuning: IndexTuning | None = None,
         calibration: Calibration | None = None,
+        out_of_scope: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self._entries: tuple[KbEntry, ...] = tuple(entries)
+        themes = out_of_scope_themes() if out_of_scope is None else out_of_scope
         self._by_id: dict[str, KbEntry] = {}
         for entry in self._entries:
             if entry.id in self._by_id:
@@ -214,6 +238,16 @@ class FaqMatcher:
             documents.append(
                 Document(questions, self._analyzer.terms_of_tokens(answer), lead_terms)
             )
+        # The out-of-scope themes compete as entries of their own, after the real ones.
+        self._ids = [entry.id for entry in self._entries]
+        for theme, examples in themes.items():
+            questions = []
+            for text in examples:
+                tokens = tokenise(text)
+                vocabulary.update(tokens)
+                questions.append(self._analyzer.terms_of_tokens(tokens))
+            documents.append(Document(questions, ()))
+            self._ids.append(THEME_PREFIX + theme)
         self._index = InvertedIndex(documents, tuning)
         self._english = english_frequencies()
         self._speller = SpellingCorrector(
@@ -226,13 +260,14 @@ class FaqMatcher:
         self._antonyms = self._build_antonyms()
         self._anchors = self._build_anchors()
         self._weak = frozenset(self._analyzer.stems_of(WEAK_WORDS))
-        self._off_topic = frozenset(self._analyzer.stems_of(OFF_TOPIC_WORDS))
         self._platform_terms = {
             stem: family
             for word, family in PLATFORM_FAMILIES.items()
             for stem in self._analyzer.stems_of([word])
         }
-        self._entry_platforms = tuple(PLATFORM_FAMILIES.get(e.platform) for e in self._entries)
+        self._entry_platforms = tuple(
+            PLATFORM_FAMILIES.get(e.platform) for e in self._entries
+        ) + (None,) * len(themes)
         self._unknown_idf = self._index.unknown_idf()
         self._impacts: dict[str, _Impacts] = {}
 
@@ -299,19 +334,28 @@ class FaqMatcher:
         language = language_of(question)
         if language != "en":
             return Lookup("decline", None, (), language=language)
+        ranked, has_anchor, all_known = self._ranked(question)
+        if not ranked:
+            return Lookup("decline", None, ())
+        return self._decide(ranked, has_anchor=has_anchor, all_known=all_known)
+
+    def fit_features(self, question: str) -> list[tuple[str, tuple[float, ...]]]:
+        """The best candidates of an English question with the fit's inputs (see
+        ``FIT_FEATURES``), best first; what benchmarks/faq_calibrate.py fits the weights on."""
+        ranked, _, _ = self._ranked(question[:_MAX_QUESTION_CHARS])
+        return [(cand.entry_id, cand.features) for cand in ranked]
+
+    def _ranked(self, question: str) -> tuple[list[_Candidate], bool, bool]:
+        """The reranked candidates, whether a domain word occurs, whether every word is known."""
         terms, corrected, english = self._question_terms(question)
         groups = self._groups(terms, corrected, english)
         if not any(group.members for group in groups):
-            return Lookup("decline", None, ())
+            return [], False, False
         top = self._retrieve(groups, bigrams(terms))
         platforms = frozenset(p for t in terms if (p := self._platform_terms.get(t)) is not None)
-        off_topic = frozenset(t for t in terms if t in self._off_topic)
-        ranked = self._rerank(groups, top, platforms, off_topic)
-        return self._decide(
-            ranked,
-            has_anchor=not self._anchors.isdisjoint(terms),
-            all_known=all(group.members for group in groups),
-        )
+        ranked = self._rerank(groups, top, platforms)
+        has_anchor = not self._anchors.isdisjoint(terms)
+        return ranked, has_anchor, all(group.members for group in groups)
 
     def _question_terms(
         self, question: str
@@ -360,7 +404,7 @@ class FaqMatcher:
             weight = self._calibration.corrected_weight if term in corrected else 1.0
             if term in self._weak:
                 weight *= self._calibration.weak_weight
-            if not members and term in english and term not in self._off_topic:
+            if not members and term in english:
                 weight *= self._calibration.context_weight
             groups.append(_Group(term, members, idf, weight))
         return groups
@@ -498,6 +542,32 @@ class FaqMatcher:
             return _Evidence(0.0, 0.0, 0.0)
         return _Evidence(covered / total, answer_only / total, strength / total, matched)
 
+    def _covered(self, groups: list[_Group], doc: int) -> list[float]:
+        """Per question term, how fully the entry's title or phrasings contain it (0..1)."""
+        postings, in_questions = self._index.postings, self._index.in_questions
+        out = []
+        for group in groups:
+            best = 0.0
+            for member, _, factor in group.members:
+                if doc in in_questions.get(member, ()) and doc in postings[member]:
+                    best = max(best, factor / group.idf)
+            out.append(best)
+        return out
+
+    def _off_topic_share(
+        self, groups: list[_Group], doc: int, themes: list[list[float]]
+    ) -> float:
+        """The IDF-weighted share of the question a theme explains and the entry does not."""
+        if doc >= len(self._entries):
+            return 0.0
+        own = self._covered(groups, doc)
+        total = stray = 0.0
+        for i, group in enumerate(groups):
+            mass = group.weight * group.idf
+            total += mass
+            stray += mass * max(0.0, max(theme[i] for theme in themes) - own[i])
+        return stray / total if total else 0.0
+
     def _platform_clash(self, platforms: frozenset[str], doc: int) -> bool:
         """Whether the question names only platforms other than the entry's own."""
         own = self._entry_platforms[doc]
@@ -508,7 +578,6 @@ class FaqMatcher:
         groups: list[_Group],
         top: list[tuple[int, float]],
         platforms: frozenset[str],
-        off_topic: frozenset[str] = frozenset(),
     ) -> list[_Candidate]:
         """Score the best few entries in full and turn the scores into confidences."""
         if not top:
@@ -518,7 +587,6 @@ class FaqMatcher:
         unknown = sum(g.weight for g in groups if not g.members) / (
             sum(g.weight for g in groups) or 1.0
         )
-        in_questions = self._index.in_questions
         rows: list[tuple[float, _Evidence, float, float, int]] = []
         for doc, raw in top:
             evidence = self._evidence(groups, doc)
@@ -531,26 +599,25 @@ class FaqMatcher:
                 - c.clash_penalty * clash
             )
             rows.append((score, evidence, similarity, clash, doc))
+        # What the out-of-scope themes among the candidates explain, per question term.
+        real = len(self._entries)
+        themes = [self._covered(groups, doc) for doc, _ in top if doc >= real]
         best_score = max(row[0] for row in rows)
         weights = [math.exp((row[0] - best_score) / c.temperature) for row in rows]
         total = sum(weights)
         candidates = []
         for (_, evidence, similarity, clash, doc), weight in zip(rows, weights, strict=True):
             share = weight / total
-            # An off-topic word ("viral", "badge") the entry's own questions do not use.
-            strays = any(doc not in in_questions.get(term, ()) for term in off_topic)
-            z = (
-                c.coverage_weight * evidence.coverage
-                + c.strength_weight * evidence.strength
-                + c.unknown_weight * unknown
-                + c.clash_weight * clash
-                + c.share_weight * share
-                + c.off_topic_weight * strays
-                + c.bias
+            strays = self._off_topic_share(groups, doc, themes) if themes else 0.0
+            features = (evidence.coverage, evidence.strength, unknown, clash, share, strays)
+            z = c.bias + sum(
+                getattr(c, name) * value
+                for name, value in zip(FIT_FEATURES, features, strict=True)
             )
             fit = 1.0 / (1.0 + math.exp(-z))
             candidates.append(
-                _Candidate(self._entries[doc].id, fit * share, fit, similarity, evidence.matched)
+                _Candidate(self._ids[doc], fit * share, fit, similarity, evidence.matched,
+                           declined=doc >= real, features=features)
             )
         candidates.sort(key=lambda cand: cand.confidence, reverse=True)
         return candidates
@@ -560,8 +627,10 @@ class FaqMatcher:
     ) -> Lookup:
         """Answer a confident best, offer plausible candidates, decline what is out of scope."""
         c = self._calibration
-        candidates = tuple(Scored(cand.entry_id, cand.confidence) for cand in ranked[:3])
-        if not ranked:
+        entries = [cand for cand in ranked if not cand.declined]
+        candidates = tuple(Scored(cand.entry_id, cand.confidence) for cand in entries[:3])
+        # The best match is something deliberately not covered ("how do I get verified").
+        if not ranked or ranked[0].declined:
             return Lookup("decline", None, candidates)
         best = ranked[0]
         # A question that (nearly) repeats a phrasing of the knowledge base is in the domain by
@@ -575,6 +644,7 @@ class FaqMatcher:
         )
         if not in_domain or not plausible:
             return Lookup("decline", None, candidates)
+        # The runner-up may be an out-of-scope theme: a close one keeps the answer a choice.
         runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
         if (
             best.fit >= c.fit_threshold
@@ -586,7 +656,7 @@ class FaqMatcher:
         floor = best.confidence * c.choice_ratio
         choices = tuple(
             Scored(cand.entry_id, cand.confidence)
-            for cand in ranked[:3]
+            for cand in entries[:3]
             if cand is best or (cand.confidence >= floor and cand.fit >= c.plausible_fit)
         )
         return Lookup("choose", choices[0], candidates, choices)

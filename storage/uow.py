@@ -26,6 +26,7 @@ from storage.repositories import (
     Requests,
     Users,
 )
+from storage.trust import Bans, ClaimChanges, ClaimHistory, Logins, OperatorLog, Trail
 
 
 def _utc_now() -> datetime:
@@ -51,6 +52,13 @@ class UnitOfWork:
     outbox: Outbox
     questions: LiveQuestions
     blocks: Blocks
+    # Trust (issue 11).
+    logins: Logins
+    claim_changes: ClaimChanges
+    claim_history: ClaimHistory
+    operator_log: OperatorLog
+    bans: Bans
+    trail: Trail
 
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
                  clock: Callable[[], datetime], worker: str = "main") -> None:
@@ -81,6 +89,13 @@ class UnitOfWork:
         self.outbox = Outbox(conn, self._worker)
         self.questions = LiveQuestions(conn)
         self.blocks = Blocks(conn)
+        # Trust (issue 11).
+        self.logins = Logins(conn)
+        self.claim_changes = ClaimChanges(conn)
+        self.claim_history = ClaimHistory(conn)
+        self.operator_log = OperatorLog(conn)
+        self.bans = Bans(conn)
+        self.trail = Trail(conn)
         return self
 
     async def commit(self) -> None:

@@ -34,8 +34,10 @@ RULES: dict[tuple[Status, str], tuple[Role, Status]] = {
     (Status.PENDING, "expire"): (Role.SYSTEM, Status.EXPIRED),
     (Status.AUTHORIZED, "unlink"): (Role.REQUESTER, Status.UNLINKED),
     (Status.AUTHORIZED, "revoke"): (Role.OWNER, Status.REVOKED),
+    # A verified owner took the handle over: an unverified approval is void (issue 11).
+    (Status.AUTHORIZED, "void"): (Role.SYSTEM, Status.REVOKED),
 }
-ALL_EVENTS = ("approve", "reject", "cancel", "withdraw", "expire", "unlink", "revoke")
+ALL_EVENTS = ("approve", "reject", "cancel", "withdraw", "expire", "unlink", "revoke", "void")
 COMBINATIONS = [(s, e, r) for s in Status for e in ALL_EVENTS for r in Role]
 
 

@@ -28,6 +28,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("accounts", "Your requests and linked accounts"),
     ("owned", "Accounts you own and who may use them"),
     ("claim", "Claim your account: /claim @handle"),
+    ("verify", "Prove your account by logging in to it"),
     ("faq", "Questions and answers"),
     ("privacy", "What I store about you, and for how long"),
     ("deleteme", "Erase your personal data"),
@@ -46,7 +47,8 @@ HELP = (
     "/accounts – your requests and linked accounts\n\n"
     "<b>Account owners</b>\n"
     "/claim @handle – receive the requests for your account here\n"
-    "/owned – your accounts and who may use them\n\n"
+    "/owned – your accounts and who may use them\n"
+    "/verify @handle – prove an account is yours by logging in to it\n\n"
     "<b>Any time</b>\n"
     "/faq – questions and answers (or just ask me in your own words)\n"
     "/status – where you are · /back – one step back · /cancel – stop\n"
@@ -715,7 +717,9 @@ def privacy(retention_days: int, expiry_days: int) -> str:
         "so both sides can see and undo what was agreed. Approval links are stored only "
         "hashed.\n"
         "• <b>Claims and access</b>: the accounts you claimed, and who may use which account "
-        "since when.\n"
+        "since when. If you verify an account by logging in to it, only the platform's id for "
+        "it and the time are kept (never a password or token); a login link's record goes "
+        "a day after it expires.\n"
         "• <b>Questions</b> I couldn't answer outright, with your id, to improve the answers.\n"
         "• <b>Messages in transit</b>: updates from Telegram and messages owed to you; their "
         "content is dropped once handled or sent (update ids are kept 2 days). A message "

@@ -143,6 +143,9 @@ class LoginsPort(Protocol):
     async def matches(self, key: str, secret: str) -> bool: ...
     async def use(self, key: str, now: datetime) -> bool:
         """Mark the login used; False if it already was (single use)."""
+    async def purge(self, before: datetime) -> int:
+        """Drop logins that expired before `before` (used or not)."""
+    async def forget(self, user_id: int) -> int: ...
 
 
 class ClaimChangesPort(Protocol):
@@ -164,6 +167,8 @@ class ClaimHistoryPort(Protocol):
     async def record(self, claim: ClaimRow, owner_id: int | None, event: str, actor: str,
                      now: datetime) -> None: ...
     async def of_handle(self, platform: str, handle_key: str) -> list[ClaimEventRow]: ...
+    async def forget(self, user_id: int) -> int:
+        """Anonymise a person in the history (/deleteme): the events stay, without them."""
 
 
 class OperatorLogPort(Protocol):

@@ -217,6 +217,7 @@ async def start_verification(uow: TrustUnitOfWork, actor: Actor, platform_id: st
     if claim is not None and claim.owner_id == actor.id and claim.verified_at is not None:
         raise Refused("verified_already")
     await uow.users.seen(actor.id, actor.first_name, actor.username, now)
+    await uow.logins.purge(now - timedelta(days=1))  # nobody's old logins are kept
     login_key, secret = secrets.token_urlsafe(9), secrets.token_urlsafe(24)
     verifier = new_verifier()
     await uow.logins.start(key=login_key, secret=secret, user_id=actor.id,
@@ -353,3 +354,12 @@ async def claim_handle(uow: TrustUnitOfWork, actor: Actor, platform_id: str, han
         await uow.claim_history.record(claimed.claim, actor.id, "claim", f"user:{actor.id}",
                                        now)
     return claimed
+
+
+async def erase_person(uow: TrustUnitOfWork, user_id: int, now: datetime) -> usecases.Erased:
+    """/deleteme, confirmed: `usecases.erase_person`, and the person's logins and their place
+    in claim histories go too (the events stay, naming nobody)."""
+    erased = await usecases.erase_person(uow, user_id, now)
+    await uow.logins.forget(user_id)
+    await uow.claim_history.forget(user_id)
+    return erased

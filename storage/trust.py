@@ -58,6 +58,14 @@ class Logins:
             .values(used_at=now))
         return result.rowcount == 1
 
+    async def purge(self, before: datetime) -> int:
+        result = await self._conn.execute(delete(LOGINS).where(LOGINS.c.expires_at < before))
+        return int(result.rowcount or 0)
+
+    async def forget(self, user_id: int) -> int:
+        result = await self._conn.execute(delete(LOGINS).where(LOGINS.c.user_id == user_id))
+        return int(result.rowcount or 0)
+
 
 class ClaimChanges:
     """Verification, takeover and release of claims (conditional updates)."""
@@ -152,6 +160,14 @@ class ClaimHistory:
             select(c.platform, c.handle, c.owner_id, c.event, c.actor, c.at)
             .where(c.platform == platform, c.handle_key == handle_key).order_by(c.id))
         return [ClaimEventRow(*r) for r in rows]
+
+    async def forget(self, user_id: int) -> int:
+        c = CLAIM_EVENTS.c
+        by_them = await self._conn.execute(
+            update(CLAIM_EVENTS).where(c.actor == f"user:{user_id}").values(actor="user:deleted"))
+        theirs = await self._conn.execute(
+            update(CLAIM_EVENTS).where(c.owner_id == user_id).values(owner_id=None))
+        return int(by_them.rowcount or 0) + int(theirs.rowcount or 0)
 
 
 class OperatorLog:

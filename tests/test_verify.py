@@ -137,6 +137,10 @@ async def test_an_owner_proves_their_handle_with_the_tiktok_login(
     assert query["code_challenge_method"] == ["S256"] and "code_verifier" not in query
     assert query["client_key"] == [TIKTOK_CLIENT[0]]
 
+    await owen.send("/owned")
+    assert "@owen.makes (TikTok) (unverified: /verify)" in owen.last.plain
+    assert owen.last.labels == ["🔐 Verify with TikTok"]
+
     page = await browser.get(url)
     assert page.status_code == 200 and "@owen.makes is verified" in page.text
     assert "@owen.makes is verified as yours" in owen.last.plain
@@ -145,6 +149,7 @@ async def test_an_owner_proves_their_handle_with_the_tiktok_login(
     assert await history(world) == [("claim", owen.user_id), ("verify", owen.user_id)]
     await owen.send("/owned")
     assert "@owen.makes (TikTok) ✅ verified" in owen.last.plain
+    assert not owen.last.has_buttons
 
     # Advertisers see the strength on the decision.
     await send_request(ada)

@@ -212,7 +212,8 @@ async def _accounts(context: Context, user_id: int) -> Reply:
 
 async def _owned(context: Context, user_id: int) -> Reply:
     owned = await usecases.owned(context.uow, user_id)
-    return render.owned(owned.claims, owned.grants, owned.pending, owned.blocked)
+    return _with_verify_buttons(context, owned.claims, render.owned(
+        owned.claims, owned.grants, owned.pending, owned.blocked))
 
 
 @traced("accounts")
@@ -307,3 +308,13 @@ def _verify_button(context: Context, claim: ClaimRow) -> InlineKeyboardMarkup | 
     if login_credentials(context.deps.settings, provider) is None:
         return None
     return verify_keyboard(claim.platform, claim.handle_key)
+
+
+def _with_verify_buttons(context: Context, claims: list[ClaimRow], said: Reply) -> Reply:
+    """(issue 11) /owned: a "Verify" button for each claim not verified yet, when its
+    platform's login is set up."""
+    rows = [list(row) for row in (said.markup.inline_keyboard if said.markup else ())]
+    for claim in claims:
+        if claim.verified_at is None and (button := _verify_button(context, claim)):
+            rows += [list(row) for row in button.inline_keyboard]
+    return Reply(said.text, InlineKeyboardMarkup(rows) if rows else None, said.photo)

@@ -8,7 +8,9 @@ small server of its own on OAUTH_LISTEN. Logins are off unless their settings ar
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from datetime import timedelta
 from html import escape
 from typing import Any
@@ -147,7 +149,7 @@ async def _refuse(uow: Any, refused: LoginRefused, login: LoginRow | None) -> we
     said = _refused_text(refused, login)
     _tell(uow, login.user_id, said)
     await uow.commit()
-    plain = said.replace("<b>", "").replace("</b>", "")
+    plain = html.unescape(re.sub(r"<[^>]+>", "", said))  # the page escapes it again
     return _page(400, texts.VERIFY_PAGE_TITLE["refused"], plain)
 
 

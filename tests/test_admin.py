@@ -169,6 +169,7 @@ async def test_linkpilot_admin_runs_the_same_commands_offline(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)  # no .env
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("OPERATOR_IDS", settings.operator_ids)  # the bot's .env, shared
     world.clock.now = datetime.now(UTC)  # the command line runs on the real clock
     await owen.send("/claim @owen.makes")
     await send_request(ada)
@@ -194,6 +195,21 @@ async def test_linkpilot_admin_runs_the_same_commands_offline(
     await world.flush()
     assert "An operator released your claim on @owen.makes" in owen.last.plain
     assert "was released by the bot's operator" in ada.last.plain
+    async with world.deps.db.engine.connect() as conn:
+        key = (await conn.execute(REQUESTS.select())).first().key
+    code, out, err = await cli("admin", "audit", key)
+    assert (code, err) == (0, "") and out.startswith(f"request {key} (#1): tiktok @owen.makes")
+    assert "release  pending -> pending  by system" in out
+    code, out, err = await cli("admin", "block", str(ada.user_id))
+    assert (code, err) == (0, "") and f"user {ada.user_id} blocked" in out
+    assert [m.plain for m in await ada.send("/accounts")] == [BANNED]
+    code, out, err = await cli("admin", "block", str(OPERATOR))
+    assert code == 0 and "nothing changed" in out
+    code, out, err = await cli("admin", "unblock", str(ada.user_id))
+    assert (code, err) == (0, "") and out == f"user {ada.user_id} unblocked\n"
+    assert [m.plain for m in await ada.send("/accounts")] != [BANNED]
     who = f"cli:{getpass.getuser()}"
-    assert await actions(world) == [(who, "claim", "tiktok:@owen.makes"),
-                                    (who, "release", "tiktok:@owen.makes")]
+    assert await actions(world) == [
+        (who, "claim", "tiktok:@owen.makes"), (who, "release", "tiktok:@owen.makes"),
+        (who, "audit", key), (who, "block", str(ada.user_id)), (who, "block", str(OPERATOR)),
+        (who, "unblock", str(ada.user_id))]

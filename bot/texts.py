@@ -905,6 +905,14 @@ def void_for_approver(handle: str, ad_account: str) -> str:
     )
 
 
+def own_handle_withdrawn(handle: str, ad_account: str) -> str:
+    return (
+        f"Your request for @{esc(handle)} (ad account {esc(ad_account)}) is withdrawn: you proved "
+        "the account is yours, so there is nobody to ask. Link it in TikTok Business Center "
+        "yourself."
+    )
+
+
 # Operators (/admin and `linkpilot admin`): plain lines, the same in Telegram and a terminal.
 BANNED = ("Sorry, this bot is not available to you. If you think this is a mistake, contact "
           "its operator.")

@@ -9,12 +9,14 @@ from bot import texts
 from bot.render import Reply
 from flows.records import ClaimRow, RequestRow
 
-KINDS = frozenset({"void_for_advertiser", "void_for_approver"})
+KINDS = frozenset({"void_for_advertiser", "void_for_approver", "own_handle_withdrawn"})
 
 
 def render(kind: str, request: RequestRow) -> Reply:
     if kind == "void_for_advertiser":
         return Reply(texts.void_for_advertiser(request.handle, request.ad_account))
+    if kind == "own_handle_withdrawn":
+        return Reply(texts.own_handle_withdrawn(request.handle, request.ad_account))
     return Reply(texts.void_for_approver(request.handle, request.ad_account))
 
 

@@ -295,6 +295,7 @@ async def prove_owner(uow: TrustUnitOfWork, login: LoginRow, identity: Identity,
                                        identity.user_id, now)
         await uow.claim_history.record(claim, login.user_id, "verify", actor, now)
         voided = await _void_unverified(uow, claim, login.user_id, None, now)
+        await _withdraw_own(uow, claim, login.user_id, now)
         # A claim made just now takes the handle's waiting requests (an older one has them).
         waiting = await usecases.route_to_owner(uow, claim) if fresh else 0
         after = await uow.claims.get(platform.id, claim.handle_key)
@@ -320,6 +321,7 @@ async def prove_owner(uow: TrustUnitOfWork, login: LoginRow, identity: Identity,
         moved.append(request)
     kept = previous if claim.verified_at is not None else None
     voided = await _void_unverified(uow, claim, login.user_id, kept, now)
+    await _withdraw_own(uow, claim, login.user_id, now)
     waiting = await usecases.route_to_owner(uow, replace(claim, owner_id=login.user_id))
     after = await uow.claims.get(platform.id, claim.handle_key)
     assert after is not None
@@ -344,6 +346,25 @@ async def _void_unverified(uow: TrustUnitOfWork, claim: ClaimRow, owner_id: int,
             uow.outbox.add(Notice("void_for_approver", request.owner_id, request.id))
         voided.append(request)
     return voided
+
+
+async def _withdraw_own(uow: TrustUnitOfWork, claim: ClaimRow, owner_id: int,
+                        now: datetime) -> None:
+    """The verified owner's own waiting requests for the handle have nothing left to ask
+    (nobody decides their own): withdrawn, their cards' buttons off, the owner told."""
+    for request in await uow.claim_changes.pending_on(claim.platform, claim.handle_key):
+        if request.requester_id != owner_id or now >= request.expires_at:
+            continue
+        decision = request_flow.decide(request.status, "withdraw", Role.OWNER)
+        if not await uow.requests.move(request.id, decision.from_, decision.to, now,
+                                       decided=True):
+            continue
+        await uow.audit.record(request.id, owner_id, "withdraw", decision.from_, decision.to,
+                               now)
+        for card in await uow.cards.take(request.id):
+            uow.outbox.add(Notice("markup", card.chat_id, None,
+                                  {"message_id": card.message_id, "markup": None}))
+        uow.outbox.add(Notice("own_handle_withdrawn", owner_id, request.id))
 
 
 async def claim_handle(uow: TrustUnitOfWork, actor: Actor, platform_id: str, handle: str,

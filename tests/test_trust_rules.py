@@ -240,3 +240,19 @@ async def test_every_operator_command_is_logged(uow: FakeTrustUnitOfWork) -> Non
         ("unblock", "3003"), ("audit", "nope"), ("release", "tiktok:@owen.makes")]
     assert uow.bans.rows == {}  # 3003 blocked then unblocked; 9 is an operator
     assert await uow.claims.get("tiktok", CLAIMED) is None
+
+
+async def test_the_verified_owners_own_waiting_requests_for_the_handle_are_withdrawn(
+        uow: FakeTrustUnitOfWork) -> None:
+    """Nobody decides their own request: once Owen proves the handle, his request for it
+    (waiting for Eve, the unverified claimant) has nobody to ask."""
+    await verification.claim_handle(uow, EVE, "tiktok", CLAIMED, T0)
+    own = await submit(uow, OWEN)
+    other = await submit(uow, ADA)
+    uow.notices.clear()
+    login = await verification.take_login(uow, "tiktok", await started(uow), T0)
+    proven = await verification.prove_owner(uow, login, OWEN_ID, T0)
+    assert [r.id for r in proven.moved] == [other.id]
+    assert (await uow.requests.get(own.id)).status == "cancelled"
+    assert ("own_handle_withdrawn", OWEN.id) in told(uow)
+    assert [e.event for e in uow.audit.of_request(own.id)] == ["create", "withdraw"]

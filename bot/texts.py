@@ -889,6 +889,8 @@ VERIFY_PAGE_OK = "@{handle} is verified. You can close this page and go back to 
 VERIFY_PAGE_UNKNOWN = ("This sign-in link is not one Linkpilot gave out. Nothing changed. Send "
                        "/verify to the bot in Telegram for a new one.")
 VERIFIED_ALREADY = "@{handle} is already verified as yours."
+VERIFY_PAGE_ERROR = ("Something went wrong on Linkpilot's side, so the account was not verified. "
+                     "Send /verify to the bot in Telegram to try again.")
 
 def void_for_advertiser(handle: str, ad_account: str) -> str:
     return (

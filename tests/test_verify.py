@@ -379,3 +379,16 @@ async def test_the_facebook_login_reads_pages_and_instagram_accounts(
         assert refused.value.reason == "code_refused"
     assert any("Code verifier" in r for r in double.refusals)
     assert any("already used" in r for r in double.refusals)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_failure_on_our_side_is_a_plain_page_not_silence(
+        world: World, owen: Person, browser: httpx.AsyncClient,
+        caplog: pytest.LogCaptureFixture) -> None:
+    url = await _verify_url(owen)
+    async with world.deps.db.engine.begin() as conn:  # the database loses the logins table
+        await conn.exec_driver_sql("DROP TABLE login_attempts")
+    page = await browser.get(url)
+    assert page.status_code == 500 and "Something went wrong on Linkpilot's side" in page.text
+    assert "a platform login's return failed" in caplog.text
+    assert parse_qs(urlsplit(url).query)["state"][0] not in caplog.text

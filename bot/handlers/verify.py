@@ -125,7 +125,7 @@ async def _login_link(context: Context, update: Update, platform_id: str,
 def _page(status: int, title: str, body: str) -> web.Response:
     html = (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
             "<meta name='viewport' content='width=device-width'></head><body>"
-            f"<h1>{escape(title)}</h1><p>{escape(body)}</p></body></html>")
+            f"<h1>{escape(title)}</h1><p>{escape(body, quote=False)}</p></body></html>")
     return web.Response(status=status, text=html, content_type="text/html")
 
 
@@ -213,9 +213,15 @@ def routes(application: Application[Any, Any, Any, Any, Any, Any]) -> list[web.R
     """The redirect endpoint, GET <OAUTH_PATH>/<provider>, to add to an aiohttp server."""
 
     async def on_return(request: web.Request) -> web.Response:
-        async with httpx.AsyncClient() as client:
-            return await complete_login(deps_of(application), request.match_info["provider"],
-                                        dict(request.query), client)
+        try:
+            async with httpx.AsyncClient() as client:
+                return await complete_login(deps_of(application),
+                                            request.match_info["provider"],
+                                            dict(request.query), client)
+        except Exception:
+            # Logged without the query: it holds the login's state and code.
+            logger.exception("a platform login's return failed")
+            return _page(500, texts.VERIFY_PAGE_TITLE["refused"], texts.VERIFY_PAGE_ERROR)
 
     return [web.get(f"{OAUTH_PATH}/{{provider}}", on_return)]
 

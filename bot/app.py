@@ -24,6 +24,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -31,11 +32,11 @@ from telegram.request import BaseRequest
 from bot import texts
 from bot.context import Context, Deps, _turn, deps_of, traced, utc_now
 from bot.faq import FaqService
-from bot.handlers import faq, link, privacy, requests, spark, teams
+from bot.handlers import admin, faq, link, privacy, requests, spark, teams, verify
 from bot.handlers.messaging import answer, reply
 from bot.inbox import ALLOWED_UPDATES, FloodGate, Processor, poll
 from bot.outbox import Dispatcher
-from bot.settings import Settings
+from bot.settings import Settings, logins_enabled
 from flows.teams import INVITE_PREFIX
 from storage.repositories import StaleWrite
 from storage.uow import Database
@@ -132,6 +133,9 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     add(CommandHandler("codes", spark.codes))
     add(CommandHandler("apply", spark.apply))
     add(CommandHandler("team", teams.team_command))  # teams (issue 10)
+    # Trust (issue 11): platform logins, and operators (others: "unknown command").
+    add(CommandHandler("verify", verify.verify))
+    add(CommandHandler("admin", admin.admin))
     # Buttons, by callback-data prefix (see bot.keyboards).
     add(CallbackQueryHandler(link.on_flow_button, pattern=r"^f:"))
     # Teams (issue 10): cancel and unlink ask the requester's team role first.
@@ -145,12 +149,15 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     add(CallbackQueryHandler(faq.on_suggestion, pattern=r"^[sn]:"))
     add(CallbackQueryHandler(faq.on_faq_button, pattern=r"^(m|[cq]:)"))
     add(CallbackQueryHandler(teams.on_team_button, pattern=r"^g:"))  # teams (issue 10)
+    add(CallbackQueryHandler(verify.on_verify_button, pattern=r"^v:"))  # trust (issue 11)
     add(CallbackQueryHandler(on_unknown_button))
     # Unknown commands, then any other text: answers and questions.
     add(MessageHandler(filters.COMMAND, on_unknown_command))
     add(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, link.on_text))
     add(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, on_other_message))
     application.add_error_handler(on_error)
+    # Trust (issue 11): people an operator blocked are turned away before any handler.
+    application.add_handler(TypeHandler(Update, admin.gate), group=-1)
 
 
 async def _start_up(application: Application[Any, Any, Any, Any, Any, Any],
@@ -190,9 +197,11 @@ async def serve(application: Application[Any, Any, Any, Any, Any, Any],
     stop = stop or asyncio.Event()
     if not await _start_up(application, stop, handle_signals):
         return
+    logins: web.AppRunner | None = None  # trust (issue 11): the platform login endpoint
     try:
         await application.bot.delete_webhook()
         await application.start()
+        logins = await verify.start_server(application)
         sender = asyncio.create_task(deps.dispatcher.run_forever(stop))
         poller = asyncio.create_task(poll(
             application.bot, deps.processor, stop,
@@ -207,6 +216,8 @@ async def serve(application: Application[Any, Any, Any, Any, Any, Any],
         await sender
     finally:
         stop.set()
+        if logins is not None:
+            await logins.cleanup()
         if application.running:
             await application.stop()
         await finish(application)
@@ -255,6 +266,8 @@ async def serve_webhook(application: Application[Any, Any, Any, Any, Any, Any],
                                               allowed_updates=ALLOWED_UPDATES)
         server = web.Application()
         server.router.add_post(settings.webhook_path, on_update)
+        if logins_enabled(settings):  # trust (issue 11): platform logins come back here
+            server.add_routes(verify.routes(application))
         runner = web.AppRunner(server, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()

@@ -154,6 +154,32 @@ def kb_learn(settings: Settings, entry_id: str, question: str) -> str:
     return asyncio.run(learn())
 
 
+def admin_command(settings: Settings, words: list[str]) -> str:
+    """(issue 11) Run one operator command on the database, audited as `cli:<login name>`.
+    Messages it owes (to a released claim's owner and its advertisers) are sent by the running
+    bot's dispatcher."""
+    import getpass
+
+    from bot.admin import run_admin
+    from bot.context import utc_now
+    from bot.settings import operators
+    from storage.uow import Database
+
+    async def run() -> str:
+        db = Database(settings.database_url)
+        try:
+            await db.migrate()
+            async with db.unit_of_work() as uow:
+                said = await run_admin(uow, f"cli:{getpass.getuser()}"[:64], words, utc_now(),
+                                       protected=operators(settings))
+                await uow.commit()
+        finally:
+            await db.dispose()
+        return said
+
+    return asyncio.run(run())
+
+
 class KbLearnError(ValueError):
     """`linkpilot kb learn` was given an unknown entry or an empty question."""
 
@@ -179,6 +205,11 @@ def parser() -> argparse.ArgumentParser:
     learn = kb_sub.add_parser("learn", help="accept a question as a phrasing of an entry")
     learn.add_argument("entry_id")
     learn.add_argument("question")
+    # Trust (issue 11): the operator's commands, as /admin offers them in Telegram.
+    admin = sub.add_parser("admin", help="operator tools: claim, release, audit, block, unblock")
+    admin.add_argument("words", nargs=argparse.REMAINDER,
+                       help="claim [platform] @handle | release [platform] @handle | "
+                            "audit REQUEST | block USER_ID | unblock USER_ID")
     return p
 
 
@@ -209,6 +240,13 @@ def main(argv: list[str] | None = None) -> int:
             from bot.chat import run_chat
 
             asyncio.run(run_chat(settings))
+        elif args.command == "admin":
+            from bot.admin import Usage
+
+            try:
+                print(admin_command(settings, args.words))
+            except Usage as exc:
+                return fail(f"admin: {exc}")
         elif args.command == "faq":
             print(json.dumps(faq_json(settings, args.question), ensure_ascii=False))
         elif args.kb_command == "load":

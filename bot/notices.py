@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot import guides, keyboards, qr, render, texts
+from bot import guides, keyboards, qr, render, texts, trust_notices
 from bot.render import Reply
 from flows.records import RequestRow, SparkCodeRow, UserRow
 from flows.request_flow import Status
@@ -56,6 +56,8 @@ def render_notice(kind: str, request: RequestRow, requester: UserRow | None,
     if kind == "reason_prompt":
         minutes = int(REASON_WINDOW.total_seconds() // 60)
         return Reply(texts.reason_prompt(who, minutes), keyboards.skip_reason(request.key))
+    if kind in trust_notices.KINDS:
+        return trust_notices.render(kind, request)
     guide = guides.of(request)
     simple = {
         "approved_for_advertiser": lambda: guide.approved_for_advertiser(request),
@@ -73,7 +75,7 @@ def render_notice(kind: str, request: RequestRow, requester: UserRow | None,
         "access_ended_for_advertiser": lambda: guide.access_ended_for_advertiser(request),
         "access_ended_for_owner": lambda: guide.access_ended_for_owner(request, who),
     }
-    return Reply(simple[kind]())
+    return Reply(trust_notices.with_strength(simple[kind](), handle, data))
 
 
 

@@ -167,6 +167,8 @@ def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]
           blocked: Sequence[tuple[int, UserRow | None]] = ()) -> Reply:
     """/owned: the owner's handles, who may use each, a Revoke button per grant, and the
     advertisers they blocked, each with Unblock."""
+    from bot.trust_notices import claim_strength  # (issue 11) it renders with this module
+
     if not claims and not grants and not pending and not blocked:
         return Reply(texts.OWNED_EMPTY)
     shown: dict[tuple[str, str], str] = {(c.platform, c.handle_key): c.handle for c in claims}
@@ -175,7 +177,8 @@ def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]
     lines = [texts.OWNED_TITLE]
     rows = []
     for (platform, key), handle in shown.items():
-        lines.append(texts.owned_line(handle, platform))
+        lines.append(texts.owned_line(handle, platform)
+                     + claim_strength(claims, platform, key))
         mine = [(r, u) for r, u in grants if (r.platform, r.handle_key) == (platform, key)]
         waiting = [(r, u) for r, u in pending if (r.platform, r.handle_key) == (platform, key)]
         for r, u in mine:

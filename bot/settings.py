@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Teams (issue 10): how long a team invite link works.
     team_invite_hours: float = Field(default=48.0, gt=0)
+    # Trust (issue 11): verified owners (platform logins) and operators.
+    tiktok_client_key: str | None = None
+    tiktok_client_secret: str | None = None
+    facebook_app_id: str | None = None
+    facebook_app_secret: str | None = None
+    oauth_redirect_base_url: str | None = None
+    oauth_listen: str = "127.0.0.1:8090"
+    oauth_api_base_url: str | None = None
+    login_minutes: float = Field(default=15.0, gt=0)
+    operator_ids: str = ""
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -58,6 +68,20 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("tiktok_client_key", "tiktok_client_secret", "facebook_app_id",
+                     "facebook_app_secret", "oauth_redirect_base_url", "oauth_api_base_url",
+                     mode="before")
+    @classmethod
+    def _blank_login_setting_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("operator_ids")
+    @classmethod
+    def _operator_ids(cls, value: str) -> str:
+        if any(not part.strip().isdigit() for part in value.split(",") if part.strip()):
+            raise ValueError("a comma-separated list of Telegram user ids (digits)")
+        return value
 
     @property
     def request_lifetime(self) -> timedelta:
@@ -137,3 +161,33 @@ def load_settings(**overrides: object) -> Settings:
             f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
         )
         raise SettingsError(f"Invalid settings: {problems}") from None
+
+
+# --- trust (issue 11): platform logins and operators ---------------------------------------------
+
+def operators(settings: Settings) -> frozenset[int]:
+    """OPERATOR_IDS as a set of Telegram user ids."""
+    return frozenset(int(p) for p in settings.operator_ids.split(",") if p.strip())
+
+
+def login_credentials(settings: Settings, provider: str) -> tuple[str, str] | None:
+    """The client id and secret of a platform login, or None when it is not configured (or
+    there is no redirect address to come back to): then /verify says the feature is off."""
+    if not settings.oauth_redirect_base_url:
+        return None
+    pairs = {"tiktok": (settings.tiktok_client_key, settings.tiktok_client_secret),
+             "facebook": (settings.facebook_app_id, settings.facebook_app_secret)}
+    client_id, secret = pairs.get(provider, (None, None))
+    return (client_id, secret) if client_id and secret else None
+
+
+def logins_enabled(settings: Settings) -> bool:
+    return any(login_credentials(settings, p) for p in ("tiktok", "facebook"))
+
+
+def oauth_address(settings: Settings) -> tuple[str, int]:
+    """OAUTH_LISTEN as (host, port), or SettingsError."""
+    host, _, port = settings.oauth_listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError("OAUTH_LISTEN must be host:port, e.g. 0.0.0.0:8090.")
+    return host.strip("[]"), int(port)

@@ -28,6 +28,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("accounts", "Your requests and linked accounts"),
     ("owned", "Accounts you own and who may use them"),
     ("claim", "Claim your account: /claim @handle"),
+    ("verify", "Prove your account by logging in to it"),
     ("faq", "Questions and answers"),
     ("privacy", "What I store about you, and for how long"),
     ("deleteme", "Erase your personal data"),
@@ -52,6 +53,7 @@ HELP = (
     "/claim @handle – receive the requests for your account here (Instagram: "
     "/claim instagram @handle; a Page: /claim facebook page.name)\n"
     "/owned – your accounts and who may use them\n"
+    "/verify @handle – prove an account is yours by logging in to it\n"
     "/code video-link – a Spark code for one of your videos · /codes – your codes\n\n"
     "<b>Any time</b>\n"
     "/faq – questions and answers (or just ask me in your own words)\n"
@@ -735,7 +737,9 @@ def privacy(retention_days: int, expiry_days: int) -> str:
         "so both sides can see and undo what was agreed. Approval links are stored only "
         "hashed.\n"
         "• <b>Claims and access</b>: the accounts you claimed, and who may use which account "
-        "since when.\n"
+        "since when. If you verify an account by logging in to it, only the platform's id for "
+        "it and the time are kept (never a password or token); a login link's record goes "
+        "a day after it expires.\n"
         "• <b>Spark codes</b>: the code (readable, so its creator can copy it again from "
         "/codes), the video, the period and status, who made it and who applied it, kept "
         "while you use Linkpilot; a deleted code no longer works.\n"
@@ -1594,3 +1598,125 @@ def team_decided_for_requester(person: str, event: str, handle: str, ad_account:
     done = "cancelled your waiting request" if event == "cancel" else "unlinked your request"
     return f"{esc(person)}, your teammate on {esc(ad_account)}, {done} for @{esc(handle)}."
 
+# --- trust (issue 11): verified owners and operator tools -----------------------------------------
+
+LINK_WHY["released"] = ("The claim on @{handle} was released by the bot's operator, so nobody "
+                        "receives its requests in Telegram now.")
+
+STRENGTH_WORDS = {"verified": "verified", "unverified": "unverified"}
+
+
+def decided_by(strength: str, handle: str) -> str:
+    """The line an advertiser's decision message ends with: who decided, and how sure."""
+    if strength == "verified":
+        return (f"Decided by the <b>verified</b> owner of @{esc(handle)} (they proved the "
+                "account with the platform's own login).")
+    return (f"Decided by an <b>unverified</b> claimant of @{esc(handle)}: Linkpilot has not "
+            "checked that the account is theirs.")
+
+
+def strength_mark(strength: str) -> str:
+    return " ✅ verified" if strength == "verified" else " (unverified: /verify)"
+
+
+VERIFY_BUTTON = "🔐 Verify with {platform}"
+VERIFY_OFF = ("Verifying an account with the platform's login is not set up on this bot; your "
+              "claim stays unverified.")
+VERIFY_USAGE = (
+    "Send <code>/verify @yourhandle</code> (or <code>/verify instagram @name</code>) to prove "
+    "an account is yours by logging in to it."
+)
+
+
+def verify_login(platform: str, handle: str, minutes: int) -> str:
+    return (
+        f"Log in to {PLATFORM_NAMES.get(platform, platform)} as @{esc(handle)} with the button "
+        f"below to prove the account is yours. The link works once, for you only, for "
+        f"{minutes} minutes. Linkpilot keeps only the account's id and the time it was checked."
+    )
+
+
+def verify_login_link(link: str) -> str:
+    return f"\n\nOr open: {esc(link)}"
+
+
+def verified(handle: str, waiting: int, voided: int, took_over: bool) -> str:
+    lines = [f"✅ @{esc(handle)} is verified as yours. Its requests come to this chat."]
+    if took_over:
+        lines.append("It was claimed by someone who had not proved it; it is yours now.")
+    if waiting:
+        lines.append(f"Waiting for your decision: {waiting}.")
+    if voided:
+        lines.append(f"Approvals given for it by someone else are void: {voided}.")
+    return "\n".join(lines)
+
+
+def taken_over(handle: str, moved: int, voided: int) -> str:
+    return (
+        f"The owner of @{esc(handle)} proved the account with the platform's login, so it is "
+        f"no longer yours here. Requests that waited for you and went to them: {moved}. "
+        f"Approvals you gave that are now void: {voided}."
+    )
+
+
+VERIFY_REFUSALS = {
+    "wrong_state": "That sign-in did not come from the link I gave you, so I ignored it. "
+                   "Nothing changed; send /verify for a new link.",
+    "used": "That sign-in link was already used. Nothing changed; send /verify for a new one.",
+    "expired": "That sign-in link had expired. Nothing changed; send /verify for a new one.",
+    "denied": "The sign-in was cancelled at the platform. Nothing changed.",
+    "code_refused": "The platform refused the sign-in (the code was used already or too old). "
+                    "Nothing changed; send /verify to try again.",
+    "token_expired": "The platform's access expired before I could read the account. Nothing "
+                     "changed; send /verify to try again.",
+    "unreachable": "I couldn't reach the platform to check the sign-in. Nothing changed; "
+                   "please try /verify again later.",
+    "already": "The account changed hands while you were signing in. Nothing changed; send "
+               "/verify to try again.",
+}
+
+
+def verify_mismatch(handle: str, usernames: tuple[str, ...]) -> str:
+    shown = ", ".join(f"@{esc(u)}" for u in usernames[:3]) or "no username"
+    return (
+        f"You logged in as {shown}, not @{esc(handle)}, so @{esc(handle)} is not verified. "
+        "Nothing changed; log in with the right account (send /verify again)."
+    )
+
+
+VERIFY_PAGE_TITLE = {"ok": "Account verified", "refused": "Not verified"}
+VERIFY_PAGE_OK = "@{handle} is verified. You can close this page and go back to Telegram."
+VERIFY_PAGE_UNKNOWN = ("This sign-in link is not one Linkpilot gave out. Nothing changed. Send "
+                       "/verify to the bot in Telegram for a new one.")
+VERIFIED_ALREADY = "@{handle} is already verified as yours."
+VERIFY_PAGE_ERROR = ("Something went wrong on Linkpilot's side, so the account was not verified. "
+                     "Send /verify to the bot in Telegram to try again.")
+
+def void_for_advertiser(handle: str, ad_account: str) -> str:
+    return (
+        f"⚠️ The approval for @{esc(handle)} (ad account {esc(ad_account)}) is void: it was given "
+        "by an unverified claimant, and the account's verified owner has now taken it over. "
+        "Send a new request with /link; it will go to the verified owner."
+    )
+
+
+def void_for_approver(handle: str, ad_account: str) -> str:
+    return (
+        f"The approval you gave for @{esc(handle)} (ad account {esc(ad_account)}) is void: the "
+        "account's owner proved it with the platform's login."
+    )
+
+
+def own_handle_withdrawn(handle: str, ad_account: str) -> str:
+    return (
+        f"Your request for @{esc(handle)} (ad account {esc(ad_account)}) is withdrawn: you proved "
+        "the account is yours, so there is nobody to ask. Link it in TikTok Business Center "
+        "yourself."
+    )
+
+
+# Operators (/admin and `linkpilot admin`): plain lines, the same in Telegram and a terminal.
+BANNED = ("Sorry, this bot is not available to you. If you think this is a mistake, contact "
+          "its operator.")
+ADMIN_USAGE = ("usage: /admin claim [platform] @handle | release [platform] @handle | "
+               "audit <request key or number> | block <user id> | unblock <user id>")

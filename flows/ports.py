@@ -9,10 +9,13 @@ from typing import Any, Protocol
 
 from flows.records import (
     AdAccountRow,
+    AuditEventRow,
     CardRow,
+    ClaimEventRow,
     ClaimRow,
     ConversationRow,
     InviteRow,
+    LoginRow,
     MemberRow,
     Notice,
     RequestRow,
@@ -193,3 +196,71 @@ class TeamsPort(Protocol):
         """Mark an unused invite used by `user_id`; False if it was used already."""
     async def forget_invites(self, user_id: int) -> int:
         """Drop the invites a person made or used (for /deleteme)."""
+
+# --- trust (issue 11): verified owners and operator tools ---------------------------------------
+
+class LoginsPort(Protocol):
+    async def start(self, *, key: str, secret: str, user_id: int, provider: str, platform: str,
+                    handle: str, handle_key: str, verifier: str, now: datetime,
+                    expires_at: datetime) -> None: ...
+    async def get(self, key: str) -> LoginRow | None: ...
+    async def matches(self, key: str, secret: str) -> bool: ...
+    async def use(self, key: str, now: datetime) -> bool:
+        """Mark the login used; False if it already was (single use)."""
+    async def purge(self, before: datetime) -> int:
+        """Drop logins that expired before `before` (used or not)."""
+    async def forget(self, user_id: int) -> int: ...
+
+
+class ClaimChangesPort(Protocol):
+    """Changes to claims beyond /claim: verification, takeover, release."""
+
+    async def verify(self, platform: str, handle_key: str, owner_id: int,
+                     platform_user_id: str, now: datetime) -> None: ...
+    async def transfer(self, platform: str, handle_key: str, from_owner: int, to_owner: int,
+                       platform_user_id: str, now: datetime) -> bool: ...
+    async def remove(self, platform: str, handle_key: str) -> ClaimRow | None: ...
+    async def pending_on(self, platform: str, handle_key: str) -> list[RequestRow]: ...
+    async def authorized_on(self, platform: str, handle_key: str) -> list[RequestRow]: ...
+    async def reassign(self, request_id: int, from_owner: int, to_owner: int) -> bool: ...
+    async def unassign(self, platform: str, handle_key: str, owner_id: int
+                       ) -> list[RequestRow]: ...
+
+
+class ClaimHistoryPort(Protocol):
+    async def record(self, claim: ClaimRow, owner_id: int | None, event: str, actor: str,
+                     now: datetime) -> None: ...
+    async def of_handle(self, platform: str, handle_key: str) -> list[ClaimEventRow]: ...
+    async def forget(self, user_id: int) -> int:
+        """Anonymise a person in the history (/deleteme): the events stay, without them."""
+
+
+class OperatorLogPort(Protocol):
+    async def record(self, operator: str, action: str, target: str, now: datetime) -> None: ...
+
+
+class BansPort(Protocol):
+    async def add(self, user_id: int, by: str, now: datetime) -> bool: ...
+    async def remove(self, user_id: int) -> bool: ...
+    async def exists(self, user_id: int) -> bool: ...
+
+
+class TrailPort(Protocol):
+    async def of_request(self, request_id: int) -> list[AuditEventRow]: ...
+
+
+class TrustUnitOfWork(UnitOfWork, Protocol):
+    """The unit of work verification and the operator tools need (`storage.uow` has it all)."""
+
+    @property
+    def logins(self) -> LoginsPort: ...
+    @property
+    def claim_changes(self) -> ClaimChangesPort: ...
+    @property
+    def claim_history(self) -> ClaimHistoryPort: ...
+    @property
+    def operator_log(self) -> OperatorLogPort: ...
+    @property
+    def bans(self) -> BansPort: ...
+    @property
+    def trail(self) -> TrailPort: ...

@@ -58,6 +58,14 @@ class ClaimRow:
     handle: str
     handle_key: str
     owner_id: int
+    # Trust (issue 11): set once the owner proved the handle with the platform's login.
+    verified_at: datetime | None = None
+    platform_user_id: str | None = None
+
+    @property
+    def strength(self) -> str:
+        """"verified" or "unverified": how far the bot knows the claim is true."""
+        return "verified" if self.verified_at is not None else "unverified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +149,39 @@ class InviteRow:
     expires_at: datetime
     used_by: int | None
     has_token: bool
+# --- trust (issue 11): platform logins, claim history, operator actions -------------------------
+
+@dataclass(frozen=True, slots=True)
+class LoginRow:
+    """A platform login started with /verify (the PKCE verifier is kept here, server-side)."""
+
+    key: str
+    user_id: int
+    provider: str
+    platform: str
+    handle: str
+    handle_key: str
+    verifier: str
+    expires_at: datetime
+    used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimEventRow:
+    platform: str
+    handle: str
+    owner_id: int | None
+    event: str
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEventRow:
+    """One move in a request's audit trail, for operators."""
+
+    actor_id: int | None
+    event: str
+    from_status: str | None
+    to_status: str
+    at: datetime

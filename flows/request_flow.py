@@ -64,6 +64,8 @@ _TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "revoke", "source": "authorized", "dest": "revoked", "conditions": "by_owner"},
     # Temporary access: the clock ends it once its time is up.
     {"trigger": "end", "source": "authorized", "dest": "ended", "conditions": "access_is_over"},
+    # Trust (issue 11): a verified owner took the handle over; an unverified approval is void.
+    {"trigger": "void", "source": "authorized", "dest": "revoked", "conditions": "by_system"},
 ]
 STATES = [s.value for s in Status]
 INITIAL: str = Status.PENDING.value
@@ -86,6 +88,9 @@ class _Case:
 
     def by_requester(self, event: EventData) -> bool:
         return self.role is Role.REQUESTER
+
+    def by_system(self, event: EventData) -> bool:
+        return self.role is Role.SYSTEM
 
     def is_due(self, event: EventData) -> bool:
         return (

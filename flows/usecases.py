@@ -276,24 +276,20 @@ async def decide(uow: UnitOfWork, actor: Actor, event: str, now: datetime, *,
         raise Refused("already", Status(current.status) if current else None)
     await uow.audit.record(request.id, actor.id, event, decision.from_, decision.to, now)
     if decision.to is Status.AUTHORIZED:
+        # Approving through a link claims nothing (issue 11): the approver decides this one
+        # request, as an unverified claimant, and owns the handle only by /verify.
         await uow.grants.open(request.id, actor.id, request.requester_id, now)
         if request.access_days:
             # Temporary access ends that many days after the owner's approval.
             await uow.requests.set_access_end(request.id,
                                               now + timedelta(days=request.access_days))
-        if request.owner_id is None:
-            # Approving through the link makes the approver the handle's owner, and the
-            # handle's other waiting requests go to them as cards.
-            standing = await uow.claims.add(request.platform, request.handle,
-                                            request.handle_key, actor.id, now)
-            if standing.owner_id == actor.id:
-                await _route_to_owner(uow, standing)
     elif decision.to in (Status.UNLINKED, Status.REVOKED):
         await uow.grants.close(request.id, decision.to, now)
     after = await uow.requests.get(request.id)
     assert after is not None
     await _close_cards(uow, after)
-    _owe_decision_notices(uow, event, after, actor.id, now)
+    _owe_decision_notices(uow, event, after, actor.id, now,
+                          await decision_strength(uow, after) if role is Role.OWNER else None)
     teams.tell_requester(uow, event, after, actor.id)  # teams (issue 10)
     if event == "reject":
         await open_reason_step(uow, actor.id, after.key, now)
@@ -310,15 +306,17 @@ async def _close_cards(uow: UnitOfWork, request: RequestRow) -> None:
 
 
 def _owe_decision_notices(uow: UnitOfWork, event: str, request: RequestRow, actor_id: int,
-                          now: datetime) -> None:
+                          now: datetime, strength: str | None = None) -> None:
     owe = uow.outbox.add
+    # The advertiser learns how far the bot knows the decider owns the handle (issue 11).
+    said = {"strength": strength} if strength else {}
     if event == "approve":
-        owe(Notice("approved_for_advertiser", request.requester_id, request.id))
+        owe(Notice("approved_for_advertiser", request.requester_id, request.id, said))
     elif event == "reject":
-        owe(Notice("rejected_for_advertiser", request.requester_id, request.id))
+        owe(Notice("rejected_for_advertiser", request.requester_id, request.id, said))
         owe(Notice("reason_prompt", actor_id, request.id))
     elif event == "revoke":
-        owe(Notice("revoked_for_advertiser", request.requester_id, request.id))
+        owe(Notice("revoked_for_advertiser", request.requester_id, request.id, said))
     elif request.owner_id is not None:  # cancel or unlink, by the advertiser
         kind = "cancelled_for_owner" if event == "cancel" else "unlinked_for_owner"
         owe(Notice(kind, request.owner_id, request.id))
@@ -682,3 +680,17 @@ async def apply_retention(uow: UnitOfWork, now: datetime, keep: timedelta) -> Re
     questions = await uow.knowledge.expire_questions(before)
     reasons = await uow.requests.expire_reasons(before) + await uow.audit.expire_texts(before)
     return Retained(questions, reasons)
+
+
+# --- trust (issue 11): how far a decision's maker is known to own the handle -------------------
+
+async def decision_strength(uow: UnitOfWork, request: RequestRow) -> str:
+    """"verified" when the request's owner holds the handle's claim and proved it with the
+    platform's login, else "unverified" (an unproven claim, or someone holding the link)."""
+    claim = await uow.claims.get(request.platform, request.handle_key)
+    if claim is not None and claim.owner_id == request.owner_id:
+        return claim.strength
+    return "unverified"
+
+
+route_to_owner = _route_to_owner

@@ -122,6 +122,9 @@ class Claim(Base):
     handle_key: Mapped[str] = mapped_column(String(64))
     owner_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime]
+    # Trust (issue 11): set when the owner proved the handle with the platform's own login.
+    verified_at: Mapped[datetime | None]
+    platform_user_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class Grant(Base):
@@ -332,3 +335,57 @@ class TeamInvite(Base):
     expires_at: Mapped[datetime]
     used_by: Mapped[int | None] = mapped_column(BigInteger, index=True)
     used_at: Mapped[datetime | None]
+# --- trust (issue 11): verified owners and operator tools -------------------------------------
+
+
+class LoginAttempt(Base):
+    """A platform login started with /verify: single use, expires. The PKCE verifier stays here
+    (never in the browser); the state sent along is `key.secret`, of which only a hash is kept."""
+
+    __tablename__ = "login_attempts"
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(16))
+    handle: Mapped[str] = mapped_column(String(64))
+    handle_key: Mapped[str] = mapped_column(String(64))
+    verifier: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ClaimEvent(Base):
+    """One change to who owns a handle (claimed, verified, taken over, released). Insert only."""
+
+    __tablename__ = "claim_events"
+    __table_args__ = (Index("ix_claim_events_handle", "platform", "handle_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    handle: Mapped[str] = mapped_column(String(64))
+    handle_key: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)
+    event: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))  # "user:<id>", "operator:<id>", "cli:<name>"
+    at: Mapped[datetime]
+
+
+class OperatorAction(Base):
+    """What an operator did, from Telegram or the command line. Insert only."""
+
+    __tablename__ = "operator_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operator: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime]
+
+
+class BannedUser(Base):
+    """A person an operator blocked: every update of theirs gets one polite fixed reply."""
+
+    __tablename__ = "banned_users"
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    banned_by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]

@@ -372,7 +372,8 @@ class Claims:
     async def get(self, platform: str, handle_key: str) -> ClaimRow | None:
         c = CLAIMS.c
         row = (await self._conn.execute(
-            select(c.platform, c.handle, c.handle_key, c.owner_id)
+            select(c.platform, c.handle, c.handle_key, c.owner_id, c.verified_at,
+                   c.platform_user_id)
             .where(c.platform == platform, c.handle_key == handle_key)
         )).first()
         return ClaimRow(*row) if row else None
@@ -396,7 +397,8 @@ class Claims:
     async def of_owner(self, owner_id: int) -> list[ClaimRow]:
         c = CLAIMS.c
         rows = await self._conn.execute(
-            select(c.platform, c.handle, c.handle_key, c.owner_id)
+            select(c.platform, c.handle, c.handle_key, c.owner_id, c.verified_at,
+                   c.platform_user_id)
             .where(c.owner_id == owner_id)
             .order_by(_code_point_order(self._conn, c.platform),
                       _code_point_order(self._conn, c.handle_key))

@@ -29,6 +29,7 @@ from storage.repositories import (
     Users,
 )
 from storage.teams import Teams
+from storage.trust import Bans, ClaimChanges, ClaimHistory, Logins, OperatorLog, Trail
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,13 @@ class UnitOfWork:
     blocks: Blocks
     spark_codes: SparkCodes  # Spark Ads authorization codes (issue 10)
     teams: Teams  # issue 10
+    # Trust (issue 11).
+    logins: Logins
+    claim_changes: ClaimChanges
+    claim_history: ClaimHistory
+    operator_log: OperatorLog
+    bans: Bans
+    trail: Trail
 
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
                  clock: Callable[[], datetime], worker: str = "main",
@@ -165,6 +173,13 @@ class UnitOfWork:
         self.blocks = Blocks(conn)
         self.spark_codes = SparkCodes(conn)  # Spark Ads authorization codes (issue 10)
         self.teams = Teams(conn)
+        # Trust (issue 11).
+        self.logins = Logins(conn)
+        self.claim_changes = ClaimChanges(conn)
+        self.claim_history = ClaimHistory(conn)
+        self.operator_log = OperatorLog(conn)
+        self.bans = Bans(conn)
+        self.trail = Trail(conn)
         if self._deferred is not None and len(self._deferred):
             self._carried = await self._deferred.apply(self)
         return self

@@ -613,3 +613,175 @@ class FakeTeams:
 
 
 _: UnitOfWork = FakeUnitOfWork()
+
+
+# --- trust (issue 11): platform logins, claim changes and history, operators ------------------
+
+from flows.ports import TrustUnitOfWork  # noqa: E402
+from flows.records import AuditEventRow, ClaimEventRow, LoginRow  # noqa: E402
+
+
+class FakeLogins:
+    def __init__(self) -> None:
+        self.rows: dict[str, LoginRow] = {}
+        self.secrets: dict[str, str] = {}
+
+    async def start(self, *, key: str, secret: str, user_id: int, provider: str, platform: str,
+                    handle: str, handle_key: str, verifier: str, now: datetime,
+                    expires_at: datetime) -> None:
+        self.rows[key] = LoginRow(key, user_id, provider, platform, handle, handle_key,
+                                  verifier, expires_at, None)
+        self.secrets[key] = _hash(secret)
+
+    async def get(self, key: str) -> LoginRow | None:
+        return self.rows.get(key)
+
+    async def matches(self, key: str, secret: str) -> bool:
+        return self.secrets.get(key) == _hash(secret)
+
+    async def use(self, key: str, now: datetime) -> bool:
+        row = self.rows.get(key)
+        if row is None or row.used_at is not None:
+            return False
+        self.rows[key] = replace(row, used_at=now)
+        return True
+
+    async def purge(self, before: datetime) -> int:
+        gone = [k for k, r in self.rows.items() if r.expires_at < before]
+        for key in gone:
+            del self.rows[key]
+        return len(gone)
+
+    async def forget(self, user_id: int) -> int:
+        gone = [k for k, r in self.rows.items() if r.user_id == user_id]
+        for key in gone:
+            del self.rows[key]
+        return len(gone)
+
+
+class FakeClaimChanges:
+    """Works on the unit of work's own claims and requests, as the SQL works on its tables."""
+
+    def __init__(self, claims: FakeClaims, requests: FakeRequests) -> None:
+        self._claims, self._requests = claims, requests
+
+    async def verify(self, platform: str, handle_key: str, owner_id: int,
+                     platform_user_id: str, now: datetime) -> None:
+        claim = self._claims.rows.get((platform, handle_key))
+        if claim is not None and claim.owner_id == owner_id:
+            self._claims.rows[(platform, handle_key)] = replace(
+                claim, verified_at=now, platform_user_id=platform_user_id)
+
+    async def transfer(self, platform: str, handle_key: str, from_owner: int, to_owner: int,
+                       platform_user_id: str, now: datetime) -> bool:
+        claim = self._claims.rows.get((platform, handle_key))
+        if claim is None or claim.owner_id != from_owner:
+            return False
+        self._claims.rows[(platform, handle_key)] = replace(
+            claim, owner_id=to_owner, verified_at=now, platform_user_id=platform_user_id)
+        return True
+
+    async def remove(self, platform: str, handle_key: str) -> ClaimRow | None:
+        return self._claims.rows.pop((platform, handle_key), None)
+
+    def _on(self, platform: str, handle_key: str, status: str) -> list[RequestRow]:
+        rows = self._requests._where(lambda r: (r.platform, r.handle_key, r.status)
+                                     == (platform, handle_key, status))
+        return sorted(rows, key=lambda r: r.id)
+
+    async def pending_on(self, platform: str, handle_key: str) -> list[RequestRow]:
+        return self._on(platform, handle_key, "pending")
+
+    async def authorized_on(self, platform: str, handle_key: str) -> list[RequestRow]:
+        return self._on(platform, handle_key, "authorized")
+
+    async def reassign(self, request_id: int, from_owner: int, to_owner: int) -> bool:
+        row = self._requests.rows.get(request_id)
+        if row is None or row.owner_id != from_owner or row.status != "pending":
+            return False
+        self._requests._set(request_id, owner_id=to_owner)
+        return True
+
+    async def unassign(self, platform: str, handle_key: str, owner_id: int) -> list[RequestRow]:
+        waiting = [r for r in self._on(platform, handle_key, "pending") if r.owner_id == owner_id]
+        for request in waiting:
+            self._requests._set(request.id, owner_id=None)
+        return waiting
+
+
+class FakeClaimHistory:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, ClaimEventRow]] = []  # (platform, handle key, event)
+
+    async def record(self, claim: ClaimRow, owner_id: int | None, event: str, actor: str,
+                     now: datetime) -> None:
+        self.rows.append((claim.platform, claim.handle_key,
+                          ClaimEventRow(claim.platform, claim.handle, owner_id, event, actor, now)))
+
+    async def of_handle(self, platform: str, handle_key: str) -> list[ClaimEventRow]:
+        return [e for p, k, e in self.rows if (p, k) == (platform, handle_key)]
+
+    async def forget(self, user_id: int) -> int:
+        count = 0
+        for i, (p, k, e) in enumerate(self.rows):
+            if e.owner_id == user_id or e.actor == f"user:{user_id}":
+                actor = "user:deleted" if e.actor == f"user:{user_id}" else e.actor
+                owner = None if e.owner_id == user_id else e.owner_id
+                self.rows[i] = (p, k, replace(e, owner_id=owner, actor=actor))
+                count += 1
+        return count
+
+
+class FakeOperatorLog:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, datetime]] = []
+
+    async def record(self, operator: str, action: str, target: str, now: datetime) -> None:
+        self.rows.append((operator, action, target[:128], now))
+
+
+class FakeBans:
+    def __init__(self) -> None:
+        self.rows: dict[int, str] = {}
+
+    async def add(self, user_id: int, by: str, now: datetime) -> bool:
+        if user_id in self.rows:
+            return False
+        self.rows[user_id] = by
+        return True
+
+    async def remove(self, user_id: int) -> bool:
+        return self.rows.pop(user_id, None) is not None
+
+    async def exists(self, user_id: int) -> bool:
+        return user_id in self.rows
+
+
+class FakeTrail:
+    def __init__(self, audit: FakeAudit) -> None:
+        self._audit = audit
+
+    async def of_request(self, request_id: int) -> list[AuditEventRow]:
+        return [AuditEventRow(a.actor_id, a.event, a.from_status, a.to_status, a.at)
+                for a in self._audit.of_request(request_id)]
+
+
+class FakeTrustUnitOfWork(FakeUnitOfWork):
+    """The in-memory unit of work with trust's repositories too (`flows.ports.TrustUnitOfWork`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logins = FakeLogins()
+        self.claim_changes = FakeClaimChanges(self.claims, self.requests)
+        self.claim_history = FakeClaimHistory()
+        self.operator_log = FakeOperatorLog()
+        self.bans = FakeBans()
+        self.trail = FakeTrail(self.audit)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**super().snapshot(), **copy.deepcopy({
+            "logins": self.logins.rows, "history": self.claim_history.rows,
+            "operator_log": self.operator_log.rows, "bans": self.bans.rows})}
+
+
+_trust: TrustUnitOfWork = FakeTrustUnitOfWork()

@@ -36,8 +36,11 @@ RULES: dict[tuple[Status, str], tuple[Role, Status]] = {
     (Status.AUTHORIZED, "unlink"): (Role.REQUESTER, Status.UNLINKED),
     (Status.AUTHORIZED, "revoke"): (Role.OWNER, Status.REVOKED),
     (Status.AUTHORIZED, "end"): (Role.SYSTEM, Status.ENDED),  # temporary access ran out
+    # A verified owner took the handle over: an unverified approval is void (issue 11).
+    (Status.AUTHORIZED, "void"): (Role.SYSTEM, Status.REVOKED),
 }
-ALL_EVENTS = ("approve", "reject", "cancel", "withdraw", "expire", "unlink", "revoke", "end")
+ALL_EVENTS = ("approve", "reject", "cancel", "withdraw", "expire", "unlink", "revoke", "end",
+              "void")
 COMBINATIONS = [(s, e, r) for s in Status for e in ALL_EVENTS for r in Role]
 
 

@@ -266,23 +266,32 @@ async def test_check_asks_the_rules_without_writing(uow: FakeUnitOfWork) -> None
 
 # --- the one-time approval link -----------------------------------------------------------------
 
-async def test_approving_through_the_link_makes_the_approver_the_owner(
+async def test_approving_through_the_link_claims_nothing_and_says_unverified(
         uow: FakeUnitOfWork) -> None:
+    """Issue 11: holding the link decides this one request; it does not make the holder the
+    handle's owner, and the advertiser learns the approval is unverified."""
     request = await pending(uow, owner=None)
     token = await usecases.issue_link(uow, request.id, T0)
     assert token is not None
     assert (await uow.requests.by_token(token)) is not None
     decided = await usecases.decide(uow, OWEN, "approve", T0, token=token)
     assert decided.request.status == "authorized" and decided.request.owner_id == OWEN.id
-    claim = await uow.claims.get("tiktok", "owen.makes")
-    assert claim is not None and claim.owner_id == OWEN.id
+    assert await uow.claims.get("tiktok", "owen.makes") is None
     assert [g.owner_id for g in uow.grants.active()] == [OWEN.id]
     assert await uow.requests.by_token(token) is None  # the link died with the decision
     assert told(uow) == [("approved_for_advertiser", ADA.id)]
-    # The next request for the handle goes straight to Owen.
+    assert of_kind(uow, "approved_for_advertiser")[0].data == {"strength": "unverified"}
+    # The next request for the handle still has nobody to go to: a link again.
     uow.notices.clear()
     await submit(uow, BOB)
-    assert told(uow) == [("owner_card", OWEN.id), ("sent_to_owner", BOB.id)]
+    assert told(uow) == [("approval_link", BOB.id)]
+
+
+async def test_a_claimed_owners_decision_is_unverified_until_they_verify(
+        uow: FakeUnitOfWork) -> None:
+    request = await pending(uow)
+    await usecases.decide(uow, OWEN, "approve", T0, key=request.key)
+    assert of_kind(uow, "approved_for_advertiser")[0].data == {"strength": "unverified"}
 
 
 async def test_the_link_only_approves_or_rejects(uow: FakeUnitOfWork) -> None:
@@ -310,24 +319,21 @@ async def test_a_link_holder_cannot_decide_for_a_handle_someone_else_claimed(
     assert decided.request.status == "authorized"
 
 
-async def test_approving_through_a_link_routes_the_handles_other_requests_to_the_new_owner(
+async def test_a_link_approval_leaves_other_links_for_the_handle_with_their_holders(
         uow: FakeUnitOfWork) -> None:
-    """Once Owen owns the handle (by approving through a link), a stranger holding another
-    advertiser's link for the same handle must not decide for it: a link holder cannot decide
-    for a handle someone else claimed, as if Owen had used /claim."""
+    """Approving through a link no longer claims the handle (issue 11), so another advertiser's
+    link for it stays theirs to forward: whoever holds it decides that one, unverified."""
     first = await pending(uow, owner=None)
     second = await pending(uow, owner=None, requester=BOB)
     first_token = await usecases.issue_link(uow, first.id, T0)
     second_token = await usecases.issue_link(uow, second.id, T0)
     assert first_token is not None and second_token is not None
     await usecases.decide(uow, OWEN, "approve", T0, token=first_token)
-    claim = await uow.claims.get("tiktok", "owen.makes")
-    assert claim is not None and claim.owner_id == OWEN.id
-    with pytest.raises(Refused) as refused:
-        await usecases.decide(uow, EVE, "approve", T0, token=second_token)
-    assert refused.value.reason == "claimed_by_other"
-    assert await status(uow, second) == "pending"
-    assert uow.grants.active(EVE.id) == []
+    assert await uow.claims.get("tiktok", "owen.makes") is None
+    uow.notices.clear()
+    decided = await usecases.decide(uow, EVE, "reject", T0, token=second_token)
+    assert decided.request.status == "rejected"
+    assert of_kind(uow, "rejected_for_advertiser")[0].data == {"strength": "unverified"}
 
 
 async def test_rejecting_through_the_link_claims_nothing(uow: FakeUnitOfWork) -> None:

@@ -10,7 +10,7 @@ from bot.context import Context, traced
 from bot.handlers.messaging import answer, reply, settle
 from bot.handlers.requests import actor_of
 from bot.render import Reply
-from flows import usecases
+from flows import verification
 
 
 @traced("privacy")
@@ -36,7 +36,8 @@ async def on_erase_button(update: Update, context: Context) -> None:
     if query.data != "d:yes":
         await settle(query, texts.DELETE_KEPT)
         return
-    erased = await usecases.erase_person(context.uow, actor_of(update).id, context.deps.clock())
+    erased = await verification.erase_person(context.uow, actor_of(update).id,
+                                             context.deps.clock())
     await settle(query, texts.YES_DELETE)
     await reply(update, texts.deleted(erased.cancelled, erased.withdrawn)
                 + texts.spark_erased(erased.codes))

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 
 from bot import guides, keyboards, render, texts
 from bot.context import Context, Deps, traced
 from bot.handlers.messaging import answer, redraw, reply, settle
 from bot.render import Reply
-from flows import access, spark, teams, usecases
+from flows import access, spark, teams, usecases, verification
 from flows.platforms import InvalidHandle, UnsafeText, display_name, get_platform
-from flows.records import RequestRow
+from flows.records import ClaimRow, RequestRow
 from flows.request_flow import Refused
 from flows.usecases import ACTIONS, CONFIRMS, Actor
 
@@ -213,7 +213,8 @@ async def _accounts(context: Context, user_id: int) -> Reply:
 
 async def _owned(context: Context, user_id: int) -> Reply:
     owned = await usecases.owned(context.uow, user_id)
-    return render.owned(owned.claims, owned.grants, owned.pending, owned.blocked)
+    return _with_verify_buttons(context, owned.claims, render.owned(
+        owned.claims, owned.grants, owned.pending, owned.blocked))
 
 
 @traced("accounts")
@@ -243,10 +244,13 @@ async def claim(update: Update, context: Context) -> None:
         await reply(update, f"{_handle_problem(exc, platform_id)}\n{texts.CLAIM_USAGE}".strip())
         return
     actor = actor_of(update)
-    claimed = await usecases.claim(context.uow, actor, platform.id, handle, context.deps.clock())
+    claimed = await verification.claim_handle(context.uow, actor, platform.id, handle,
+                                              context.deps.clock())
     if claimed.created:
-        # The waiting requests' cards follow this line.
-        await reply(update, texts.claimed(claimed.claim.handle, claimed.waiting), first=True)
+        # The waiting requests' cards follow this line; a claim is unverified until /verify.
+        await reply(update, Reply(texts.claimed(claimed.claim.handle, claimed.waiting)
+                                  + texts.strength_mark(claimed.claim.strength),
+                                  _verify_button(context, claimed.claim)), first=True)
     elif claimed.claim.owner_id == actor.id:
         await reply(update, texts.claim_already_yours(claimed.claim.handle))
     else:
@@ -301,3 +305,24 @@ async def clock_tick(deps: Deps) -> tuple[int, int]:
 async def clock_job(context: Context) -> None:
     """The JobQueue's entry point for `clock_tick`."""
     await clock_tick(context.deps)
+
+
+def _verify_button(context: Context, claim: ClaimRow) -> InlineKeyboardMarkup | None:
+    """(issue 11) A "Verify" button under a new claim, when platform logins are set up."""
+    from bot.handlers.verify import verify_keyboard
+    from bot.settings import login_credentials
+
+    provider = verification.PROVIDER_OF.get(claim.platform, "")
+    if login_credentials(context.deps.settings, provider) is None:
+        return None
+    return verify_keyboard(claim.platform, claim.handle_key)
+
+
+def _with_verify_buttons(context: Context, claims: list[ClaimRow], said: Reply) -> Reply:
+    """(issue 11) /owned: a "Verify" button for each claim not verified yet, when its
+    platform's login is set up."""
+    rows = [list(row) for row in (said.markup.inline_keyboard if said.markup else ())]
+    for claim in claims:
+        if claim.verified_at is None and (button := _verify_button(context, claim)):
+            rows += [list(row) for row in button.inline_keyboard]
+    return Reply(said.text, InlineKeyboardMarkup(rows) if rows else None, said.photo)

@@ -1,0 +1,45 @@
+"""Operators (issue 11): `/admin` for the ids in OPERATOR_IDS (everyone else gets the usual
+"unknown command"), and the gate that turns away people an operator blocked."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop
+
+from bot import texts
+from bot.admin import Usage, run_admin
+from bot.context import Context, traced
+from bot.handlers.messaging import answer, reply
+from bot.settings import operators
+
+
+@traced("admin")
+async def admin(update: Update, context: Context) -> None:
+    """/admin ...: an operator command; unknown to anyone not an operator."""
+    user, settings = update.effective_user, context.deps.settings
+    staff = operators(settings)
+    if user is None or user.id not in staff:
+        await reply(update, texts.UNKNOWN_COMMAND)
+        return
+    try:
+        said = await run_admin(context.uow, f"operator:{user.id}", list(context.args or []),
+                               context.deps.clock(), protected=staff)
+    except Usage as exc:
+        said = f"{exc}\n{texts.ADMIN_USAGE}"
+    await reply(update, f"<pre>{escape(said[:3900])}</pre>")
+
+
+async def gate(update: Update, context: Context) -> None:
+    """Before any handler: a person an operator blocked gets one fixed, polite reply."""
+    user = update.effective_user
+    if user is None or user.id in operators(context.deps.settings):
+        return
+    if not await context.uow.bans.exists(user.id):
+        return
+    if update.callback_query is not None:
+        await answer(update.callback_query, texts.BANNED)
+    elif update.effective_chat is not None:
+        await reply(update, texts.BANNED)
+    raise ApplicationHandlerStop

@@ -40,16 +40,17 @@ def link_token(person: Person) -> str:
 
 
 async def meta_request(person: Person, platform: str, handle: str, scopes: tuple[str, ...],
-                       length: str, *, business_id: str = BUSINESS_ID) -> None:
+                       length: str, *, business_id: str = BUSINESS_ID,
+                       ad_account: str = "Acme Ads") -> None:
     """A Meta request from /link to Send, every prerequisite met; `length` is a button label
-    or a typed number of days."""
+    or a typed number of days. The ad account is the person's team's (teams, issue 10)."""
     await person.send("/link")
     await person.press(platform)
     if "All still true" in person.last.labels:  # confirmed in an earlier request
         await person.press("All still true")
     while "Before you start" in person.last.plain:
         await person.press("Yes")
-    await person.send("Acme Ads")
+    await person.send(ad_account)
     await person.send(business_id)
     await person.send(handle)
     for scope in scopes:
@@ -257,7 +258,8 @@ async def test_facebook_page_usernames_match_without_periods_or_case(
     await owen.send("/claim facebook acme")
     assert "at least 5 characters" in owen.last.plain
     # The owner asking for their own Page is told to add it to their own portfolio.
-    await meta_request(owen, "Facebook Page", "acme.shoes", ("☐ Ads",), "Until removed")
+    await meta_request(owen, "Facebook Page", "acme.shoes", ("☐ Ads",), "Until removed",
+                       ad_account="Owen Shoes Ads")
     assert "add it to your own business portfolio in Meta Business Suite" in owen.last.plain
 
 

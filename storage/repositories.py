@@ -791,6 +791,7 @@ _OUTBOX_COLUMNS = [OUTBOX.c.id, OUTBOX.c.chat_id, OUTBOX.c.kind, OUTBOX.c.reques
 LEASE = timedelta(seconds=60)
 
 
+_OUTBOX_INSERT = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
 _OUTBOX_SENT = OUTBOX.delete().where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -820,8 +821,7 @@ class Outbox:
                    "payload": n.data, "status": "pending", "attempts": 0, "next_at": now,
                    "created_at": now, "claimed_by": self.worker,
                    "claimed_until": now + LEASE} for n in notices]
-        result = await self._conn.execute(
-            insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True), values)
+        result = await self._conn.execute(_OUTBOX_INSERT, values)
         self.written += [OutboxRow(row_id, n.chat_id, n.kind, n.request_id, n.data, 0, now)
                          for (row_id,), n in zip(result.all(), notices, strict=True)]
 
@@ -883,6 +883,9 @@ _LIVE_QUESTION = select(LIVE_QUESTIONS.c.message_id).where(
     LIVE_QUESTIONS.c.chat_id == bindparam("chat_id"))
 
 
+_SET_LIVE_QUESTION: dict[str, Any] = {}  # per dialect: the upsert, built once
+
+
 class LiveQuestions:
     """Per chat, the message of the latest question asked (one question has live buttons)."""
 
@@ -898,9 +901,13 @@ class LiveQuestions:
             await self._conn.execute(
                 LIVE_QUESTIONS.delete().where(LIVE_QUESTIONS.c.chat_id == chat_id))
             return
-        await self._conn.execute(_upsert(self._conn, LIVE_QUESTIONS, ["chat_id"],
-                                         {"chat_id": chat_id, "message_id": message_id},
-                                         ["message_id"]))
+        stmt = _SET_LIVE_QUESTION.get(self._conn.dialect.name)
+        if stmt is None:
+            stmt = _SET_LIVE_QUESTION[self._conn.dialect.name] = _upsert(
+                self._conn, LIVE_QUESTIONS, ["chat_id"],
+                {"chat_id": bindparam("chat"), "message_id": bindparam("message")},
+                ["message_id"])
+        await self._conn.execute(stmt, {"chat": chat_id, "message": message_id})
 
 
 class Blocks:

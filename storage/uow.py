@@ -8,10 +8,12 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.db import create_engine, migrate
+from storage.db import create_engine, create_inline_engine, migrate
 from storage.repositories import (
     Audit,
     Blocks,
@@ -110,6 +112,34 @@ class DeferredWrites:
         return writes
 
 
+class InlineConnection:
+    """What repositories see of a SQLite unit of work's connection: the async interface they
+    use (`execute`, `dialect`), served by a synchronous Connection on the event loop's thread
+    (see `storage.db.create_inline_engine`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.dialect: Dialect = conn.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._conn.execute(statement, parameters)
+
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction()
+
+    async def get_raw_connection(self) -> Any:
+        return self._conn.connection
+
+    async def commit(self) -> None:
+        self._conn.commit()
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
+
+    async def close(self) -> None:
+        self._conn.close()
+
+
 class UnitOfWork:
     """A transaction with the repositories bound to it; `commit()` or it rolls back.
 
@@ -141,20 +171,32 @@ class UnitOfWork:
 
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
                  clock: Callable[[], datetime], worker: str = "main",
-                 deferred: DeferredWrites | None = None) -> None:
+                 deferred: DeferredWrites | None = None,
+                 inline: Engine | None = None) -> None:
         self._engine = engine
+        self._inline = inline
         self._deferred = deferred
         self._carried: list[Deferred] = []
         self._worker = worker
         self._lock: AbstractAsyncContextManager[object] = write_lock or nullcontext()
         self._clock = clock
-        self._conn: AsyncConnection | None = None
+        self._conn: AsyncConnection | InlineConnection | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         await self._lock.__aenter__()
+        conn: Any  # what the repositories are given: an AsyncConnection's interface
         try:
-            conn = await self._engine.connect()
-            await conn.begin()
+            if self._inline is not None:
+                sync = self._inline.connect()
+                try:
+                    sync.begin()
+                except BaseException:
+                    sync.close()
+                    raise
+                conn = InlineConnection(sync)
+            else:
+                conn = await self._engine.connect()
+                await conn.begin()
         except BaseException:
             await self._lock.__aexit__(None, None, None)
             raise
@@ -230,9 +272,11 @@ class Database:
         self.worker = worker  # this process's name among the workers sharing the database
         self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         self._deferred = DeferredWrites(self) if self._write_lock is not None else None
+        self._inline = create_inline_engine(url) if self._write_lock is not None else None
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker, self._deferred)
+        return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker, self._deferred,
+                          self._inline)
 
     @property
     def defers_writes(self) -> bool:
@@ -258,4 +302,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.flush_deferred()
+        if self._inline is not None:
+            self._inline.dispose()
         await self.engine.dispose()

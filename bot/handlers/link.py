@@ -29,6 +29,7 @@ from flows.platforms import (
     InvalidAnswer,
     InvalidHandle,
     UnsafeText,
+    account,
     looks_like_question,
 )
 from flows.teams import NotInTeam
@@ -274,14 +275,16 @@ async def _not_sent(update: Update, context: Context,
         return texts.not_in_team(refused.reason, refused.ad_account)
     if isinstance(refused, DuplicateRequest):
         request = refused.request
-        return texts.duplicate_request(request.handle, request.ad_account, request.created_at)
+        return texts.duplicate_request(account(request.platform, request.handle),
+                                       request.ad_account, request.created_at)
     if isinstance(refused, OverLimit):
         row = await usecases.conversation(context.uow, actor_of(update).id)
         handle = row.data.get("handle", "") if row else ""
-        return texts.over_limit(refused.reason, refused.until, refused.count, handle)
+        shown = account(row.data.get("platform", "tiktok"), handle) if row and handle else ""
+        return texts.over_limit(refused.reason, refused.until, refused.count, shown)
     row = await usecases.conversation(context.uow, actor_of(update).id)
     platform = row.data.get("platform", "tiktok") if row else "tiktok"
-    return guides.of_platform(platform).own_handle(str(refused.args[0]))
+    return guides.of_platform(platform).own_handle(account(platform, str(refused.args[0])))
 
 
 async def _is_question(context: Context, text: str) -> bool:

@@ -1,0 +1,66 @@
+"""The last gaps of issue 10 (platforms), each as a user would notice it, through a real
+Application on the Bot API double, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import BACKENDS, World
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def claims_of(world: World, user_id: int) -> list[tuple[str, str]]:
+    async with world.deps.db.unit_of_work() as uow:
+        return [(c.platform, c.handle) for c in await uow.claims.of_owner(user_id)]
+
+
+# --- 1. Every form of /claim ----------------------------------------------------------------------
+# (what the owner sends, a line of the reply, what is claimed: (platform, handle) or None)
+CLAIMS = [
+    ("/claim instagram", "/claim instagram @yourhandle", None),
+    ("/claim Instagram", "/claim instagram @yourhandle", None),
+    ("/claim facebook", "/claim facebook yourpage", None),
+    ("/claim tiktok", "with your TikTok username or profile link", None),
+    ("/claim", "/claim instagram @yourhandle", None),
+    ("/claim myspace @someone", "/claim facebook yourpage", None),
+    ("/claim instagram @one two", "/claim instagram @yourhandle", None),
+    ("/claim instagram bad!name", "this one has !", None),
+    ("/claim facebook abc", "/claim facebook yourpage", None),
+    ("/claim https://www.instagram.com/p/C1a2b3/", "/claim instagram @yourhandle", None),
+    ("/claim @instagram", "@instagram is now yours", ("tiktok", "instagram")),
+    ("/claim @tik.one", "@tik.one is now yours", ("tiktok", "tik.one")),
+    ("/claim tik.two", "@tik.two is now yours", ("tiktok", "tik.two")),
+    ("/claim tiktok @tik.three", "@tik.three is now yours", ("tiktok", "tik.three")),
+    ("/claim TikTok https://www.tiktok.com/@tik.four", "@tik.four is now yours",
+     ("tiktok", "tik.four")),
+    ("/claim https://www.tiktok.com/@tik.five?lang=en", "@tik.five is now yours",
+     ("tiktok", "tik.five")),
+    ("/claim instagram @insta.one", "@insta.one is now yours", ("instagram", "insta.one")),
+    ("/claim instagram insta.two", "@insta.two is now yours", ("instagram", "insta.two")),
+    ("/claim https://instagram.com/insta.three", "@insta.three is now yours",
+     ("instagram", "insta.three")),
+    ("/claim facebook acme.shoes", "acme.shoes is now yours", ("facebook", "acme.shoes")),
+    ("/claim facebook https://www.facebook.com/Acme.Boots", "Acme.Boots is now yours",
+     ("facebook", "Acme.Boots")),
+    ("/claim https://facebook.com/acme.hats/", "acme.hats is now yours", ("facebook", "acme.hats")),
+    ("/claim facebook 100064212345678", "Page ID 100064212345678 is now yours",
+     ("facebook", "100064212345678")),
+    ("/claim https://www.facebook.com/profile.php?id=100064212345679",
+     "Page ID 100064212345679 is now yours", ("facebook", "100064212345679")),
+]
+
+
+async def test_every_form_of_claim(world: World) -> None:
+    """A bare platform word gets that platform's usage and claims nothing (it used to claim the
+    TikTok account @instagram); an address names its own platform."""
+    for number, (command, said, claimed) in enumerate(CLAIMS):
+        person = world.person(5000 + number, f"Owner{number}")
+        await person.send(command)
+        reply = person.inbox[0].plain
+        assert reply.startswith(said) if claimed else said in reply, (command, reply)
+        assert len(person.inbox) == 1, command
+        assert await claims_of(world, person.user_id) == ([claimed] if claimed else []), command

@@ -1743,3 +1743,12 @@ def claim_usage(platform: str | None) -> str:
     if usage is None:
         return CLAIM_USAGE
     return f"{usage} Requests for that account will then come to you here."
+
+
+def pasted_code(code: str) -> str:
+    """A Spark code sent as plain text: what it is and how to use it."""
+    return (
+        "That looks like a TikTok Spark Ads authorization code. Nothing was done with it. To "
+        f"apply it to your ad account, send:\n<code>/apply {esc(code)}</code>\n"
+        "If you made it yourself, send it to the advertiser instead; your codes are in /codes."
+    )

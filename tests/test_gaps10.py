@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BACKENDS, World
+from bot.local_api import Person
+from tests.conftest import BACKENDS, World, pass_prerequisites
+from tests.test_spark import make_code
 
 
 @pytest.fixture(params=BACKENDS)
@@ -64,3 +66,37 @@ async def test_every_form_of_claim(world: World) -> None:
         assert reply.startswith(said) if claimed else said in reply, (command, reply)
         assert len(person.inbox) == 1, command
         assert await claims_of(world, person.user_id) == ([claimed] if claimed else []), command
+
+
+# --- 3. A Spark code pasted without /apply --------------------------------------------------------
+
+async def test_a_pasted_spark_code_says_how_to_apply_it_and_applies_nothing(
+        world: World, ada: Person, owen: Person) -> None:
+    code = await make_code(owen)
+    await ada.send(code)
+    said = ada.last
+    assert "looks like a TikTok Spark Ads authorization code" in said.plain
+    assert f"<code>/apply {code}</code>" in said.text  # tap to copy
+    await ada.send(code.removeprefix("#"))  # the "#" left behind when copying
+    assert f"/apply {code}" in ada.last.plain
+    async with world.deps.db.unit_of_work() as uow:
+        row = await uow.spark_codes.by_code(code)
+    assert row is not None and row.applied_by is None  # nothing applied
+    assert not any("Authorization applied" in m.plain for m in ada.inbox)
+    assert not any("applied" in m.plain for m in owen.inbox[-1:])
+
+    # Text that is not a whole code (one character short) is not taken for one.
+    await ada.send(code[:-2] + "=")
+    assert "Spark Ads authorization code" not in ada.last.plain
+
+    # In the middle of a request, the question is asked again and the answer still awaited.
+    await pass_prerequisites(ada)
+    asked = ada.last.plain
+    await ada.send(code)
+    assert "looks like a TikTok Spark Ads authorization code" in ada.inbox[-2].plain
+    assert ada.last.plain == asked
+    await ada.send("Acme Ads")
+    assert "Which TikTok account should be linked?" in ada.last.plain
+
+    await ada.send(f"/apply {code}")
+    assert "Authorization applied" in ada.last.plain

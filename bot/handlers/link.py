@@ -9,7 +9,7 @@ from telegram import Update
 
 from bot import guides, render, texts
 from bot.context import Context, note_states, traced
-from bot.handlers import faq, requests
+from bot.handlers import faq, requests, spark
 from bot.handlers.messaging import answer, ask, pressed_label, redraw, reply, settle
 from bot.handlers.requests import actor_of
 from bot.keyboards import parse_flow
@@ -226,6 +226,10 @@ async def on_text(update: Update, context: Context) -> None:
     text, user_id = message.text, actor_of(update).id
     row = await usecases.conversation(context.uow, user_id)
     position = position_of(row) if row is not None else None
+    if await spark.pasted_code(update, text):  # Spark code without /apply (issue 10, gaps)
+        if position is not None:
+            await ask(update, render.question(position, row.version if row else 0))
+        return
     if row is not None and position is not None:
         note_states(row.state, row.state)
         typed = None if position.expects_text else typed_answer(position, text)

@@ -29,8 +29,10 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
     data, state = position.data, position.state
     text: str
     if state == S.PREREQUISITE_RECAP:
+        known = teams.ROLE_PREREQUISITES if teams.role_note(position) else frozenset()
         checks = [texts.PREREQUISITES[data["platform"]][p][3]
-                  for p in get_platform(data["platform"]).prerequisites]
+                  for p in get_platform(data["platform"]).prerequisites
+                  if p not in known]  # teams (issue 10): a role known is said, not asked
         text = texts.prerequisite_recap(data["platform"], checks)
     elif state == S.PLATFORM:
         text = texts.PLATFORM_QUESTION

@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from flows import link_flow
 from flows.link_flow import FlowError, Position, S
-from flows.platforms import normalise_ad_account_name
+from flows.platforms import get_platform, normalise_ad_account_name
 from flows.ports import UnitOfWork
 from flows.records import (
     AdAccountRow,
@@ -151,6 +151,15 @@ async def guide(uow: UnitOfWork, before: ConversationRow, new: Position) -> Posi
         new = link_flow.fire(new, "answer_yes")
         new = Position(new.state, {**new.data, "role_known": {
             "at": len(new.data["history"]), "accounts": [list(r) for r in roles]}})
+    # (issue 10, gaps) The recap of confirmed checks says the role is known instead of
+    # listing it among the things to confirm again.
+    if new.state == S.PREREQUISITE_RECAP and ROLE_PREREQUISITES & set(
+            get_platform(new.data["platform"]).prerequisites):
+        roles = await requesting_roles(uow, user_id) if roles is None else roles
+        if roles:
+            new = Position(new.state, {**new.data, "role_known": {
+                "at": len(new.data.get("history", [])),
+                "accounts": [list(r) for r in roles]}})
     return new
 
 

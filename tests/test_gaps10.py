@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.local_api import Person
-from tests.conftest import BACKENDS, World, pass_prerequisites
+from tests.conftest import BACKENDS, World, pass_prerequisites, send_request
 from tests.test_spark import make_code
 
 
@@ -100,3 +100,34 @@ async def test_a_pasted_spark_code_says_how_to_apply_it_and_applies_nothing(
 
     await ada.send(f"/apply {code}")
     assert "Authorization applied" in ada.last.plain
+
+
+# --- 4. Teams: the recap of confirmed checks, and the first request's admin ----------------------
+
+ROLE_CHECK = "Admin or Operator access on that ad account"
+
+
+async def test_the_recap_says_the_role_is_known_instead_of_asking_it_again(
+        world: World, ada: Person, eve: Person) -> None:
+    # Eve confirmed the checks but has no team: the recap still lists the role.
+    await pass_prerequisites(eve)
+    await eve.send("/cancel")
+    await eve.send("/link")
+    await eve.press("TikTok")
+    assert "Is all of this still true?" in eve.last.plain
+    assert ROLE_CHECK in eve.last.plain
+
+    # Ada's first request made her the admin of Acme Ads: the recap says so, and asks the rest.
+    await send_request(ada)
+    await ada.send("/link")
+    await ada.press("TikTok")
+    recap = ada.last.plain
+    assert "Ad account role: you are an admin of Acme Ads in Linkpilot, so I won't ask" in recap
+    assert ROLE_CHECK not in recap
+    assert "a TikTok For Business login with an Ads Manager ad account" in recap
+    assert "the TikTok account to link is a Business account" in recap
+    # Reviewing asks the other checks only.
+    await ada.press("Review")
+    await ada.press("Yes")
+    assert "Ad account role: you are an admin of Acme Ads" in ada.last.plain
+    assert "Business account" in ada.last.plain

@@ -177,9 +177,11 @@ async def request_made(uow: UnitOfWork, request: RequestRow, now: datetime) -> N
     its admin) when the ad account had nobody yet."""
     account = await uow.teams.create(request.ad_account, name_key(request.ad_account), now)
     await uow.teams.attach_request(request.id, account.id)
-    if not await uow.teams.members(account.id):
+    # Two first requests at once may both find nobody; only the one whose conditional update
+    # of the account's version wins becomes its admin (the other's matches no row).
+    if not await uow.teams.members(account.id) \
+            and await uow.teams.touch(account.id, account.version):
         await uow.teams.add_member(account.id, request.requester_id, TeamRole.ADMIN, now)
-        await uow.teams.touch(account.id, account.version)
 
 
 async def check_request_action(uow: UnitOfWork, user_id: int, key: str) -> None:
@@ -274,8 +276,12 @@ async def new_ad_account(uow: UnitOfWork, user_id: int, raw_name: str,
         if members:
             raise TeamRefused("exists", account.name)
     account = account or await uow.teams.create(name, name_key(name), now)
+    # Someone may have made it a moment ago (then `create` returned theirs), or be making it
+    # now: the conditional update of its version lets one of them found the team.
+    if await uow.teams.members(account.id) \
+            or not await uow.teams.touch(account.id, account.version):
+        raise TeamRefused("exists", account.name)
     await uow.teams.add_member(account.id, user_id, TeamRole.ADMIN, now)
-    await uow.teams.touch(account.id, account.version)
     return account
 
 

@@ -3,9 +3,17 @@ Application on the Bot API double, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 
 from bot.local_api import Person
+from flows import teams
+from flows.records import RequestRow
+from storage.uow import Database, UnitOfWork
 from tests.conftest import BACKENDS, World, pass_prerequisites, send_request
 from tests.test_spark import make_code
 
@@ -131,3 +139,141 @@ async def test_the_recap_says_the_role_is_known_instead_of_asking_it_again(
     await ada.press("Yes")
     assert "Ad account role: you are an admin of Acme Ads" in ada.last.plain
     assert "Business account" in ada.last.plain
+
+
+# Two first requests for one ad account at the same moment, each in its own process (its own
+# `Database`, so its own connection): the database serialises them, and only one becomes admin.
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+ADA, OWEN, EVE = 1001, 2002, 3003
+
+
+async def _at_once(url: str, attempts: list[Callable[[UnitOfWork], Awaitable[None]]], *,
+                   meet_after: str = "") -> list[BaseException | None]:
+    """Run each attempt in a unit of work of its own process, released together.
+
+    With `meet_after` (a method of the teams repository; PostgreSQL only, as SQLite's writers
+    queue from BEGIN), every attempt has made its first read with that method before any of
+    them goes on: the interleaving a check-then-insert loses. The real repository answers;
+    each attempt only waits for the others after its first such read."""
+    started = asyncio.Barrier(len(attempts))
+    have_read = asyncio.Barrier(len(attempts))
+    processes = [Database(url) for _ in attempts]
+
+    async def one(attempt: Callable[[UnitOfWork], Awaitable[None]], process: Database) -> None:
+        await started.wait()
+        async with process.unit_of_work() as uow:
+            if meet_after:
+                read = getattr(uow.teams, meet_after)
+                waited = False
+
+                async def read_then_meet(*args: Any) -> Any:
+                    nonlocal waited
+                    found = await read(*args)
+                    if not waited:
+                        waited = True
+                        await have_read.wait()
+                    return found
+
+                setattr(uow.teams, meet_after, read_then_meet)
+            await attempt(uow)
+            await uow.commit()
+
+    try:
+        return list(await asyncio.gather(*(one(a, p) for a, p in zip(attempts, processes,
+                                                                     strict=True)),
+                                         return_exceptions=True))
+    finally:
+        for process in processes:
+            await process.dispose()
+
+
+async def _requests(db: Database, *requesters: int) -> list[RequestRow]:
+    """One committed TikTok request for Acme Ads from each requester."""
+    made = []
+    async with db.unit_of_work() as uow:
+        for user_id in (ADA, OWEN, EVE):
+            await uow.users.seen(user_id, f"User{user_id}", None, NOW)
+        for number, user_id in enumerate(requesters):
+            made.append(await uow.requests.create(
+                key=f"k{user_id}-{number}", requester_id=user_id, platform="tiktok",
+                handle=f"brand{number}", handle_key=f"brand{number}", ad_account="Acme Ads",
+                scopes=["existing_posts"], visibility=None, owner_id=None, now=NOW,
+                expires_at=NOW + timedelta(days=7)))
+        await uow.commit()
+    return made
+
+
+async def _team(db: Database) -> list[tuple[int, str]]:
+    async with db.unit_of_work() as uow:
+        account = await uow.teams.find(teams.name_key("Acme Ads"))
+        assert account is not None
+        return [(m.user_id, m.role) for m in await uow.teams.members(account.id)]
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize("empty_team", [False, True], ids=["new", "left_empty"])
+async def test_two_first_requests_at_once_make_one_admin(db: Database, empty_team: bool) -> None:
+    """A new ad account, or one whose only member left with /deleteme: of two first requests
+    sent at once, one makes its sender admin and the other leaves its sender out of the team."""
+    if empty_team:
+        (eves,) = await _requests(db, EVE)
+        async with db.unit_of_work() as uow:
+            await teams.request_made(uow, eves, NOW)
+            await teams.forget_person(uow, EVE)
+            await uow.commit()
+        assert await _team(db) == []
+    adas, owens = await _requests(db, ADA, OWEN)
+
+    def first(request: RequestRow) -> Callable[[UnitOfWork], Awaitable[None]]:
+        async def go(uow: UnitOfWork) -> None:
+            await teams.request_made(uow, request, NOW)
+        return go
+
+    # On a team left empty, both can read "no members" before either writes (PostgreSQL);
+    # a new ad account's row is inserted by one while the other's insert waits for it.
+    pg = db.engine.dialect.name == "postgresql"
+    assert await _at_once(db.url, [first(adas), first(owens)],
+                          meet_after="members" if empty_team and pg else "") == [None, None]
+    members = await _team(db)
+    assert len(members) == 1 and members[0][1] == "admin", members
+    assert members[0][0] in (ADA, OWEN)
+
+
+@pytest.mark.parametrize("empty_team", [False, True], ids=["new", "left_empty"])
+async def test_two_new_teams_of_one_name_at_once_make_one_admin(db: Database,
+                                                                empty_team: bool) -> None:
+    """/team new with one name from two people at once: one founds the team, the other is told
+    it exists."""
+    if empty_team:
+        (eves,) = await _requests(db, EVE)
+        async with db.unit_of_work() as uow:
+            await teams.request_made(uow, eves, NOW)
+            await teams.forget_person(uow, EVE)
+            await uow.commit()
+    else:
+        await _requests(db)
+
+    def found(user_id: int) -> Callable[[UnitOfWork], Awaitable[None]]:
+        async def go(uow: UnitOfWork) -> None:
+            await teams.new_ad_account(uow, user_id, "Acme Ads", NOW)
+        return go
+
+    # Both look the name up (PostgreSQL), then: a new one is inserted by one while the other's
+    # insert waits for it; on a team left empty, both read "no members" before either writes.
+    pg = db.engine.dialect.name == "postgresql"
+    results = await _at_once(db.url, [found(ADA), found(OWEN)],
+                             meet_after=("members" if empty_team else "find") if pg else "")
+    assert sorted(type(r).__name__ for r in results) == ["NoneType", "TeamRefused"]
+    refused = next(r for r in results if r is not None)
+    assert isinstance(refused, teams.TeamRefused) and refused.reason == "exists"
+    members = await _team(db)
+    assert len(members) == 1 and members[0][1] == "admin", members

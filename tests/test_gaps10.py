@@ -277,3 +277,18 @@ async def test_two_new_teams_of_one_name_at_once_make_one_admin(db: Database,
     assert isinstance(refused, teams.TeamRefused) and refused.reason == "exists"
     members = await _team(db)
     assert len(members) == 1 and members[0][1] == "admin", members
+
+
+# --- 5. A Page by username and by ID: two accounts, each shown as typed --------------------------
+
+async def test_a_page_by_username_and_by_id_are_two_accounts_shown_as_typed(
+        world: World, ada: Person, owen: Person) -> None:
+    await owen.send("/claim facebook Acme.Shoes")
+    await owen.send("/claim https://www.facebook.com/profile.php?id=100064212345678")
+    await owen.send("/owned")
+    owned = owen.last.plain
+    assert "Acme.Shoes (Facebook Page)" in owned
+    assert "Page ID 100064212345678 (Facebook Page)" in owned
+    assert "@Acme.Shoes" not in owned and "@100064212345678" not in owned
+    assert sorted(await claims_of(world, owen.user_id)) == [("facebook", "100064212345678"),
+                                                            ("facebook", "Acme.Shoes")]

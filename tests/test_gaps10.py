@@ -292,3 +292,14 @@ async def test_a_page_by_username_and_by_id_are_two_accounts_shown_as_typed(
     assert "@Acme.Shoes" not in owned and "@100064212345678" not in owned
     assert sorted(await claims_of(world, owen.user_id)) == [("facebook", "100064212345678"),
                                                             ("facebook", "Acme.Shoes")]
+
+
+async def test_verify_with_a_bare_platform_word_names_no_account(world: World,
+                                                                 owen: Person) -> None:
+    """`/verify instagram` is about Owen's Instagram claims, not a TikTok account @instagram."""
+    await owen.send("/claim @owen.makes")
+    await owen.send("/verify instagram")  # no Instagram claim: how to use /verify
+    assert "Send /verify @yourhandle" in owen.last.plain
+    await owen.send("/claim instagram owen.makes")
+    await owen.send("/verify instagram")  # the one Instagram claim (logins are off here)
+    assert "not set up on this bot" in owen.last.plain

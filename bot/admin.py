@@ -8,7 +8,7 @@ from datetime import datetime
 from bot import texts
 from flows import operator
 from flows.operator import Outcome, Usage
-from flows.platforms import PLATFORMS
+from flows.platforms import PLATFORMS, account
 from flows.records import Notice
 from storage.uow import UnitOfWork
 
@@ -23,7 +23,8 @@ async def run_admin(uow: UnitOfWork, who: str, args: list[str], now: datetime, *
     outcome = await operator.run(uow, who, command, now, protected=protected)
     if command.action == "release" and outcome.claim is not None:
         uow.outbox.add(Notice("message", outcome.claim.owner_id, data={
-            "text": f"An operator released your claim on @{texts.esc(outcome.claim.handle)}; "
+            "text": f"An operator released your claim on "
+                    f"{texts.esc(account(outcome.claim.platform, outcome.claim.handle))}; "
                     "its requests no longer come to you here.", "markup": None}))
     return report(outcome)
 
@@ -35,7 +36,7 @@ def _when(at: datetime) -> str:
 def report(outcome: Outcome) -> str:
     """What an operator command found or did, in plain lines."""
     c = outcome.command
-    handle = f"{c.platform} @{c.handle}"
+    handle = f"{c.platform} {account(c.platform, c.handle)}"
     if c.action == "claim":
         claim = outcome.claim
         lines = [f"{handle}: " + (f"claimed by user {claim.owner_id}, {claim.strength}"
@@ -54,7 +55,8 @@ def report(outcome: Outcome) -> str:
         request = outcome.request
         if request is None:
             return f"no request {c.request!r}"
-        lines = [f"request {request.key} (#{request.id}): {request.platform} @{request.handle}, "
+        lines = [f"request {request.key} (#{request.id}): {request.platform} "
+                 f"{account(request.platform, request.handle)}, "
                  f"ad account {request.ad_account}, requester {request.requester_id}, "
                  f"owner {request.owner_id}, now {request.status}"]
         lines += [f"  {_when(e.at)}  {e.event:<8} {e.from_status or '-'} -> {e.to_status}"

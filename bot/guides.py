@@ -12,8 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import texts
-from flows.platforms import get_platform
+from flows.platforms import account, get_platform
 from flows.records import RequestRow
+
+
+def _shown(request: RequestRow) -> str:
+    """The request's account as its platform writes it (texts take it so)."""
+    return account(request.platform, request.handle)
+
 
 # Texts about a request for its advertiser: (request) -> text.
 ForAdvertiser = Callable[[RequestRow], str]
@@ -40,18 +46,18 @@ class Guide:
 
 
 TIKTOK = Guide(
-    approved_for_advertiser=lambda r: texts.approved_for_advertiser(r.handle, r.ad_account),
-    approved_for_owner=lambda r, who: texts.approved_for_owner(who, r.handle),
-    revoked_for_advertiser=lambda r: texts.revoked_for_advertiser(r.handle, r.ad_account),
-    revoked_for_owner=lambda r, who: texts.revoked_for_owner(who, r.handle),
-    unlinked_for_advertiser=lambda r: texts.unlinked_for_advertiser(r.handle),
-    unlinked_for_owner=lambda r, who: texts.unlinked_for_owner(who, r.handle),
-    access_ended_for_advertiser=lambda r: texts.access_ended_for_advertiser(r.handle,
+    approved_for_advertiser=lambda r: texts.approved_for_advertiser(_shown(r), r.ad_account),
+    approved_for_owner=lambda r, who: texts.approved_for_owner(who, _shown(r)),
+    revoked_for_advertiser=lambda r: texts.revoked_for_advertiser(_shown(r), r.ad_account),
+    revoked_for_owner=lambda r, who: texts.revoked_for_owner(who, _shown(r)),
+    unlinked_for_advertiser=lambda r: texts.unlinked_for_advertiser(_shown(r)),
+    unlinked_for_owner=lambda r, who: texts.unlinked_for_owner(who, _shown(r)),
+    access_ended_for_advertiser=lambda r: texts.access_ended_for_advertiser(_shown(r),
                                                                             r.access_days),
-    access_ended_for_owner=lambda r, who: texts.expired_for_owner(who, r.handle),
-    allowing=lambda r: texts.allowing(r.handle, r.scopes, r.visibility),
-    confirm_unlink=lambda r: texts.confirm_unlink(r.handle, r.ad_account),
-    confirm_revoke=lambda r, who: texts.confirm_revoke(r.handle, who, r.ad_account),
+    access_ended_for_owner=lambda r, who: texts.expired_for_owner(who, _shown(r)),
+    allowing=lambda r: texts.allowing(_shown(r), r.scopes, r.visibility),
+    confirm_unlink=lambda r: texts.confirm_unlink(_shown(r), r.ad_account),
+    confirm_revoke=lambda r, who: texts.confirm_revoke(_shown(r), who, r.ad_account),
     own_handle=texts.own_handle,
 )
 
@@ -60,19 +66,19 @@ META = Guide(
         r.platform, r.handle, r.ad_account, r.business_id or "?", r.scopes, r.access_days),
     approved_for_owner=lambda r, who: texts.meta_approved_for_owner(
         who, r.platform, r.handle, r.business_id or "?", r.scopes, r.access_days),
-    revoked_for_advertiser=lambda r: texts.meta_revoked_for_advertiser(r.handle, r.ad_account),
-    revoked_for_owner=lambda r, who: texts.meta_revoked_for_owner(who, r.handle,
+    revoked_for_advertiser=lambda r: texts.meta_revoked_for_advertiser(_shown(r), r.ad_account),
+    revoked_for_owner=lambda r, who: texts.meta_revoked_for_owner(who, _shown(r),
                                                                   r.business_id),
-    unlinked_for_advertiser=lambda r: texts.meta_unlinked_for_advertiser(r.handle),
-    unlinked_for_owner=lambda r, who: texts.meta_unlinked_for_owner(who, r.handle,
+    unlinked_for_advertiser=lambda r: texts.meta_unlinked_for_advertiser(_shown(r)),
+    unlinked_for_owner=lambda r, who: texts.meta_unlinked_for_owner(who, _shown(r),
                                                                     r.business_id),
-    access_ended_for_advertiser=lambda r: texts.access_ended_for_advertiser(r.handle,
+    access_ended_for_advertiser=lambda r: texts.access_ended_for_advertiser(_shown(r),
                                                                             r.access_days),
     access_ended_for_owner=lambda r, who: texts.access_ended_for_owner(
-        who, r.handle, r.access_days, r.business_id),
-    allowing=lambda r: texts.meta_allowing(r.handle, r.scopes, r.access_days),
-    confirm_unlink=lambda r: texts.meta_confirm_unlink(r.handle, r.ad_account),
-    confirm_revoke=lambda r, who: texts.meta_confirm_revoke(r.handle, who, r.ad_account),
+        who, _shown(r), r.access_days, r.business_id),
+    allowing=lambda r: texts.meta_allowing(_shown(r), r.scopes, r.access_days),
+    confirm_unlink=lambda r: texts.meta_confirm_unlink(_shown(r), r.ad_account),
+    confirm_revoke=lambda r, who: texts.meta_confirm_revoke(_shown(r), who, r.ad_account),
     own_handle=texts.meta_own_handle,
 )
 

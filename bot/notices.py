@@ -7,6 +7,7 @@ from typing import Any
 
 from bot import guides, keyboards, qr, render, texts, trust_notices
 from bot.render import Reply
+from flows.platforms import account
 from flows.records import RequestRow, SparkCodeRow, UserRow
 from flows.request_flow import Status
 from flows.usecases import REASON_WINDOW
@@ -27,7 +28,7 @@ def render_notice(kind: str, request: RequestRow, requester: UserRow | None,
                   ) -> Reply | None:
     """The message for one notice, or None when there is nothing to say any more (a card for a
     request that was decided before the card could go out)."""
-    who, handle = render.person(requester), request.handle
+    who, handle = render.person(requester), account(request.platform, request.handle)
     pending = request.status == Status.PENDING and now < request.expires_at
     if kind == "owner_card":
         return Reply(render.owner_card(request, requester),

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardMarkup
 from bot import keyboards, texts
 from flows import teams
 from flows.link_flow import Position, S
-from flows.platforms import get_platform
+from flows.platforms import account, get_platform
 from storage.repositories import ClaimRow, RequestRow, UserRow
 
 
@@ -29,8 +29,10 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
     data, state = position.data, position.state
     text: str
     if state == S.PREREQUISITE_RECAP:
+        known = teams.ROLE_PREREQUISITES if teams.role_note(position) else frozenset()
         checks = [texts.PREREQUISITES[data["platform"]][p][3]
-                  for p in get_platform(data["platform"]).prerequisites]
+                  for p in get_platform(data["platform"]).prerequisites
+                  if p not in known]  # teams (issue 10): a role known is said, not asked
         text = texts.prerequisite_recap(data["platform"], checks)
     elif state == S.PLATFORM:
         text = texts.PLATFORM_QUESTION
@@ -46,7 +48,7 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
     elif state == S.AD_ACCOUNT:
         text = texts.AD_ACCOUNT_QUESTION + _now(data, "ad_account")
     elif state == S.HANDLE:
-        text = texts.handle_question(data["platform"]) + _now(data, "handle", "@")
+        text = texts.handle_question(data["platform"]) + _now_account(data)
     elif state == S.PERMISSIONS:
         text = texts.PERMISSIONS_QUESTIONS.get(data["platform"], texts.PERMISSIONS_QUESTION)
     elif state == S.BUSINESS_ID:
@@ -67,6 +69,13 @@ def question(position: Position, version: int, *, explained: bool = False) -> Re
     head = texts.step_head(STEP_NUMBERS[S(state)], TOTAL_STEPS, texts.STEP_TITLES[state])
     head = texts.role_known(teams.role_note(position)) + head  # teams (issue 10)
     return Reply(head + text, keyboards.flow_keyboard(position, version, explained=explained))
+
+
+def _now_account(data: dict[str, str]) -> str:
+    """While editing the account, show the one being replaced as its platform writes it."""
+    if not (data.get("editing") and data.get("handle")):
+        return ""
+    return texts.current_value(account(data["platform"], data["handle"]))
 
 
 def _now(data: dict[str, object], field: str, prefix: str = "") -> str:
@@ -98,7 +107,7 @@ def status(position: Position | None, pending: int, authorized: int) -> str:
         if data.get("ad_account"):
             lines.append(texts.status_value("ad_account", data["ad_account"]))
         if data.get("handle"):
-            lines.append(texts.status_value("handle", f"@{data['handle']}"))
+            lines.append(texts.status_value("handle", account(data["platform"], data["handle"])))
         if data.get("business_id"):
             lines.append(texts.status_value("business_id", data["business_id"]))
     lines.append(texts.requests_line(pending, authorized))
@@ -136,29 +145,31 @@ def accounts(requests: list[RequestRow], read_only: frozenset[str] = frozenset()
     lines = [texts.ACCOUNTS_TITLE] if requests else []
     rows = []
     for r in requests:
+        shown = account(r.platform, r.handle)
         lines.append(texts.request_line(r.handle, r.ad_account, r.status, r.platform)
                      + (texts.access_until(r.access_ends_at) if r.status == "authorized" else ""))
         if r.key in read_only:
             lines.append(texts.READ_ONLY_NOTE)
         elif r.status == "pending":
-            rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c",
+            rows.append([keyboards.request_action(texts.CANCEL_REQUEST, shown, r.key, "c",
                                                   r.ad_account),
-                         keyboards.request_action(texts.APPROVAL_LINK, r.handle, r.key, "l"),
-                         keyboards.request_action(texts.QR_CODE, r.handle, r.key, "q")])
+                         keyboards.request_action(texts.APPROVAL_LINK, shown, r.key, "l"),
+                         keyboards.request_action(texts.QR_CODE, shown, r.key, "q")])
         elif r.status == "authorized":
-            rows.append([keyboards.request_action(texts.UNLINK, r.handle, r.key, "u",
+            rows.append([keyboards.request_action(texts.UNLINK, shown, r.key, "u",
                                                   r.ad_account)])
     if team:  # teams (issue 10)
         lines += ["", texts.TEAM_REQUESTS_TITLE] if lines else [texts.TEAM_REQUESTS_TITLE]
     for r, u, may_act in team:
+        shown = account(r.platform, r.handle)
         lines.append(texts.team_request_line(r.handle, r.ad_account, r.status, r.platform,
                                              person(u)))
         whose = f"{r.ad_account}, {u.first_name if u and not u.deleted else '?'}"
         if may_act and r.status == "pending":
-            rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c",
+            rows.append([keyboards.request_action(texts.CANCEL_REQUEST, shown, r.key, "c",
                                                   whose)])
         elif may_act and r.status == "authorized":
-            rows.append([keyboards.request_action(texts.UNLINK, r.handle, r.key, "u", whose)])
+            rows.append([keyboards.request_action(texts.UNLINK, shown, r.key, "u", whose)])
     return Reply("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
 
 
@@ -184,11 +195,11 @@ def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]
         for r, u in mine:
             lines.append(texts.grant_line(person(u), r.ad_account)
                          + texts.access_until(r.access_ends_at))
-            label = f"{handle} ({person(u)}, {r.ad_account})"[:48]
+            label = f"{account(platform, handle)} ({person(u)}, {r.ad_account})"[:48]
             rows.append([keyboards.request_action(texts.REVOKE, label, r.key, "v")])
         for r, u in waiting:
             # Decidable from here too: a card that never arrived is no dead end.
-            lines.append(texts.pending_line(person(u), handle))
+            lines.append(texts.pending_line(person(u), account(platform, handle)))
             who = person(u)[:24]
             rows.append([keyboards.Button(f"{texts.APPROVE} {who}", callback_data=f"r:{r.key}:a"),
                          keyboards.Button(texts.REJECT, callback_data=f"r:{r.key}:r")])

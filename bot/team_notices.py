@@ -11,7 +11,7 @@ from datetime import datetime
 
 from bot import render, texts
 from bot.render import Reply
-from flows import teams
+from flows import platforms, teams
 from storage.repositories import OutboxRow
 from storage.uow import Database
 
@@ -39,7 +39,8 @@ async def render_notice(db: Database, row: OutboxRow, now: datetime,
                 return None
             by = await uow.users.get(int(data["by"]))
             return Reply(texts.team_decided_for_requester(
-                render.person(by), data["event"], request.handle, request.ad_account))
+                render.person(by), data["event"],
+                platforms.account(request.platform, request.handle), request.ad_account))
         account = await uow.teams.get(int(data["ad_account_id"]))
         if account is None:
             return None

@@ -9,6 +9,8 @@ import unicodedata
 from datetime import datetime
 from html import escape
 
+from flows.platforms import account
+
 PARSE_MODE = "HTML"
 
 
@@ -203,7 +205,7 @@ def summary(platform: str, ad_account: str, handle: str, scopes: list[str],
         "<b>Please check your request</b>",
         f"Platform: {PLATFORM_NAMES[platform]}",
         f"Ad account: {esc(ad_account)}",
-        f"Account to link: @{esc(handle)}",
+        f"Account to link: {esc(account(platform, handle))}",
         "Permissions: " + ", ".join(SCOPE_NAMES[s] for s in scopes),
     ]
     if visibility:
@@ -328,16 +330,16 @@ def requests_line(pending: int, authorized: int) -> str:
 # --- requests: advertiser side ------------------------------------------------------------------
 def sent_to_owner(handle: str, expires: datetime) -> str:
     return (
-        f"✉️ Request sent to the owner of @{esc(handle)}. I'll tell you as soon as they decide.\n"
+        f"✉️ Request sent to the owner of {esc(handle)}. I'll tell you as soon as they decide.\n"
         f"It expires on {when(expires)} if they don't answer. /accounts shows its status."
     )
 
 
 LINK_WHY = {
-    "unclaimed": "The owner of @{handle} hasn't connected with me yet, so I can't message them.",
-    "unreachable": "I couldn't deliver your request to the owner of @{handle} in Telegram "
+    "unclaimed": "The owner of {handle} hasn't connected with me yet, so I can't message them.",
+    "unreachable": "I couldn't deliver your request to the owner of {handle} in Telegram "
                    "(they may have blocked me or deleted the chat).",
-    "again": "Here is a new approval link for @{handle}; any earlier link no longer works.",
+    "again": "Here is a new approval link for {handle}; any earlier link no longer works.",
 }
 
 
@@ -353,7 +355,7 @@ def forward_link(handle: str, link: str, expires: datetime, why: str = "unclaime
 def approval_qr(handle: str, link: str, expires: datetime) -> str:
     """The caption of an approval link sent as a QR code (at most 1,024 characters)."""
     return (
-        f"📷 A new <b>one-time approval link</b> for @{esc(handle)} as a QR code. The owner "
+        f"📷 A new <b>one-time approval link</b> for {esc(handle)} as a QR code. The owner "
         "scans it with their phone's camera, or you forward them this photo; any earlier link "
         "or QR code no longer works.\n"
         f"It works for one decision and expires on {when(expires)}. The link in it:\n"
@@ -385,7 +387,7 @@ OWNER_SCAN_STEPS = (
 
 def approved_for_advertiser(handle: str, ad_account: str) -> str:
     return (
-        f"✅ <b>Authorized in Linkpilot</b>: the owner of @{esc(handle)} agreed to your request "
+        f"✅ <b>Authorized in Linkpilot</b>: the owner of {esc(handle)} agreed to your request "
         f"for the ad account {esc(ad_account)}.\n\nLinkpilot records consent; it changes "
         f"nothing in TikTok. To get access there:\n{TIKTOK_LINK_STEPS}\n\n"
         "You can unlink it here any time from /accounts."
@@ -394,7 +396,7 @@ def approved_for_advertiser(handle: str, ad_account: str) -> str:
 
 def approved_for_owner(requester: str, handle: str) -> str:
     return (
-        f"Recorded in Linkpilot: you approved {esc(requester)}'s request to use @{esc(handle)} "
+        f"Recorded in Linkpilot: you approved {esc(requester)}'s request to use {esc(handle)} "
         "for ads. Nothing has changed in TikTok yet: they will send you a QR code from TikTok "
         f"Business Center; when it comes, {OWNER_SCAN_STEPS}. Withdraw your approval here any "
         "time with /owned."
@@ -403,24 +405,24 @@ def approved_for_owner(requester: str, handle: str) -> str:
 
 def rejected_for_advertiser(handle: str) -> str:
     return (
-        f"❌ The owner of @{esc(handle)} rejected your request. Check that the username is "
+        f"❌ The owner of {esc(handle)} rejected your request. Check that the username is "
         "right and talk to the owner, then send a new one with /link."
     )
 
 
 def reason_for_advertiser(handle: str, reason: str) -> str:
-    return f"The owner of @{esc(handle)} said why: «{esc(reason)}»"
+    return f"The owner of {esc(handle)} said why: «{esc(reason)}»"
 
 
 def expired_for_advertiser(handle: str) -> str:
     return (
-        f"⌛ Your request for @{esc(handle)} expired without an answer. Send a new one with "
+        f"⌛ Your request for {esc(handle)} expired without an answer. Send a new one with "
         "/link, and let the owner know it's coming."
     )
 
 
 def expired_for_owner(requester: str, handle: str) -> str:
-    return f"⌛ The request from {esc(requester)} for @{esc(handle)} expired without an answer."
+    return f"⌛ The request from {esc(requester)} for {esc(handle)} expired without an answer."
 
 
 def reminder_for_owner(card_text: str) -> str:
@@ -429,14 +431,14 @@ def reminder_for_owner(card_text: str) -> str:
 
 def reminder_for_advertiser(handle: str, expires: datetime) -> str:
     return (
-        f"⏰ Your request for @{esc(handle)} is still waiting: the approval link hasn't been used. "
+        f"⏰ Your request for {esc(handle)} is still waiting: the approval link hasn't been used. "
         f"It expires on {when(expires)}. /accounts can give you a fresh link to forward."
     )
 
 
 def revoked_for_advertiser(handle: str, ad_account: str) -> str:
     return (
-        f"The owner of @{esc(handle)} withdrew their approval in Linkpilot (ad account "
+        f"The owner of {esc(handle)} withdrew their approval in Linkpilot (ad account "
         f"{esc(ad_account)}). If you linked the account in TikTok, remove it there: "
         f"{TIKTOK_REMOVE_STEPS}"
     )
@@ -444,7 +446,7 @@ def revoked_for_advertiser(handle: str, ad_account: str) -> str:
 
 def revoked_for_owner(requester: str, handle: str) -> str:
     return (
-        f"Recorded in Linkpilot: your approval for {esc(requester)} to use @{esc(handle)} is "
+        f"Recorded in Linkpilot: your approval for {esc(requester)} to use {esc(handle)} is "
         "withdrawn, and they have been told to remove the account from their Business Center. "
         "TikTok documents no way to remove it from the owner's side when you approved by QR "
         "code; if you have a Business Center of your own: Accounts → TikTok accounts → View → "
@@ -454,26 +456,26 @@ def revoked_for_owner(requester: str, handle: str) -> str:
 
 def unlinked_for_advertiser(handle: str) -> str:
     return (
-        f"Unlinked in Linkpilot: you no longer have the owner's approval for @{esc(handle)}. "
+        f"Unlinked in Linkpilot: you no longer have the owner's approval for {esc(handle)}. "
         f"If the account is linked in TikTok, remove it there too: {TIKTOK_REMOVE_STEPS}"
     )
 
 
 def unlinked_for_owner(requester: str, handle: str) -> str:
     return (
-        f"{esc(requester)} unlinked @{esc(handle)} in Linkpilot: they no longer have your "
+        f"{esc(requester)} unlinked {esc(handle)} in Linkpilot: they no longer have your "
         "approval to use it for ads, and they have been told to remove it from their Business "
         "Center."
     )
 
 
 def cancelled_for_owner(requester: str, handle: str) -> str:
-    return f"{esc(requester)} cancelled their request for @{esc(handle)}."
+    return f"{esc(requester)} cancelled their request for {esc(handle)}."
 
 
 def duplicate_request(handle: str, ad_account: str, created: datetime) -> str:
     return (
-        f"You already have a request for @{esc(handle)} with the ad account {esc(ad_account)}, "
+        f"You already have a request for {esc(handle)} with the ad account {esc(ad_account)}, "
         f"sent on {when(created)} and still waiting for the owner, so I haven't sent this one "
         "again. /accounts shows it (and can give you a fresh approval link); Edit changes this "
         "one."
@@ -483,7 +485,7 @@ def duplicate_request(handle: str, ad_account: str, created: datetime) -> str:
 def over_limit(reason: str, until: datetime | None, count: int, handle: str) -> str:
     """Why a request was not sent, and when it can be."""
     if reason == "blocked":
-        return (f"The owner of @{esc(handle)} doesn't accept requests from you through Linkpilot, "
+        return (f"The owner of {esc(handle)} doesn't accept requests from you through Linkpilot, "
                 "so I haven't sent this one. Please contact them another way.")
     if reason == "pending":
         return (f"You already have {count} requests waiting for owners, the most at once. You "
@@ -494,7 +496,7 @@ def over_limit(reason: str, until: datetime | None, count: int, handle: str) -> 
         return (f"You've sent {count} requests in the last 24 hours, the most for one day. You "
                 f"can send this one after {when(until) if until else 'a day'}; it stays here "
                 "meanwhile.")
-    return (f"The owner of @{esc(handle)} rejected your last request for it, so you can ask "
+    return (f"The owner of {esc(handle)} rejected your last request for it, so you can ask "
             f"again after {when(until) if until else 'a while'}. Talk to them first; this "
             "request stays here meanwhile.")
 
@@ -523,7 +525,7 @@ def blocked(requester: str, rejected: int) -> str:
 
 def own_handle(handle: str) -> str:
     return (
-        f"You have claimed @{esc(handle)} yourself, so there is nobody to ask: as its owner you "
+        f"You have claimed {esc(handle)} yourself, so there is nobody to ask: as its owner you "
         "can link it in TikTok Business Center directly. Edit the request to ask for someone "
         "else's account, or Cancel it."
     )
@@ -548,7 +550,7 @@ SCOPE_MEANINGS = {
 
 
 def allowing(handle: str, scopes: list[str], visibility: str | None) -> str:
-    lines = [f"<b>What approving this request for @{esc(handle)} allows</b>"]
+    lines = [f"<b>What approving this request for {esc(handle)} allows</b>"]
     lines += [SCOPE_MEANINGS[s] for s in scopes]
     if visibility:
         lines.append(f"This request asks for new videos to be shown: "
@@ -565,7 +567,7 @@ def owner_card(requester: str, platform: str, handle: str, ad_account: str, scop
     lines = [
         "<b>Link request</b>",
         f"{esc(requester)} asks to use your {PLATFORM_NAMES[platform]} account "
-        f"<b>@{esc(handle)}</b> for ads.",
+        f"<b>{esc(account(platform, handle))}</b> for ads.",
         f"Ad account: {esc(ad_account)}",
         "Permissions: " + ", ".join(SCOPE_NAMES[s] for s in scopes),
     ]
@@ -657,14 +659,14 @@ YES_UNLINK, YES_REVOKE, KEEP = "Yes, unlink", "Yes, revoke", "No, keep it"
 
 def confirm_unlink(handle: str, ad_account: str) -> str:
     return (
-        f"Unlink @{esc(handle)} from the ad account {esc(ad_account)} in Linkpilot? You will "
+        f"Unlink {esc(handle)} from the ad account {esc(ad_account)} in Linkpilot? You will "
         "need the owner's approval again to use it, and I'll tell you how to remove it in TikTok."
     )
 
 
 def confirm_revoke(handle: str, requester: str, ad_account: str) -> str:
     return (
-        f"Withdraw {esc(requester)}'s approval to use @{esc(handle)} (ad account "
+        f"Withdraw {esc(requester)}'s approval to use {esc(handle)} (ad account "
         f"{esc(ad_account)})? Linkpilot will record it and tell them to remove the account from "
         "their Business Center; it can't stop their ads in TikTok by itself."
     )
@@ -672,7 +674,7 @@ def confirm_revoke(handle: str, requester: str, ad_account: str) -> str:
 
 def request_line(handle: str, ad_account: str, status: str, platform: str) -> str:
     return (
-        f"• @{esc(handle)} ({PLATFORM_NAMES[platform]}) → {esc(ad_account)}: "
+        f"• {esc(account(platform, handle))} ({PLATFORM_NAMES[platform]}) → {esc(ad_account)}: "
         f"<i>{STATUS_WORDS[status]}</i>"
     )
 
@@ -682,16 +684,16 @@ def grant_line(requester: str, ad_account: str) -> str:
 
 
 def owned_line(handle: str, platform: str) -> str:
-    return f"<b>@{esc(handle)}</b> ({PLATFORM_NAMES[platform]})"
+    return f"<b>{esc(account(platform, handle))}</b> ({PLATFORM_NAMES[platform]})"
 
 
 def button_for(action: str, handle: str, ad_account: str = "") -> str:
-    label = f"{action} @{handle}" + (f" · {ad_account}" if ad_account else "")
+    label = f"{action} {handle}" + (f" · {ad_account}" if ad_account else "")
     return label if len(label) <= 60 else label[:59] + "…"
 
 
 def pending_line(requester: str, handle: str) -> str:
-    return f"    – waiting for you: {esc(requester)} asks for @{esc(handle)}"
+    return f"    – waiting for you: {esc(requester)} asks for {esc(handle)}"
 
 
 # --- claims -------------------------------------------------------------------------------------
@@ -707,16 +709,16 @@ def claimed(handle: str, pending: int) -> str:
     if pending:
         extra = " 1 request is waiting for you:" if pending == 1 else \
             f" {pending} requests are waiting for you:"
-    return f"@{esc(handle)} is now yours here. Requests for it will come to this chat.{extra}"
+    return f"{esc(handle)} is now yours here. Requests for it will come to this chat.{extra}"
 
 
 def claim_already_yours(handle: str) -> str:
-    return f"@{esc(handle)} is already yours."
+    return f"{esc(handle)} is already yours."
 
 
 def claim_taken(handle: str) -> str:
     return (
-        f"@{esc(handle)} has already been claimed by another user. If it's really yours, "
+        f"{esc(handle)} has already been claimed by another user. If it's really yours, "
         "contact the bot's operator."
     )
 
@@ -791,14 +793,14 @@ def deleted(cancelled: int, withdrawn: int) -> str:
 
 def withdrawn_for_owner(handle: str, ad_account: str) -> str:
     return (
-        f"The request for @{esc(handle)} (ad account {esc(ad_account)}) is withdrawn: the "
+        f"The request for {esc(handle)} (ad account {esc(ad_account)}) is withdrawn: the "
         "advertiser deleted their data from Linkpilot. Nothing needs doing."
     )
 
 
 def withdrawn_for_advertiser(handle: str, ad_account: str) -> str:
     return (
-        f"Your request for @{esc(handle)} (ad account {esc(ad_account)}) is withdrawn: the "
+        f"Your request for {esc(handle)} (ad account {esc(ad_account)}) is withdrawn: the "
         "account's owner deleted their data from Linkpilot, so nobody can answer it here. "
         "Send a new one with /link; you'll get an approval link to forward to the owner."
     )
@@ -1250,7 +1252,7 @@ def plain_scopes(scopes: list[str]) -> list[str]:
 
 
 def _asset(platform: str, handle: str) -> str:
-    return f"the {PLATFORM_NAMES[platform]} <b>@{esc(handle)}</b>"
+    return f"<b>{esc(account(platform, handle))}</b> ({PLATFORM_NAMES[platform]})"
 
 
 def _tasks(scopes: list[str]) -> str:
@@ -1303,7 +1305,8 @@ def meta_approved_for_advertiser(platform: str, handle: str, ad_account: str,
                                  business_id: str, scopes: list[str],
                                  days: int | None) -> str:
     return (
-        f"✅ <b>Authorized in Linkpilot</b>: the owner of @{esc(handle)} agreed to give your "
+        f"✅ <b>Authorized in Linkpilot</b>: the owner of {esc(account(platform, handle))} "
+        "agreed to give your "
         f"business portfolio access for the ad account {esc(ad_account)}.\n\n"
         "Linkpilot records consent; it changes nothing in Meta. The owner gives the access "
         f"there:\n{meta_grant_steps(platform, handle, business_id, scopes)}\n"
@@ -1318,7 +1321,8 @@ def meta_approved_for_advertiser(platform: str, handle: str, ad_account: str,
 def meta_approved_for_owner(requester: str, platform: str, handle: str, business_id: str,
                             scopes: list[str], days: int | None) -> str:
     return (
-        f"Recorded in Linkpilot: you approved {esc(requester)}'s request to use @{esc(handle)} "
+        f"Recorded in Linkpilot: you approved {esc(requester)}'s request to use "
+        f"{esc(account(platform, handle))} "
         "for ads. Nothing has changed in Meta yet. To give them the access:\n"
         f"{meta_grant_steps(platform, handle, business_id, scopes)}{_temporary_note(days)}\n\n"
         f"To take it away later: {META_REMOVE_STEPS} Withdraw your approval here any time "
@@ -1328,7 +1332,7 @@ def meta_approved_for_owner(requester: str, platform: str, handle: str, business
 
 def meta_revoked_for_advertiser(handle: str, ad_account: str) -> str:
     return (
-        f"The owner of @{esc(handle)} withdrew their approval in Linkpilot (ad account "
+        f"The owner of {esc(handle)} withdrew their approval in Linkpilot (ad account "
         f"{esc(ad_account)}). Stop using it in ads; if your portfolio was added as a partner in "
         "Meta, the owner removes it there, and you should remove the access you gave your own "
         "people to the account (Settings → People): it can stay after the partner is removed."
@@ -1337,7 +1341,7 @@ def meta_revoked_for_advertiser(handle: str, ad_account: str) -> str:
 
 def meta_revoked_for_owner(requester: str, handle: str, business_id: str | None) -> str:
     return (
-        f"Recorded in Linkpilot: your approval for {esc(requester)} to use @{esc(handle)} is "
+        f"Recorded in Linkpilot: your approval for {esc(requester)} to use {esc(handle)} is "
         "withdrawn, and they have been told. Linkpilot can't change Meta: if you added their "
         f"business (Business ID <code>{esc(business_id or '?')}</code>) as a partner, remove "
         f"it: {META_REMOVE_STEPS}"
@@ -1346,7 +1350,7 @@ def meta_revoked_for_owner(requester: str, handle: str, business_id: str | None)
 
 def meta_unlinked_for_advertiser(handle: str) -> str:
     return (
-        f"Unlinked in Linkpilot: you no longer have the owner's approval for @{esc(handle)}. "
+        f"Unlinked in Linkpilot: you no longer have the owner's approval for {esc(handle)}. "
         "Stop using it in ads and remove the access you gave your own people to it (Settings → "
         "People); the owner has been asked to remove your portfolio under Partners."
     )
@@ -1354,7 +1358,7 @@ def meta_unlinked_for_advertiser(handle: str) -> str:
 
 def meta_unlinked_for_owner(requester: str, handle: str, business_id: str | None) -> str:
     return (
-        f"{esc(requester)} unlinked @{esc(handle)} in Linkpilot: they no longer have your "
+        f"{esc(requester)} unlinked {esc(handle)} in Linkpilot: they no longer have your "
         f"approval to use it for ads. If their business (Business ID "
         f"<code>{esc(business_id or '?')}</code>) is a partner in Meta, remove it: "
         f"{META_REMOVE_STEPS}"
@@ -1363,7 +1367,7 @@ def meta_unlinked_for_owner(requester: str, handle: str, business_id: str | None
 
 def access_ended_for_advertiser(handle: str, days: int | None) -> str:
     return (
-        f"⌛ Your temporary access to @{esc(handle)} ({days} days) has ended in Linkpilot. "
+        f"⌛ Your temporary access to {esc(handle)} ({days} days) has ended in Linkpilot. "
         "Stop using it in ads, and remove the access you gave your own people to it; the "
         "owner has been reminded to remove your portfolio as a partner. Ask again with /link "
         "if you need more time."
@@ -1373,7 +1377,7 @@ def access_ended_for_advertiser(handle: str, days: int | None) -> str:
 def access_ended_for_owner(requester: str, handle: str, days: int | None,
                            business_id: str | None) -> str:
     return (
-        f"⌛ The {days} days of access you approved for {esc(requester)} to @{esc(handle)} are "
+        f"⌛ The {days} days of access you approved for {esc(requester)} to {esc(handle)} are "
         "over: Linkpilot records the approval as ended. Meta may not end a partner's access by "
         f"itself: if their business (Business ID <code>{esc(business_id or '?')}</code>) is "
         f"still a partner, remove it: {META_REMOVE_STEPS}"
@@ -1381,7 +1385,7 @@ def access_ended_for_owner(requester: str, handle: str, days: int | None,
 
 
 def meta_allowing(handle: str, scopes: list[str], days: int | None) -> str:
-    lines = [f"<b>What approving this request for @{esc(handle)} allows</b>"]
+    lines = [f"<b>What approving this request for {esc(handle)} allows</b>"]
     lines += [SCOPE_MEANINGS[s] for s in scopes]
     lines.append(f"For how long: {access_words(days)}.")
     lines.append("Approving here records your consent in Linkpilot; nothing happens in Meta "
@@ -1393,7 +1397,7 @@ def meta_allowing(handle: str, scopes: list[str], days: int | None) -> str:
 
 def meta_confirm_unlink(handle: str, ad_account: str) -> str:
     return (
-        f"Unlink @{esc(handle)} from the ad account {esc(ad_account)} in Linkpilot? You will "
+        f"Unlink {esc(handle)} from the ad account {esc(ad_account)} in Linkpilot? You will "
         "need the owner's approval again to use it, and the owner will be asked to remove your "
         "portfolio as a partner in Meta."
     )
@@ -1401,7 +1405,7 @@ def meta_confirm_unlink(handle: str, ad_account: str) -> str:
 
 def meta_confirm_revoke(handle: str, requester: str, ad_account: str) -> str:
     return (
-        f"Withdraw {esc(requester)}'s approval to use @{esc(handle)} (ad account "
+        f"Withdraw {esc(requester)}'s approval to use {esc(handle)} (ad account "
         f"{esc(ad_account)})? Linkpilot will record it and tell them; it can't change Meta by "
         "itself, so I'll show you where to remove their business as a partner."
     )
@@ -1414,7 +1418,7 @@ def access_until(ends_at: datetime | None) -> str:
 
 def meta_own_handle(handle: str) -> str:
     return (
-        f"You have claimed @{esc(handle)} yourself, so there is nobody to ask: as its owner you "
+        f"You have claimed {esc(handle)} yourself, so there is nobody to ask: as its owner you "
         "can add it to your own business portfolio in Meta Business Suite directly. Edit the "
         "request to ask for someone else's account, or Cancel it."
     )
@@ -1596,11 +1600,11 @@ READ_ONLY_NOTE = "<i>(status only: your role on its ad account doesn't allow cha
 
 def team_decided_for_requester(person: str, event: str, handle: str, ad_account: str) -> str:
     done = "cancelled your waiting request" if event == "cancel" else "unlinked your request"
-    return f"{esc(person)}, your teammate on {esc(ad_account)}, {done} for @{esc(handle)}."
+    return f"{esc(person)}, your teammate on {esc(ad_account)}, {done} for {esc(handle)}."
 
 # --- trust (issue 11): verified owners and operator tools -----------------------------------------
 
-LINK_WHY["released"] = ("The claim on @{handle} was released by the bot's operator, so nobody "
+LINK_WHY["released"] = ("The claim on {handle} was released by the bot's operator, so nobody "
                         "receives its requests in Telegram now.")
 
 STRENGTH_WORDS = {"verified": "verified", "unverified": "unverified"}
@@ -1609,9 +1613,9 @@ STRENGTH_WORDS = {"verified": "verified", "unverified": "unverified"}
 def decided_by(strength: str, handle: str) -> str:
     """The line an advertiser's decision message ends with: who decided, and how sure."""
     if strength == "verified":
-        return (f"Decided by the <b>verified</b> owner of @{esc(handle)} (they proved the "
+        return (f"Decided by the <b>verified</b> owner of {esc(handle)} (they proved the "
                 "account with the platform's own login).")
-    return (f"Decided by an <b>unverified</b> claimant of @{esc(handle)}: Linkpilot has not "
+    return (f"Decided by an <b>unverified</b> claimant of {esc(handle)}: Linkpilot has not "
             "checked that the account is theirs.")
 
 
@@ -1630,7 +1634,8 @@ VERIFY_USAGE = (
 
 def verify_login(platform: str, handle: str, minutes: int) -> str:
     return (
-        f"Log in to {PLATFORM_NAMES.get(platform, platform)} as @{esc(handle)} with the button "
+        f"Log in to {PLATFORM_NAMES.get(platform, platform)} as "
+        f"{esc(account(platform, handle))} with the button "
         f"below to prove the account is yours. The link works once, for you only, for "
         f"{minutes} minutes. Linkpilot keeps only the account's id and the time it was checked."
     )
@@ -1641,7 +1646,7 @@ def verify_login_link(link: str) -> str:
 
 
 def verified(handle: str, waiting: int, voided: int, took_over: bool) -> str:
-    lines = [f"✅ @{esc(handle)} is verified as yours. Its requests come to this chat."]
+    lines = [f"✅ {esc(handle)} is verified as yours. Its requests come to this chat."]
     if took_over:
         lines.append("It was claimed by someone who had not proved it; it is yours now.")
     if waiting:
@@ -1653,7 +1658,7 @@ def verified(handle: str, waiting: int, voided: int, took_over: bool) -> str:
 
 def taken_over(handle: str, moved: int, voided: int) -> str:
     return (
-        f"The owner of @{esc(handle)} proved the account with the platform's login, so it is "
+        f"The owner of {esc(handle)} proved the account with the platform's login, so it is "
         f"no longer yours here. Requests that waited for you and went to them: {moved}. "
         f"Approvals you gave that are now void: {voided}."
     )
@@ -1679,22 +1684,22 @@ VERIFY_REFUSALS = {
 def verify_mismatch(handle: str, usernames: tuple[str, ...]) -> str:
     shown = ", ".join(f"@{esc(u)}" for u in usernames[:3]) or "no username"
     return (
-        f"You logged in as {shown}, not @{esc(handle)}, so @{esc(handle)} is not verified. "
+        f"You logged in as {shown}, not {esc(handle)}, so {esc(handle)} is not verified. "
         "Nothing changed; log in with the right account (send /verify again)."
     )
 
 
 VERIFY_PAGE_TITLE = {"ok": "Account verified", "refused": "Not verified"}
-VERIFY_PAGE_OK = "@{handle} is verified. You can close this page and go back to Telegram."
+VERIFY_PAGE_OK = "{handle} is verified. You can close this page and go back to Telegram."
 VERIFY_PAGE_UNKNOWN = ("This sign-in link is not one Linkpilot gave out. Nothing changed. Send "
                        "/verify to the bot in Telegram for a new one.")
-VERIFIED_ALREADY = "@{handle} is already verified as yours."
+VERIFIED_ALREADY = "{handle} is already verified as yours."
 VERIFY_PAGE_ERROR = ("Something went wrong on Linkpilot's side, so the account was not verified. "
                      "Send /verify to the bot in Telegram to try again.")
 
 def void_for_advertiser(handle: str, ad_account: str) -> str:
     return (
-        f"⚠️ The approval for @{esc(handle)} (ad account {esc(ad_account)}) is void: it was given "
+        f"⚠️ The approval for {esc(handle)} (ad account {esc(ad_account)}) is void: it was given "
         "by an unverified claimant, and the account's verified owner has now taken it over. "
         "Send a new request with /link; it will go to the verified owner."
     )
@@ -1702,14 +1707,14 @@ def void_for_advertiser(handle: str, ad_account: str) -> str:
 
 def void_for_approver(handle: str, ad_account: str) -> str:
     return (
-        f"The approval you gave for @{esc(handle)} (ad account {esc(ad_account)}) is void: the "
+        f"The approval you gave for {esc(handle)} (ad account {esc(ad_account)}) is void: the "
         "account's owner proved it with the platform's login."
     )
 
 
 def own_handle_withdrawn(handle: str, ad_account: str) -> str:
     return (
-        f"Your request for @{esc(handle)} (ad account {esc(ad_account)}) is withdrawn: you proved "
+        f"Your request for {esc(handle)} (ad account {esc(ad_account)}) is withdrawn: you proved "
         "the account is yours, so there is nobody to ask. Link it in TikTok Business Center "
         "yourself."
     )
@@ -1720,3 +1725,30 @@ BANNED = ("Sorry, this bot is not available to you. If you think this is a mista
           "its operator.")
 ADMIN_USAGE = ("usage: /admin claim [platform] @handle | release [platform] @handle | "
                "audit <request key or number> | block <user id> | unblock <user id>")
+
+
+# --- Gaps of issue 10: /claim per platform, accounts as each platform writes them, Spark codes ---
+CLAIM_USAGE_FOR = {
+    "tiktok": "Send <code>/claim @yourhandle</code> with your TikTok username or profile link.",
+    "instagram": "Send <code>/claim instagram @yourhandle</code> with your Instagram username "
+                 "or profile link.",
+    "facebook": "Send <code>/claim facebook yourpage</code> with your Facebook Page's username, "
+                "its Page ID or its address.",
+}
+
+
+def claim_usage(platform: str | None) -> str:
+    """How to claim an account on this platform (all platforms when none was named)."""
+    usage = CLAIM_USAGE_FOR.get(platform or "")
+    if usage is None:
+        return CLAIM_USAGE
+    return f"{usage} Requests for that account will then come to you here."
+
+
+def pasted_code(code: str) -> str:
+    """A Spark code sent as plain text: what it is and how to use it."""
+    return (
+        "That looks like a TikTok Spark Ads authorization code. Nothing was done with it. To "
+        f"apply it to your ad account, send:\n<code>/apply {esc(code)}</code>\n"
+        "If you made it yourself, send it to the advertiser instead; your codes are in /codes."
+    )

@@ -7,17 +7,19 @@ from typing import Any
 
 from bot import texts
 from bot.render import Reply
+from flows.platforms import account
 from flows.records import ClaimRow, RequestRow
 
 KINDS = frozenset({"void_for_advertiser", "void_for_approver", "own_handle_withdrawn"})
 
 
 def render(kind: str, request: RequestRow) -> Reply:
+    shown = account(request.platform, request.handle)
     if kind == "void_for_advertiser":
-        return Reply(texts.void_for_advertiser(request.handle, request.ad_account))
+        return Reply(texts.void_for_advertiser(shown, request.ad_account))
     if kind == "own_handle_withdrawn":
-        return Reply(texts.own_handle_withdrawn(request.handle, request.ad_account))
-    return Reply(texts.void_for_approver(request.handle, request.ad_account))
+        return Reply(texts.own_handle_withdrawn(shown, request.ad_account))
+    return Reply(texts.void_for_approver(shown, request.ad_account))
 
 
 def with_strength(text: str, handle: str, data: dict[str, Any]) -> str:

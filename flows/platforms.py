@@ -133,6 +133,16 @@ class HandleRule:
     # taken as such an id; ids skip the username rules.
     id_patterns: tuple[str, ...] = ()
     numeric_ids: bool = False
+    # How the platform writes an account (issue 10, gaps): "@name" or the bare name, and the
+    # words before a numeric id ("Page ID 100064212345678").
+    at_sign: bool = True
+    id_label: str = ""
+
+    def display(self, handle: str) -> str:
+        """The account as the platform writes it, for every message that names it."""
+        if self.numeric_ids and handle.isascii() and handle.isdigit():
+            return f"{self.id_label} {handle}".strip()
+        return f"@{handle}" if self.at_sign else handle
 
     def normalise(self, raw: str) -> str:
         """Return the handle as typed without '@' or URL, or raise InvalidHandle (or
@@ -303,6 +313,8 @@ FACEBOOK_PAGE = Platform(
             r"[^/?#\s]+/(\d+)/?(?:[?#][^\s]*)?$",
         ),
         numeric_ids=True,
+        at_sign=False,
+        id_label="Page ID",
     ),
     scopes=META_SCOPES,
     guide="meta",
@@ -443,3 +455,46 @@ def normalise_access_days(platform: Platform, raw: str) -> int:
     if not low <= days <= high:
         raise InvalidAnswer("access_days", AnswerProblem.OUT_OF_RANGE, low=low, high=high)
     return days
+
+
+# --- Commands that name an account: /claim, /verify, /admin claim (issue 10, gaps) ---------------
+
+@dataclass(frozen=True, slots=True)
+class AccountArgs:
+    """What a command's arguments say about an account: its platform (None when they name
+    none that exists) and the identifier as typed (None when only a platform was given)."""
+
+    platform: Platform | None
+    raw: str | None
+
+
+def _names_platform(rule: HandleRule, text: str) -> bool:
+    """True when `text` is an address on this platform (a profile, an id or a video)."""
+    patterns = (rule.url_pattern, *rule.id_patterns, *rule.video_patterns)
+    return any(re.match(p, text, flags=re.IGNORECASE) for p in patterns)
+
+
+def read_account_args(args: list[str], default: str = "tiktok") -> AccountArgs:
+    """Read `[platform] identifier` as people type it after a command.
+
+    A bare platform word ("instagram") names the platform and no account, so nothing is read
+    as an account called @instagram; a profile address names its own platform; otherwise the
+    identifier is the default platform's (TikTok, the oldest form of the commands)."""
+    if len(args) == 2:
+        return AccountArgs(PLATFORMS.get(args[0].lower()), args[1])
+    if len(args) != 1:
+        return AccountArgs(None, None)
+    word = args[0]
+    if word.lower() in PLATFORMS:
+        return AccountArgs(PLATFORMS[word.lower()], None)
+    for platform in PLATFORMS.values():
+        if _names_platform(platform.handle_rule, word):
+            return AccountArgs(platform, word)
+    return AccountArgs(PLATFORMS[default], word)
+
+
+def account(platform_id: str, handle: str) -> str:
+    """An account as its platform writes it: "@name" on TikTok and Instagram, "page.name" or
+    "Page ID 100064212345678" for a Facebook Page (an unknown platform: "@name")."""
+    platform = PLATFORMS.get(platform_id)
+    return platform.handle_rule.display(handle) if platform else f"@{handle}"

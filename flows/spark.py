@@ -289,3 +289,15 @@ async def expire_codes(uow: UnitOfWork, now: datetime, limit: int = 100
                                   data={"code_id": code.id}))
         expired.append(code)
     return expired
+
+
+# --- a code pasted without /apply (issue 10, gaps) ------------------------------------------------
+
+def looks_like_code(text: str) -> bool:
+    """True when typed text is a whole Spark code (the same format check /apply makes), so
+    it can be told apart from a question."""
+    try:
+        normalise_code(text)
+    except CodeRefused:
+        return False
+    return True

@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from flows import link_flow
 from flows.link_flow import FlowError, Position, S
-from flows.platforms import normalise_ad_account_name
+from flows.platforms import get_platform, normalise_ad_account_name
 from flows.ports import UnitOfWork
 from flows.records import (
     AdAccountRow,
@@ -151,6 +151,15 @@ async def guide(uow: UnitOfWork, before: ConversationRow, new: Position) -> Posi
         new = link_flow.fire(new, "answer_yes")
         new = Position(new.state, {**new.data, "role_known": {
             "at": len(new.data["history"]), "accounts": [list(r) for r in roles]}})
+    # (issue 10, gaps) The recap of confirmed checks says the role is known instead of
+    # listing it among the things to confirm again.
+    if new.state == S.PREREQUISITE_RECAP and ROLE_PREREQUISITES & set(
+            get_platform(new.data["platform"]).prerequisites):
+        roles = await requesting_roles(uow, user_id) if roles is None else roles
+        if roles:
+            new = Position(new.state, {**new.data, "role_known": {
+                "at": len(new.data.get("history", [])),
+                "accounts": [list(r) for r in roles]}})
     return new
 
 
@@ -168,9 +177,11 @@ async def request_made(uow: UnitOfWork, request: RequestRow, now: datetime) -> N
     its admin) when the ad account had nobody yet."""
     account = await uow.teams.create(request.ad_account, name_key(request.ad_account), now)
     await uow.teams.attach_request(request.id, account.id)
-    if not await uow.teams.members(account.id):
+    # Two first requests at once may both find nobody; only the one whose conditional update
+    # of the account's version wins becomes its admin (the other's matches no row).
+    if not await uow.teams.members(account.id) \
+            and await uow.teams.touch(account.id, account.version):
         await uow.teams.add_member(account.id, request.requester_id, TeamRole.ADMIN, now)
-        await uow.teams.touch(account.id, account.version)
 
 
 async def check_request_action(uow: UnitOfWork, user_id: int, key: str) -> None:
@@ -265,8 +276,12 @@ async def new_ad_account(uow: UnitOfWork, user_id: int, raw_name: str,
         if members:
             raise TeamRefused("exists", account.name)
     account = account or await uow.teams.create(name, name_key(name), now)
+    # Someone may have made it a moment ago (then `create` returned theirs), or be making it
+    # now: the conditional update of its version lets one of them found the team.
+    if await uow.teams.members(account.id) \
+            or not await uow.teams.touch(account.id, account.version):
+        raise TeamRefused("exists", account.name)
     await uow.teams.add_member(account.id, user_id, TeamRole.ADMIN, now)
-    await uow.teams.touch(account.id, account.version)
     return account
 
 

@@ -22,6 +22,6 @@ async def test_a_facebook_page_request_typed_in_the_terminal(
     await run_chat(settings, lines)
     out = capsys.readouterr().out
     assert "Agency's Business ID: 1234567890123456" in out
-    assert "Account to link: @100064212345678" in out
+    assert "Account to link: Page ID 100064212345678" in out
     assert "Access: 12 days from approval" in out and "Permissions: Insights" in out
     assert "(no such button)" not in out

@@ -132,7 +132,7 @@ async def test_a_full_instagram_request(world: World, ada: Person, owen: Person)
     told_owner = owen.last.plain
     assert "Nothing has changed in Meta yet" in told_owner
     assert (f"Meta Business Suite: Settings → Users → Partners → Add (give a partner access to "
-            f"your assets) → enter Business ID {BUSINESS_ID} → choose the Instagram @owen.makes "
+            f"your assets) → enter Business ID {BUSINESS_ID} → choose @owen.makes (Instagram) "
             "as the asset → choose partial access with the tasks Content, Ads → save.") \
         in told_owner
     assert "people the partner assigned" in told_owner and "30 days" in told_owner
@@ -213,19 +213,19 @@ async def test_a_full_facebook_page_request_by_approval_link(world: World, ada: 
     await ada.press("Until removed")
     summary = ada.last.plain
     assert "Platform: Facebook Page" in summary
-    assert "Account to link: @100064212345678" in summary
+    assert "Account to link: Page ID 100064212345678" in summary
     assert "Permissions: Full control" in summary and "Access: until removed" in summary
     await ada.press("Send request")
     assert "one-time approval link" in ada.last.plain  # nobody has claimed the Page
 
     await owen.send(f"/start {link_token(ada)}")
     card = card_of(owen).plain
-    assert "asks to use your Facebook Page account @100064212345678" in card
+    assert "asks to use your Facebook Page account Page ID 100064212345678" in card
     assert "Full control: everything, settings and who else has access included" in card
     assert f"Agency's Business ID: {BUSINESS_ID}" in card
     await owen.press("Approve", card_of(owen))
     told_owner = owen.last.plain
-    assert (f"enter Business ID {BUSINESS_ID} → choose the Facebook Page @100064212345678 as "
+    assert (f"enter Business ID {BUSINESS_ID} → choose Page ID 100064212345678 (Facebook Page) as "
             "the asset → choose Full control → save.") in told_owner
     assert "If no portfolio owns the Page, the Page's admin approves" in told_owner
     assert "Authorized in Linkpilot" in ada.last.plain
@@ -233,7 +233,7 @@ async def test_a_full_facebook_page_request_by_approval_link(world: World, ada: 
 
     # Approving through the link made Owen the Page's owner here; he can withdraw it.
     await owen.send("/owned")
-    assert "@100064212345678 (Facebook Page)" in owen.last.plain
+    assert "Page ID 100064212345678 (Facebook Page)" in owen.last.plain
     await owen.press("Revoke")
     assert "it can't change Meta by itself" in owen.last.plain
     await owen.press("Yes, revoke")
@@ -251,15 +251,16 @@ async def test_a_full_facebook_page_request_by_approval_link(world: World, ada: 
 async def test_facebook_page_usernames_match_without_periods_or_case(
         world: World, ada: Person, owen: Person) -> None:
     await owen.send("/claim facebook https://www.facebook.com/Acme.Shoes")
-    assert "@Acme.Shoes is now yours" in owen.last.plain
+    assert owen.last.plain.startswith("Acme.Shoes is now yours")
     await meta_request(ada, "Facebook Page", "acmeshoes", ("Insights",), "7 days")
     card = card_of(owen).plain  # routed to Owen: acmeshoes is Acme.Shoes
     assert "Insights: see how the account" in card and "Access: 7 days" in card
     await owen.send("/claim facebook acme")
     assert "at least 5 characters" in owen.last.plain
     # The owner asking for their own Page is told to add it to their own portfolio.
+    # (Under an ad account of his own: Acme Ads is Ada's team's, which Owen is not in.)
     await meta_request(owen, "Facebook Page", "acme.shoes", ("☐ Ads",), "Until removed",
-                       ad_account="Owen Shoes Ads")
+                       ad_account="Owen Ads")
     assert "add it to your own business portfolio in Meta Business Suite" in owen.last.plain
 
 

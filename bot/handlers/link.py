@@ -9,7 +9,7 @@ from telegram import Update
 
 from bot import guides, render, texts
 from bot.context import Context, note_states, traced
-from bot.handlers import faq, requests
+from bot.handlers import faq, requests, spark
 from bot.handlers.messaging import answer, ask, pressed_label, redraw, reply, settle
 from bot.handlers.requests import actor_of
 from bot.keyboards import parse_flow
@@ -29,6 +29,7 @@ from flows.platforms import (
     InvalidAnswer,
     InvalidHandle,
     UnsafeText,
+    account,
     looks_like_question,
 )
 from flows.teams import NotInTeam
@@ -225,6 +226,10 @@ async def on_text(update: Update, context: Context) -> None:
     text, user_id = message.text, actor_of(update).id
     row = await usecases.conversation(context.uow, user_id)
     position = position_of(row) if row is not None else None
+    if await spark.pasted_code(update, text):  # Spark code without /apply (issue 10, gaps)
+        if position is not None:
+            await ask(update, render.question(position, row.version if row else 0))
+        return
     if row is not None and position is not None:
         note_states(row.state, row.state)
         typed = None if position.expects_text else typed_answer(position, text)
@@ -274,14 +279,16 @@ async def _not_sent(update: Update, context: Context,
         return texts.not_in_team(refused.reason, refused.ad_account)
     if isinstance(refused, DuplicateRequest):
         request = refused.request
-        return texts.duplicate_request(request.handle, request.ad_account, request.created_at)
+        return texts.duplicate_request(account(request.platform, request.handle),
+                                       request.ad_account, request.created_at)
     if isinstance(refused, OverLimit):
         row = await usecases.conversation(context.uow, actor_of(update).id)
         handle = row.data.get("handle", "") if row else ""
-        return texts.over_limit(refused.reason, refused.until, refused.count, handle)
+        shown = account(row.data.get("platform", "tiktok"), handle) if row and handle else ""
+        return texts.over_limit(refused.reason, refused.until, refused.count, shown)
     row = await usecases.conversation(context.uow, actor_of(update).id)
     platform = row.data.get("platform", "tiktok") if row else "tiktok"
-    return guides.of_platform(platform).own_handle(str(refused.args[0]))
+    return guides.of_platform(platform).own_handle(account(platform, str(refused.args[0])))
 
 
 async def _is_question(context: Context, text: str) -> bool:

@@ -16,7 +16,7 @@ from bot.context import Context, Deps, traced
 from bot.handlers.messaging import answer, redraw, reply, settle
 from bot.render import Reply
 from flows import access, spark, teams, usecases, verification
-from flows.platforms import InvalidHandle, UnsafeText, display_name, get_platform
+from flows.platforms import InvalidHandle, UnsafeText, account, display_name, read_account_args
 from flows.records import ClaimRow, RequestRow
 from flows.request_flow import Refused
 from flows.usecases import ACTIONS, CONFIRMS, Actor
@@ -232,29 +232,30 @@ async def owned(update: Update, context: Context) -> None:
 @traced("claim")
 async def claim(update: Update, context: Context) -> None:
     """/claim [platform] @handle: receive that account's requests in this chat."""
-    args = list(context.args or [])
-    platform_id = args.pop(0).lower() if len(args) == 2 else "tiktok"
-    if len(args) != 1 or platform_id not in texts.PLATFORM_NAMES:
-        await reply(update, texts.CLAIM_USAGE)
+    said = read_account_args(list(context.args or []))
+    if said.platform is None or said.raw is None:  # a bare platform word claims nothing
+        await reply(update, texts.claim_usage(said.platform.id if said.platform else None))
         return
+    platform = said.platform
     try:
-        platform = get_platform(platform_id)
-        handle = platform.handle_rule.normalise(args[0])
-    except (InvalidHandle, UnsafeText, KeyError) as exc:
-        await reply(update, f"{_handle_problem(exc, platform_id)}\n{texts.CLAIM_USAGE}".strip())
+        handle = platform.handle_rule.normalise(said.raw)
+    except (InvalidHandle, UnsafeText) as exc:
+        await reply(update, f"{_handle_problem(exc, platform.id)}\n"
+                            f"{texts.claim_usage(platform.id)}")
         return
     actor = actor_of(update)
     claimed = await verification.claim_handle(context.uow, actor, platform.id, handle,
                                               context.deps.clock())
     if claimed.created:
         # The waiting requests' cards follow this line; a claim is unverified until /verify.
-        await reply(update, Reply(texts.claimed(claimed.claim.handle, claimed.waiting)
+        shown = account(platform.id, claimed.claim.handle)
+        await reply(update, Reply(texts.claimed(shown, claimed.waiting)
                                   + texts.strength_mark(claimed.claim.strength),
                                   _verify_button(context, claimed.claim)), first=True)
     elif claimed.claim.owner_id == actor.id:
-        await reply(update, texts.claim_already_yours(claimed.claim.handle))
+        await reply(update, texts.claim_already_yours(account(platform.id, claimed.claim.handle)))
     else:
-        await reply(update, texts.claim_taken(handle))
+        await reply(update, texts.claim_taken(account(platform.id, handle)))
 
 
 def _handle_problem(exc: Exception, platform_id: str) -> str:

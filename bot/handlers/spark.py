@@ -186,3 +186,14 @@ async def _stale(update: Update, context: Context, press: keyboards.SparkPress |
         return
     await answer(query, texts.CODES_CHANGED)
     await _redraw_list(update, context)
+
+
+# --- a code pasted without /apply (issue 10, gaps) ------------------------------------------------
+
+async def pasted_code(update: Update, text: str) -> bool:
+    """Text that is a whole Spark code, sent without /apply: say how to apply it (pasting alone
+    doesn't say the person means to use it up) and change nothing. False for other text."""
+    if not spark.looks_like_code(text):
+        return False
+    await reply(update, texts.pasted_code(spark.normalise_code(text)))
+    return True

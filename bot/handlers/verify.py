@@ -28,7 +28,14 @@ from bot.oauth import fetch_identity
 from bot.render import Reply
 from bot.settings import Settings, login_credentials, logins_enabled, oauth_address
 from flows import verification
-from flows.platforms import InvalidHandle, UnsafeText, get_platform
+from flows.platforms import (
+    AccountArgs,
+    InvalidHandle,
+    UnsafeText,
+    account,
+    get_platform,
+    read_account_args,
+)
 from flows.records import LoginRow, Notice
 from flows.request_flow import Refused
 from flows.verification import LoginRefused, Provider
@@ -64,19 +71,20 @@ async def verify(update: Update, context: Context) -> None:
     """/verify [platform] @handle: a one-time login link that proves the handle is yours.
     Without a handle: the one claim of yours that is not verified yet."""
     args = list(context.args or [])
-    platform_id = args.pop(0).lower() if len(args) == 2 else "tiktok"
-    if not args:
+    said = read_account_args(args)  # a bare platform word is no handle (issue 10, gaps)
+    platform_id = said.platform.id if said.platform else ""
+    if said.raw is None:
         unverified = [c for c in await context.uow.claims.of_owner(actor_of(update).id)
-                      if c.verified_at is None]
-        if len(unverified) != 1:
+                      if c.verified_at is None and c.platform == (platform_id or c.platform)]
+        if len(args) > 1 or len(unverified) != 1:
             await reply(update, texts.VERIFY_USAGE)
             return
-        platform_id, args = unverified[0].platform, [unverified[0].handle]
-    if len(args) != 1 or platform_id not in texts.PLATFORM_NAMES:
+        platform_id, said = unverified[0].platform, AccountArgs(None, unverified[0].handle)
+    if said.raw is None or platform_id not in texts.PLATFORM_NAMES:
         await reply(update, texts.VERIFY_USAGE)
         return
     try:
-        handle = get_platform(platform_id).handle_rule.normalise(args[0])
+        handle = get_platform(platform_id).handle_rule.normalise(said.raw)
     except (InvalidHandle, UnsafeText, KeyError):
         await reply(update, texts.VERIFY_USAGE)
         return
@@ -110,12 +118,13 @@ async def _login_link(context: Context, update: Update, platform_id: str,
             context.uow, actor_of(update), platform_id, handle, context.deps.clock(), lifetime)
     except Refused as refused:
         if refused.reason == "verified_already":
-            return texts.VERIFIED_ALREADY.format(handle=texts.esc(handle))
+            return texts.VERIFIED_ALREADY.format(handle=texts.esc(account(platform_id, handle)))
         return texts.VERIFY_OFF
     link = verification.authorize_address(provider, credentials[0],
                                           redirect_uri(settings, provider), started.state,
                                           started.verifier)
-    button = InlineKeyboardButton(f"Log in to {provider.name} as @{handle}"[:64], url=link)
+    shown = account(platform_id, handle)
+    button = InlineKeyboardButton(f"Log in to {provider.name} as {shown}"[:64], url=link)
     return Reply(texts.verify_login(platform_id, handle, round(settings.login_minutes)),
                  InlineKeyboardMarkup([[button]]))
 
@@ -135,7 +144,7 @@ def _tell(uow: Any, user_id: int, text: str) -> None:
 
 def _refused_text(refused: LoginRefused, login: LoginRow) -> str:
     if refused.reason == "mismatch":
-        return texts.verify_mismatch(login.handle, refused.usernames)
+        return texts.verify_mismatch(account(login.platform, login.handle), refused.usernames)
     return texts.VERIFY_REFUSALS.get(refused.reason, texts.VERIFY_REFUSALS["code_refused"])
 
 
@@ -194,7 +203,7 @@ async def _complete(deps: Deps, provider_id: str, query: dict[str, str],
             return await _refuse(uow, refused, login), uow.owed
         except Refused as refused:
             return await _refuse(uow, LoginRefused(refused.reason), login), uow.owed
-        handle = proven.claim.handle
+        handle = account(proven.claim.platform, proven.claim.handle)
         # The verifier's line goes before the cards the use case owes them.
         uow.outbox.add(Notice("message", login.user_id, data={"text": texts.verified(
             handle, proven.waiting, len(proven.voided), proven.previous_owner is not None),

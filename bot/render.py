@@ -137,6 +137,7 @@ def accounts(requests: list[RequestRow], read_only: frozenset[str] = frozenset()
     rows = []
     for r in requests:
         lines.append(texts.request_line(r.handle, r.ad_account, r.status, r.platform)
+                     + texts.decided_by_note(r.status, r.strength)  # issue 11
                      + (texts.access_until(r.access_ends_at) if r.status == "authorized" else ""))
         if r.key in read_only:
             lines.append(texts.READ_ONLY_NOTE)
@@ -152,7 +153,9 @@ def accounts(requests: list[RequestRow], read_only: frozenset[str] = frozenset()
         lines += ["", texts.TEAM_REQUESTS_TITLE] if lines else [texts.TEAM_REQUESTS_TITLE]
     for r, u, may_act in team:
         lines.append(texts.team_request_line(r.handle, r.ad_account, r.status, r.platform,
-                                             person(u)))
+                                             person(u))
+                     + texts.decided_by_note(r.status, r.strength,
+                                             after_status=False))  # issue 11
         whose = f"{r.ad_account}, {u.first_name if u and not u.deleted else '?'}"
         if may_act and r.status == "pending":
             rows.append([keyboards.request_action(texts.CANCEL_REQUEST, r.handle, r.key, "c",
@@ -183,7 +186,8 @@ def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]
         waiting = [(r, u) for r, u in pending if (r.platform, r.handle_key) == (platform, key)]
         for r, u in mine:
             lines.append(texts.grant_line(person(u), r.ad_account)
-                         + texts.access_until(r.access_ends_at))
+                         + texts.access_until(r.access_ends_at)
+                         + texts.grant_strength(r.strength))  # issue 11
             label = f"{handle} ({person(u)}, {r.ad_account})"[:48]
             rows.append([keyboards.request_action(texts.REVOKE, label, r.key, "v")])
         for r, u in waiting:

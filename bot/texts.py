@@ -1720,3 +1720,31 @@ BANNED = ("Sorry, this bot is not available to you. If you think this is a mista
           "its operator.")
 ADMIN_USAGE = ("usage: /admin claim [platform] @handle | release [platform] @handle | "
                "audit <request key or number> | block <user id> | unblock <user id>")
+
+
+# --- trust (issue 11): the strength of a decision wherever a request is listed --------------------
+
+def decided_by_note(status: str, strength: str | None, *, after_status: bool = True) -> str:
+    """After a request in /accounts: who approved or rejected it, and how sure Linkpilot is.
+    `after_status`: the line ends with the status word ("approved"), so "by ..." follows it."""
+    if not strength:
+        return ""
+    if strength == "void":
+        return (" · <b>void</b>: approved by an unverified claimant before the account's verified "
+                "owner took it over")
+    who = ("the <b>verified</b> owner ✅" if strength == "verified"
+           else "an <b>unverified</b> claimant")
+    if after_status and status in ("authorized", "rejected"):
+        return f" by {who}"
+    return f" · {'rejected' if status == 'rejected' else 'approved'} by {who}"
+
+
+def grant_strength(strength: str | None) -> str:
+    """After an approval in /owned: whether it was given as the verified owner."""
+    if strength == "verified":
+        return " · ✅ verified approval"
+    return " · unverified approval" if strength else ""
+
+
+VERIFY_STALE = ("You no longer hold this claim here (it was released or taken over), so there is "
+                "nothing to verify. Nothing changed; /claim or /verify starts again.")

@@ -192,6 +192,7 @@ _REQUEST_COLUMNS = [
     REQUESTS.c.created_at, REQUESTS.c.expires_at, REQUESTS.c.decided_at,
     REQUESTS.c.approval_token_hash.is_not(None).label("has_token"),
     REQUESTS.c.business_id, REQUESTS.c.access_days, REQUESTS.c.access_ends_at,
+    REQUESTS.c.strength,  # trust (issue 11)
 ]
 
 
@@ -235,10 +236,13 @@ class Requests:
 
     async def move(self, request_id: int, from_status: str, to_status: str, now: datetime, *,
                    decided: bool = False, owner_id: int | None = None,
-                   reason: str | None = None) -> bool:
-        """Change status only if the row still has `from_status`; False when it did not."""
+                   reason: str | None = None, strength: str | None = None) -> bool:
+        """Change status only if the row still has `from_status`; False when it did not.
+        `strength` records how far the decider is known to own the handle (issue 11)."""
         values: dict[str, Any] = {"status": to_status, "updated_at": now,
                                   "version": REQUESTS.c.version + 1}
+        if strength is not None:
+            values["strength"] = strength
         if decided:
             values["decided_at"] = now
         if owner_id is not None:

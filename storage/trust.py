@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flows.records import AuditEventRow, ClaimEventRow, ClaimRow, LoginRow, RequestRow
+from flows.records import (
+    AuditEventRow,
+    ClaimEventRow,
+    ClaimRow,
+    LoginRow,
+    RequestRow,
+)
 from storage.models import BannedUser, ClaimEvent, LoginAttempt, OperatorAction
 from storage.repositories import (
     _REQUEST_COLUMNS,
@@ -140,6 +146,17 @@ class ClaimChanges:
                 update(REQUESTS).where(r.id == request.id, r.status == "pending")
                 .values(owner_id=None, version=r.version + 1))
         return waiting
+
+    async def confirm_approvals(self, platform: str, handle_key: str, owner_id: int) -> int:
+        """The handle's standing approvals given by `owner_id` become "verified" (they just
+        proved the handle); returns how many changed."""
+        r = REQUESTS.c
+        result = await self._conn.execute(
+            update(REQUESTS).where(r.platform == platform, r.handle_key == handle_key,
+                                   r.owner_id == owner_id, r.status == "authorized",
+                                   or_(r.strength.is_(None), r.strength != "verified"))
+            .values(strength="verified"))
+        return int(result.rowcount or 0)
 
 
 class ClaimHistory:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flows.records import (
     AuditEventRow,
     ClaimEventRow,
     ClaimRow,
+    ConversationRow,
     LoginRow,
     RequestRow,
 )
@@ -20,7 +21,9 @@ from storage.repositories import (
     _REQUEST_COLUMNS,
     AUDIT,
     CLAIMS,
+    CONVERSATIONS,
     REQUESTS,
+    Conversations,
     _insert_ignoring_conflict,
     hash_token,
 )
@@ -198,11 +201,36 @@ class OperatorLog:
             operator=operator, action=action, target=target[:128], at=now))
 
 
+# The ban gate runs before every update's handlers. The same statement reads one of the
+# person's conversations (the bot asks for the link flow's, which most updates read next), so
+# the handler gets it without a statement of its own: those updates pay no extra read.
+_CONV = CONVERSATIONS.c
+_GATE = (
+    select(select(BANS.c.user_id).where(BANS.c.user_id == bindparam("user_id"))
+           .exists().label("banned"), _CONV.state, _CONV.data, _CONV.version)
+    .select_from(select(literal(1).label("one")).subquery("one").outerjoin(
+        CONVERSATIONS, and_(_CONV.user_id == bindparam("user_id"),
+                            _CONV.flow == bindparam("flow"))))
+)
+
+
 class Bans:
     """People an operator blocked from the bot."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, conversations: Conversations | None = None
+                 ) -> None:
         self._conn = conn
+        self._conversations = conversations
+
+    async def turned_away(self, user_id: int, flow: str) -> bool:
+        """Whether an operator blocked this person: one read, shared with their conversation
+        in `flow`, which `conversations.load` then serves without reading again."""
+        row = (await self._conn.execute(_GATE, {"user_id": user_id, "flow": flow})).one()
+        if self._conversations is not None:
+            self._conversations.prime(user_id, flow, None if row.version is None else
+                                      ConversationRow(user_id, flow, row.state, row.data,
+                                                      row.version))
+        return bool(row.banned)
 
     async def add(self, user_id: int, by: str, now: datetime) -> bool:
         stmt = _insert_ignoring_conflict(self._conn, BANS, ["user_id"])

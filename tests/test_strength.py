@@ -268,3 +268,15 @@ async def test_the_migration_keeps_the_strength_of_earlier_decisions(old_db: Dat
             select(REQUESTS.c.strength).order_by(REQUESTS.c.id))]
     assert rows == ["verified", "unverified", "unverified", "verified", "void", "unverified",
                     None, None]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_privacy_names_what_trust_keeps(world: World, ada: Person) -> None:
+    await ada.send("/privacy")
+    said = ada.last.plain
+    for kept in ("advertisers an owner blocked from their cards (until unblocked)",
+                 "a block by the bot's operator (until lifted)",
+                 "whether each decision's maker had verified the account",
+                 "/deleteme takes your name off the claim history",
+                 "a log of what operators did"):
+        assert kept in said

@@ -58,7 +58,8 @@ def report(outcome: Outcome) -> str:
         lines = [f"request {request.key} (#{request.id}): {request.platform} "
                  f"{account(request.platform, request.handle)}, "
                  f"ad account {request.ad_account}, requester {request.requester_id}, "
-                 f"owner {request.owner_id}, now {request.status}"]
+                 f"owner {request.owner_id}, now {request.status}"
+                 + (f", decided {request.strength}" if request.strength else "")]
         lines += [f"  {_when(e.at)}  {e.event:<8} {e.from_status or '-'} -> {e.to_status}"
                   f"  by {e.actor_id if e.actor_id is not None else 'system'}"
                   for e in outcome.trail]

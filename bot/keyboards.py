@@ -10,6 +10,15 @@ Callback data forms (all well under Telegram's 64 bytes):
   q:<entry id> / c:<category> / m  FAQ answer, category, menu
   s:<log id>:<entry id> / n:<log id>  a suggestion chosen, or "none of these"
   d:yes / d:no                   /deleteme confirmed, or not
+  b:<advertiser user id>         /owned: unblock an advertiser the owner blocked
+  sp:<action>:...                Spark Ads codes, each with the code's version (see below)
+  g:<ad account id>:<version>:...  a team's buttons, with the team's version (see below)
+  v:<platform>:<handle key>      "Verify" under a claim (issue 11). The handle key is public
+                                  (the account's own name, at most 50 ASCII characters, so at
+                                  most 61 bytes) and grants nothing: the press starts a login
+                                  only if the presser holds that claim unverified right now. A
+                                  button from before a release or a takeover says so and changes
+                                  nothing.
 """
 
 from __future__ import annotations
@@ -303,3 +312,21 @@ def member_view(ad_account_id: int, version: int, member_id: int, role: str,
                 callback_data=team_data(ad_account_id, v, "x", member_id)),
          Button(texts.BACK_TO_TEAM, callback_data=team_data(ad_account_id, v, "o"))],
     ])
+
+
+# --- trust (issue 11): the Verify button under a claim ----------------------------------------
+
+VERIFY_PREFIX = "v"
+
+
+def verify_data(platform_id: str, handle_key: str) -> str:
+    return f"{VERIFY_PREFIX}:{platform_id}:{handle_key}"
+
+
+def parse_verify(data: str) -> tuple[str, str] | None:
+    """Decode `v:` callback data: (platform, handle key); None when malformed or for a
+    platform this bot doesn't know (a forged press)."""
+    pair = parse_pair(data, VERIFY_PREFIX)
+    if pair is None or pair[0] not in texts.PLATFORM_NAMES:
+        return None
+    return pair

@@ -147,6 +147,7 @@ def accounts(requests: list[RequestRow], read_only: frozenset[str] = frozenset()
     for r in requests:
         shown = account(r.platform, r.handle)
         lines.append(texts.request_line(r.handle, r.ad_account, r.status, r.platform)
+                     + texts.decided_by_note(r.status, r.strength)  # issue 11
                      + (texts.access_until(r.access_ends_at) if r.status == "authorized" else ""))
         if r.key in read_only:
             lines.append(texts.READ_ONLY_NOTE)
@@ -163,7 +164,9 @@ def accounts(requests: list[RequestRow], read_only: frozenset[str] = frozenset()
     for r, u, may_act in team:
         shown = account(r.platform, r.handle)
         lines.append(texts.team_request_line(r.handle, r.ad_account, r.status, r.platform,
-                                             person(u)))
+                                             person(u))
+                     + texts.decided_by_note(r.status, r.strength,
+                                             after_status=False))  # issue 11
         whose = f"{r.ad_account}, {u.first_name if u and not u.deleted else '?'}"
         if may_act and r.status == "pending":
             rows.append([keyboards.request_action(texts.CANCEL_REQUEST, shown, r.key, "c",
@@ -194,7 +197,8 @@ def owned(claims: list[ClaimRow], grants: list[tuple[RequestRow, UserRow | None]
         waiting = [(r, u) for r, u in pending if (r.platform, r.handle_key) == (platform, key)]
         for r, u in mine:
             lines.append(texts.grant_line(person(u), r.ad_account)
-                         + texts.access_until(r.access_ends_at))
+                         + texts.access_until(r.access_ends_at)
+                         + texts.grant_strength(r.strength))  # issue 11
             label = f"{account(platform, handle)} ({person(u)}, {r.ad_account})"[:48]
             rows.append([keyboards.request_action(texts.REVOKE, label, r.key, "v")])
         for r, u in waiting:

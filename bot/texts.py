@@ -742,6 +742,11 @@ def privacy(retention_days: int, expiry_days: int) -> str:
         "since when. If you verify an account by logging in to it, only the platform's id for "
         "it and the time are kept (never a password or token); a login link's record goes "
         "a day after it expires.\n"
+        "• <b>Blocks and operator records</b>: advertisers an owner blocked from their cards "
+        "(until unblocked), a block by the bot's operator (until lifted), who held each "
+        "account's claim when and whether each decision's maker had verified the account (for "
+        "disputes; /deleteme takes your name off the claim history), and a log of what "
+        "operators did and whom it concerned.\n"
         "• <b>Spark codes</b>: the code (readable, so its creator can copy it again from "
         "/codes), the video, the period and status, who made it and who applied it, kept "
         "while you use Linkpilot; a deleted code no longer works.\n"
@@ -1752,3 +1757,29 @@ def pasted_code(code: str) -> str:
         f"apply it to your ad account, send:\n<code>/apply {esc(code)}</code>\n"
         "If you made it yourself, send it to the advertiser instead; your codes are in /codes."
     )
+# --- trust (issue 11): the strength of a decision wherever a request is listed --------------------
+
+def decided_by_note(status: str, strength: str | None, *, after_status: bool = True) -> str:
+    """After a request in /accounts: who approved or rejected it, and how sure Linkpilot is.
+    `after_status`: the line ends with the status word ("approved"), so "by ..." follows it."""
+    if not strength:
+        return ""
+    if strength == "void":
+        return (" · <b>void</b>: approved by an unverified claimant before the account's verified "
+                "owner took it over")
+    who = ("the <b>verified</b> owner ✅" if strength == "verified"
+           else "an <b>unverified</b> claimant")
+    if after_status and status in ("authorized", "rejected"):
+        return f" by {who}"
+    return f" · {'rejected' if status == 'rejected' else 'approved'} by {who}"
+
+
+def grant_strength(strength: str | None) -> str:
+    """After an approval in /owned: whether it was given as the verified owner."""
+    if strength == "verified":
+        return " · ✅ verified approval"
+    return " · unverified approval" if strength else ""
+
+
+VERIFY_STALE = ("You no longer hold this claim here (it was released or taken over), so there is "
+                "nothing to verify. Nothing changed; /claim or /verify starts again.")

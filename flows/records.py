@@ -50,6 +50,9 @@ class RequestRow:
     business_id: str | None = None
     access_days: int | None = None
     access_ends_at: datetime | None = None
+    # Trust (issue 11): "verified" / "unverified" decider of the approval or rejection, or
+    # "void" (an unverified approval voided by the verified owner's takeover); None: undecided.
+    strength: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

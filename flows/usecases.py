@@ -10,7 +10,7 @@ raises `Refused` (or a `FlowError`) before anything is written.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -269,8 +269,12 @@ async def decide(uow: UnitOfWork, actor: Actor, event: str, now: datetime, *,
         expires_at=request.expires_at)
     await _seen(uow, actor, now)
     owner_id = actor.id if role is Role.OWNER else None
+    # An approval or rejection keeps how far its maker was known to own the handle (issue 11).
+    strength = (await decision_strength(uow, replace(request, owner_id=actor.id))
+                if role is Role.OWNER and decision.from_ is Status.PENDING else None)
     if not await uow.requests.move(request.id, decision.from_, decision.to, now,
-                                   decided=decision.from_ is Status.PENDING, owner_id=owner_id):
+                                   decided=decision.from_ is Status.PENDING, owner_id=owner_id,
+                                   strength=strength):
         # Someone else decided between our read and our write.
         current = await uow.requests.get(request.id)
         raise Refused("already", Status(current.status) if current else None)
@@ -289,7 +293,8 @@ async def decide(uow: UnitOfWork, actor: Actor, event: str, now: datetime, *,
     assert after is not None
     await _close_cards(uow, after)
     _owe_decision_notices(uow, event, after, actor.id, now,
-                          await decision_strength(uow, after) if role is Role.OWNER else None)
+                          (strength or await decision_strength(uow, after))
+                          if role is Role.OWNER else None)
     teams.tell_requester(uow, event, after, actor.id)  # teams (issue 10)
     if event == "reject":
         await open_reason_step(uow, actor.id, after.key, now)
@@ -350,14 +355,16 @@ async def block_advertiser(uow: UnitOfWork, actor: Actor, key: str, now: datetim
         if waiting.requester_id != request.requester_id:
             continue
         decision = request_flow.decide(waiting.status, "reject", Role.OWNER)
+        strength = await decision_strength(uow, waiting)  # issue 11: on every decision
         if not await uow.requests.move(waiting.id, decision.from_, decision.to, now,
-                                       decided=True):
+                                       decided=True, strength=strength):
             continue
         await uow.audit.record(waiting.id, actor.id, "block", decision.from_, decision.to, now)
         after = await uow.requests.get(waiting.id)
         assert after is not None
         await _close_cards(uow, after)
-        uow.outbox.add(Notice("rejected_for_advertiser", after.requester_id, after.id))
+        uow.outbox.add(Notice("rejected_for_advertiser", after.requester_id, after.id,
+                              {"strength": strength}))
         rejected += 1
     return Blocked(await uow.users.get(request.requester_id), rejected)
 

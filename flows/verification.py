@@ -295,6 +295,8 @@ async def prove_owner(uow: TrustUnitOfWork, login: LoginRow, identity: Identity,
                                        identity.user_id, now)
         await uow.claim_history.record(claim, login.user_id, "verify", actor, now)
         voided = await _void_unverified(uow, claim, login.user_id, None, now)
+        # What they approved before proving the handle stands, now as the verified owner's.
+        await uow.claim_changes.confirm_approvals(platform.id, claim.handle_key, login.user_id)
         await _withdraw_own(uow, claim, login.user_id, now)
         # A claim made just now takes the handle's waiting requests (an older one has them).
         waiting = await usecases.route_to_owner(uow, claim) if fresh else 0
@@ -321,6 +323,9 @@ async def prove_owner(uow: TrustUnitOfWork, login: LoginRow, identity: Identity,
         moved.append(request)
     kept = previous if claim.verified_at is not None else None
     voided = await _void_unverified(uow, claim, login.user_id, kept, now)
+    # Approvals they gave earlier through one-time links stand, now as the verified owner's;
+    # a previous verified owner's keep the strength they had.
+    await uow.claim_changes.confirm_approvals(platform.id, claim.handle_key, login.user_id)
     await _withdraw_own(uow, claim, login.user_id, now)
     waiting = await usecases.route_to_owner(uow, replace(claim, owner_id=login.user_id))
     after = await uow.claims.get(platform.id, claim.handle_key)
@@ -337,7 +342,8 @@ async def _void_unverified(uow: TrustUnitOfWork, claim: ClaimRow, owner_id: int,
         if request.owner_id in (owner_id, kept):
             continue
         decision = request_flow.decide(request.status, "void", Role.SYSTEM)
-        if not await uow.requests.move(request.id, decision.from_, decision.to, now):
+        if not await uow.requests.move(request.id, decision.from_, decision.to, now,
+                                       strength="void"):
             continue
         await uow.grants.close(request.id, Status.REVOKED, now)
         await uow.audit.record(request.id, owner_id, "void", decision.from_, decision.to, now)

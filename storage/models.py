@@ -109,6 +109,10 @@ class LinkRequest(Base):
     business_id: Mapped[str | None] = mapped_column(String(32))
     access_days: Mapped[int | None] = mapped_column(Integer)
     access_ends_at: Mapped[datetime | None]
+    # Trust (issue 11, migration 0011): how far the decider was known to own the handle when
+    # the request was approved or rejected: "verified", "unverified", or "void" (an
+    # unverified approval voided when the verified owner took the handle over).
+    strength: Mapped[str | None] = mapped_column(String(16))
 
 
 class Claim(Base):

@@ -146,8 +146,17 @@ class Conversations:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        # Rows read ahead with another statement (the ban gate, issue 11), served once by
+        # `load`; any write drops them.
+        self._primed: dict[tuple[int, str], ConversationRow | None] = {}
+
+    def prime(self, user_id: int, flow: str, row: ConversationRow | None) -> None:
+        """A conversation (or its absence) read by another statement of this transaction."""
+        self._primed[(user_id, flow)] = row
 
     async def load(self, user_id: int, flow: str) -> ConversationRow | None:
+        if self._primed and (user_id, flow) in self._primed:
+            return self._primed.pop((user_id, flow))
         row = (await self._conn.execute(
             _LOAD_CONVERSATION, {"user_id": user_id, "flow": flow})).first()
         return ConversationRow(user_id, flow, row.state, row.data, row.version) if row else None
@@ -155,6 +164,7 @@ class Conversations:
     async def save(self, before: ConversationRow, state: str, data: dict[str, Any],
                    now: datetime) -> ConversationRow:
         """Write the new state over `before`; StaleWrite if someone else wrote in between."""
+        self._primed.clear()
         if before.version == 0:
             stmt = _insert_ignoring_conflict(self._conn, CONVERSATIONS, ["user_id", "flow"])
             result = await self._conn.execute(stmt.values(
@@ -171,6 +181,7 @@ class Conversations:
         return ConversationRow(before.user_id, before.flow, state, data, before.version + 1)
 
     async def delete(self, user_id: int, flow: str) -> None:
+        self._primed.clear()
         c = CONVERSATIONS.c
         await self._conn.execute(
             CONVERSATIONS.delete().where(c.user_id == user_id, c.flow == flow)
@@ -178,6 +189,7 @@ class Conversations:
 
     async def forget(self, user_id: int) -> int:
         """Delete every conversation of a user (drafts, confirmed prerequisites, open "why?")."""
+        self._primed.clear()
         result = await self._conn.execute(
             CONVERSATIONS.delete().where(CONVERSATIONS.c.user_id == user_id))
         return int(result.rowcount or 0)
@@ -192,6 +204,7 @@ _REQUEST_COLUMNS = [
     REQUESTS.c.created_at, REQUESTS.c.expires_at, REQUESTS.c.decided_at,
     REQUESTS.c.approval_token_hash.is_not(None).label("has_token"),
     REQUESTS.c.business_id, REQUESTS.c.access_days, REQUESTS.c.access_ends_at,
+    REQUESTS.c.strength,  # trust (issue 11)
 ]
 
 
@@ -235,10 +248,13 @@ class Requests:
 
     async def move(self, request_id: int, from_status: str, to_status: str, now: datetime, *,
                    decided: bool = False, owner_id: int | None = None,
-                   reason: str | None = None) -> bool:
-        """Change status only if the row still has `from_status`; False when it did not."""
+                   reason: str | None = None, strength: str | None = None) -> bool:
+        """Change status only if the row still has `from_status`; False when it did not.
+        `strength` records how far the decider is known to own the handle (issue 11)."""
         values: dict[str, Any] = {"status": to_status, "updated_at": now,
                                   "version": REQUESTS.c.version + 1}
+        if strength is not None:
+            values["strength"] = strength
         if decided:
             values["decided_at"] = now
         if owner_id is not None:

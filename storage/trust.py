@@ -5,16 +5,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flows.records import AuditEventRow, ClaimEventRow, ClaimRow, LoginRow, RequestRow
+from flows.records import (
+    AuditEventRow,
+    ClaimEventRow,
+    ClaimRow,
+    ConversationRow,
+    LoginRow,
+    RequestRow,
+)
 from storage.models import BannedUser, ClaimEvent, LoginAttempt, OperatorAction
 from storage.repositories import (
     _REQUEST_COLUMNS,
     AUDIT,
     CLAIMS,
+    CONVERSATIONS,
     REQUESTS,
+    Conversations,
     _insert_ignoring_conflict,
     hash_token,
 )
@@ -141,6 +150,17 @@ class ClaimChanges:
                 .values(owner_id=None, version=r.version + 1))
         return waiting
 
+    async def confirm_approvals(self, platform: str, handle_key: str, owner_id: int) -> int:
+        """The handle's standing approvals given by `owner_id` become "verified" (they just
+        proved the handle); returns how many changed."""
+        r = REQUESTS.c
+        result = await self._conn.execute(
+            update(REQUESTS).where(r.platform == platform, r.handle_key == handle_key,
+                                   r.owner_id == owner_id, r.status == "authorized",
+                                   or_(r.strength.is_(None), r.strength != "verified"))
+            .values(strength="verified"))
+        return int(result.rowcount or 0)
+
 
 class ClaimHistory:
     """Who owned a handle when: every claim, verification, takeover and release."""
@@ -181,11 +201,36 @@ class OperatorLog:
             operator=operator, action=action, target=target[:128], at=now))
 
 
+# The ban gate runs before every update's handlers. The same statement reads one of the
+# person's conversations (the bot asks for the link flow's, which most updates read next), so
+# the handler gets it without a statement of its own: those updates pay no extra read.
+_CONV = CONVERSATIONS.c
+_GATE = (
+    select(select(BANS.c.user_id).where(BANS.c.user_id == bindparam("user_id"))
+           .exists().label("banned"), _CONV.state, _CONV.data, _CONV.version)
+    .select_from(select(literal(1).label("one")).subquery("one").outerjoin(
+        CONVERSATIONS, and_(_CONV.user_id == bindparam("user_id"),
+                            _CONV.flow == bindparam("flow"))))
+)
+
+
 class Bans:
     """People an operator blocked from the bot."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, conversations: Conversations | None = None
+                 ) -> None:
         self._conn = conn
+        self._conversations = conversations
+
+    async def turned_away(self, user_id: int, flow: str) -> bool:
+        """Whether an operator blocked this person: one read, shared with their conversation
+        in `flow`, which `conversations.load` then serves without reading again."""
+        row = (await self._conn.execute(_GATE, {"user_id": user_id, "flow": flow})).one()
+        if self._conversations is not None:
+            self._conversations.prime(user_id, flow, None if row.version is None else
+                                      ConversationRow(user_id, flow, row.state, row.data,
+                                                      row.version))
+        return bool(row.banned)
 
     async def add(self, user_id: int, by: str, now: datetime) -> bool:
         stmt = _insert_ignoring_conflict(self._conn, BANS, ["user_id"])

@@ -130,7 +130,7 @@ class FakeRequests:
 
     async def move(self, request_id: int, from_status: str, to_status: str, now: datetime, *,
                    decided: bool = False, owner_id: int | None = None,
-                   reason: str | None = None) -> bool:
+                   reason: str | None = None, strength: str | None = None) -> bool:
         row = self.rows.get(request_id)
         if row is None or row.status != from_status:
             return False
@@ -142,6 +142,8 @@ class FakeRequests:
             changes["owner_id"] = owner_id
         if reason is not None:
             changes["reason"] = reason
+        if strength is not None:  # trust (issue 11)
+            changes["strength"] = strength
         if to_status != "pending":
             self.token_hashes.pop(request_id, None)  # the link dies with the pending state
         self._set(request_id, **changes)
@@ -707,6 +709,13 @@ class FakeClaimChanges:
         for request in waiting:
             self._requests._set(request.id, owner_id=None)
         return waiting
+
+    async def confirm_approvals(self, platform: str, handle_key: str, owner_id: int) -> int:
+        mine = [r for r in self._on(platform, handle_key, "authorized")
+                if r.owner_id == owner_id and r.strength != "verified"]
+        for request in mine:
+            self._requests._set(request.id, strength="verified")
+        return len(mine)
 
 
 class FakeClaimHistory:

@@ -277,7 +277,8 @@ async def test_temporary_access_ends_on_time_across_a_restart(world: World, ada:
     assert "Ada (@ada_ads), ad account Acme Ads · temporary, until 01 Dec 2026, 12:00 UTC" \
         in owen.last.plain
     await ada.send("/accounts")
-    assert "approved · temporary, until 01 Dec 2026, 12:00 UTC" in ada.last.plain
+    assert ("approved by an unverified claimant · temporary, until 01 Dec 2026, 12:00 UTC"
+            in ada.last.plain)
 
     world.clock.advance(timedelta(days=7) - timedelta(minutes=1))
     await world.sweep()

@@ -90,7 +90,7 @@ async def test_migration_is_idempotent(db: Database) -> None:
     async with db.engine.connect() as conn:
         versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         users = (await conn.execute(text("SELECT count(*) FROM users"))).scalar_one()
-    assert versions == [("0010",)]
+    assert versions == [("0011",)]
     assert users == 3
 
 

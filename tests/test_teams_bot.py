@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, insert, select, text
 
 from bot.local_api import Person, SentMessage
 from storage.db import alembic_config
+from storage.repositories import REQUESTS
 from storage.teams import AD_ACCOUNT_REQUESTS, AD_ACCOUNTS, MEMBERSHIPS
 from storage.uow import Database
 from tests.conftest import BACKENDS, Clock, World, send_request
@@ -250,15 +251,17 @@ async def test_the_migration_puts_existing_requests_into_teams(old_db: Database)
         await uow.users.erase(3, t0)
         made = [(2, "Acme  Ads", 1), (1, "acme ads", 0), (3, "Cy Media", 2), (4, "ACME ADS", 3),
                 (1, "Acme Ads", 4)]
-        ids = []
+        await uow.commit()
+    ids = []
+    async with old_db.engine.begin() as conn:  # the columns of then (later ones not there yet)
         for requester, ad_account, day in made:
-            request = await uow.requests.create(
+            result = await conn.execute(insert(REQUESTS).values(
                 key=f"k{len(ids)}", requester_id=requester, platform="tiktok",
                 handle="owen.makes", handle_key="owen.makes", ad_account=ad_account,
-                scopes=["existing_posts"], visibility=None, owner_id=None,
-                now=t0 + timedelta(days=day), expires_at=t0 + timedelta(days=day + 7))
-            ids.append(request.id)
-        await uow.commit()
+                scopes=["existing_posts"], visibility=None, status="pending", owner_id=None,
+                version=1, created_at=t0 + timedelta(days=day),
+                updated_at=t0 + timedelta(days=day), expires_at=t0 + timedelta(days=day + 7)))
+            ids.append(result.inserted_primary_key[0])
     await old_db.migrate()
     async with old_db.engine.connect() as conn:
         accounts = {r.name_key: (r.id, r.name) for r in await conn.execute(

@@ -13,6 +13,7 @@ from bot.admin import Usage, run_admin
 from bot.context import Context, traced
 from bot.handlers.messaging import answer, reply
 from bot.settings import operators
+from flows import usecases
 
 
 @traced("admin")
@@ -36,7 +37,8 @@ async def gate(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None or user.id in operators(context.deps.settings):
         return
-    if not await context.uow.bans.exists(user.id):
+    # The link conversation comes with the same read: most updates load it next.
+    if not await context.uow.bans.turned_away(user.id, usecases.LINK_FLOW):
         return
     if update.callback_query is not None:
         await answer(update.callback_query, texts.BANNED)

@@ -20,7 +20,7 @@ from aiohttp import web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application
 
-from bot import texts
+from bot import keyboards, texts
 from bot.context import Context, Deps, deps_of, traced
 from bot.handlers.messaging import answer, reply
 from bot.handlers.requests import actor_of
@@ -61,7 +61,8 @@ def verify_keyboard(platform_id: str, handle_key: str) -> InlineKeyboardMarkup:
     """The "Verify" button under a claim (callback data `v:<platform>:<handle key>`)."""
     name = texts.PLATFORM_NAMES.get(platform_id, platform_id)
     return InlineKeyboardMarkup([[InlineKeyboardButton(
-        texts.VERIFY_BUTTON.format(platform=name), callback_data=f"v:{platform_id}:{handle_key}")]])
+        texts.VERIFY_BUTTON.format(platform=name),
+        callback_data=keyboards.verify_data(platform_id, handle_key))]])
 
 
 # --- Telegram: /verify and the Verify button ----------------------------------------------------
@@ -93,15 +94,20 @@ async def verify(update: Update, context: Context) -> None:
 
 @traced("verify_button")
 async def on_verify_button(update: Update, context: Context) -> None:
-    """The Verify button under a claim: the same as /verify for that handle."""
+    """The Verify button under a claim: the same as /verify for that handle, while the presser
+    still holds the claim. A button from before a release or a takeover only says so."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    _, platform_id, key = [*query.data.split(":", 2), "", ""][:3]
-    claim = await context.uow.claims.get(platform_id, key)
-    await answer(query)
-    if claim is None or claim.owner_id != actor_of(update).id:
-        await reply(update, texts.VERIFY_USAGE)
+    pressed = keyboards.parse_verify(query.data)
+    if pressed is None:
+        await answer(query, texts.refusal("gone"))
         return
+    platform_id, key = pressed
+    claim = await context.uow.claims.get(platform_id, key)
+    if claim is None or claim.owner_id != actor_of(update).id:
+        await answer(query, texts.VERIFY_STALE)
+        return
+    await answer(query)
     await reply(update, await _login_link(context, update, platform_id, claim.handle))
 
 

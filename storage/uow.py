@@ -96,6 +96,9 @@ class DeferredWrites:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        running = self._flushing
+        if running is not None and running is not asyncio.current_task():
+            await running  # the timer's flush, under way: it ends before the engine may close
         while self._writes:
             async with self._db.unit_of_work() as uow:
                 await uow.commit()

@@ -25,6 +25,7 @@ from bot.context import Deps, deps_of
 from bot.local_api import LocalBotApi, Person
 from bot.settings import Settings
 from tests import pg
+from tests.oauth_double import OAuthDouble, TikTokAccount
 
 
 class Clock:
@@ -228,3 +229,15 @@ async def fill_request(person: Person, handle: str = "@owen.makes", ad_account: 
 async def send_request(person: Person, **kwargs: Any) -> None:
     await fill_request(person, **kwargs)
     await person.press("Send request")
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[OAuthDouble]:
+    """The platforms' login endpoints (tests/oauth_double.py), logging in as Owen's TikTok."""
+    d = OAuthDouble()
+    await d.start()
+    d.tiktok_user = TikTokAccount("open-owen", "owen.makes")
+    try:
+        yield d
+    finally:
+        await d.close()

@@ -150,6 +150,25 @@ async def test_a_blocked_person_gets_a_polite_fixed_reply_until_unblocked(
         ("unblock", str(eve.user_id))]
 
 
+async def test_a_blocked_person_can_still_read_and_erase_what_is_kept_about_them(
+        world: World, opal: Person, eve: Person) -> None:
+    await eve.send("/link")
+    await opal.send(f"/admin block {eve.user_id}")
+    assert [m.plain for m in await eve.send("/help")] == [BANNED]
+    await eve.send("/privacy")
+    assert eve.last.plain != BANNED and "/deleteme" in eve.last.plain
+    await eve.send("/deleteme")
+    assert eve.last.plain != BANNED
+    await eve.press("Yes")
+    assert "your personal data is erased" in eve.last.plain
+    async with world.deps.db.unit_of_work() as uow:
+        assert await uow.conversations.load(eve.user_id, "link") is None  # the draft is gone
+        person = await uow.users.get(eve.user_id)
+        assert person is not None and person.deleted
+    # Everything else stays blocked.
+    assert [m.plain for m in await eve.send("/link")] == [BANNED]
+
+
 async def test_bad_admin_input_gets_one_line_and_the_usage(world: World, opal: Person) -> None:
     for text, why in (("/admin", "expected one of: claim, release, audit, block, unblock"),
                       ("/admin block abc", "block takes a Telegram user id (digits)"),

@@ -42,17 +42,6 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def double() -> AsyncIterator[OAuthDouble]:
-    d = OAuthDouble()
-    await d.start()
-    d.tiktok_user = TikTokAccount("open-owen", "owen.makes")
-    try:
-        yield d
-    finally:
-        await d.close()
-
-
-@pytest.fixture
 def endpoint_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

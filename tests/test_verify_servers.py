@@ -4,7 +4,6 @@ server of the bot's own on OAUTH_LISTEN when long polling. Real servers, real HT
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -13,20 +12,9 @@ import pytest
 from bot.app import SECRET_HEADER, build_application, serve, serve_webhook
 from bot.local_api import LocalBotApi, Person, serve_http
 from bot.settings import Settings
-from tests.oauth_double import FACEBOOK_CLIENT, TIKTOK_CLIENT, OAuthDouble, TikTokAccount
+from tests.oauth_double import FACEBOOK_CLIENT, TIKTOK_CLIENT, OAuthDouble
 from tests.test_webhook import SECRET, free_port, until
 from tests.updates import text_update
-
-
-@pytest.fixture
-async def double() -> AsyncIterator[OAuthDouble]:
-    d = OAuthDouble()
-    await d.start()
-    d.tiktok_user = TikTokAccount("open-owen", "owen.makes")
-    try:
-        yield d
-    finally:
-        await d.close()
 
 
 def with_logins(settings: Settings, double: OAuthDouble, base: str, **more: object) -> Settings:

@@ -32,10 +32,24 @@ async def admin(update: Update, context: Context) -> None:
     await reply(update, f"<pre>{escape(said[:3900])}</pre>")
 
 
+# What a blocked person may still do: read what is kept about them and erase it (/privacy,
+# /deleteme and its confirmation buttons). A block stops using the bot, not one's own rights.
+_OWN_DATA_COMMANDS = ("/privacy", "/deleteme")
+_ERASE_BUTTONS = ("d:yes", "d:no")
+
+
+def _about_own_data(update: Update) -> bool:
+    if update.callback_query is not None:
+        return update.callback_query.data in _ERASE_BUTTONS
+    message = update.message
+    words = (message.text or "").split() if message is not None else []
+    return bool(words) and words[0].split("@")[0].lower() in _OWN_DATA_COMMANDS
+
+
 async def gate(update: Update, context: Context) -> None:
     """Before any handler: a person an operator blocked gets one fixed, polite reply."""
     user = update.effective_user
-    if user is None or user.id in operators(context.deps.settings):
+    if user is None or user.id in operators(context.deps.settings) or _about_own_data(update):
         return
     # The link conversation comes with the same read: most updates load it next.
     if not await context.uow.bans.turned_away(user.id, usecases.LINK_FLOW):

@@ -644,16 +644,16 @@ def _short(filename: str) -> str:
 def _area(filename: str, func: str) -> str:
     """Which layer a profiled function belongs to."""
     if func == EPOLL_WAIT:
-        return "idle: event loop waiting (for the aiosqlite thread)"
+        return "idle: event loop waiting"
     if filename == "~":
         return "C built-ins (json, str, isinstance, queues, greenlet switches...)"
+    if "site-packages/" in filename:  # before the repository's prefix: .venv may be inside it
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0]
     if filename.startswith(str(REPO)):
         relative = filename[len(str(REPO)) + 1:]
         if relative == "bot/local_api.py":
             return "Bot API double (bot/local_api.py)"
         return "benchmark" if relative.startswith("benchmarks/") else f"Linkpilot: {relative}"
-    if "site-packages/" in filename:
-        return filename.split("site-packages/", 1)[1].split("/", 1)[0]
     if filename.startswith("<sqlalchemy"):
         return "sqlalchemy"  # its generated wrappers
     if filename.startswith("<"):

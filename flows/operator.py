@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flows.platforms import InvalidHandle, UnsafeText, get_platform
+from flows.platforms import InvalidHandle, UnsafeText, read_account_args
 from flows.ports import TrustUnitOfWork
 from flows.records import AuditEventRow, ClaimEventRow, ClaimRow, Notice, RequestRow
 
@@ -35,14 +35,16 @@ def parse(args: list[str], platforms: tuple[str, ...]) -> Command:
         raise Usage("expected one of: " + ", ".join(ACTIONS))
     action, rest = args[0].lower(), args[1:]
     if action in ("claim", "release"):
-        platform = rest.pop(0).lower() if len(rest) == 2 else "tiktok"
-        if len(rest) != 1 or platform not in platforms:
+        # Read as /claim reads it: a bare platform word names no account, an address names its
+        # platform, anything else is a TikTok username.
+        named = read_account_args(rest)
+        if named.platform is None or named.raw is None or named.platform.id not in platforms:
             raise Usage(f"{action} takes [platform] @handle (platforms: {', '.join(platforms)})")
-        rule = get_platform(platform).handle_rule
+        platform, rule = named.platform.id, named.platform.handle_rule
         try:
-            handle = rule.normalise(rest[0])
+            handle = rule.normalise(named.raw)
         except (InvalidHandle, UnsafeText):
-            raise Usage(f"{rest[0][:40]!r} is not a {platform} username") from None
+            raise Usage(f"{named.raw[:40]!r} is not a {platform} username") from None
         return Command(action, platform, handle, rule.key(handle))
     if len(rest) != 1:
         raise Usage(f"{action} takes one argument")

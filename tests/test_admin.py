@@ -73,6 +73,9 @@ async def test_an_operator_finds_a_claim_and_its_history(world: World, opal: Per
     assert "tiktok @owen.makes: claimed by user 2002, unverified" in shown
     assert "claim     owner=2002  by user:2002" in shown
     assert await actions(world) == [(f"operator:{OPERATOR}", "claim", "tiktok:@owen.makes")] * 2
+    # A profile address names its own platform, as in /claim.
+    await opal.send("/admin claim https://www.instagram.com/owen.makes/")
+    assert opal.last.plain.startswith("instagram @owen.makes: not claimed")
 
 
 async def test_releasing_a_claim_lets_a_new_owner_claim_it(world: World, opal: Person,
@@ -174,6 +177,9 @@ async def test_bad_admin_input_gets_one_line_and_the_usage(world: World, opal: P
                       ("/admin block abc", "block takes a Telegram user id (digits)"),
                       ("/admin claim @bad name", "claim takes [platform] @handle"),
                       ("/admin claim myspace @x", "claim takes [platform] @handle"),
+                      # A bare platform word names no account (not a TikTok user "@instagram").
+                      ("/admin claim instagram", "claim takes [platform] @handle"),
+                      ("/admin release facebook", "release takes [platform] @handle"),
                       ("/admin release @no\u202eway", "is not a tiktok username")):
         replies = await opal.send(text)
         assert len(replies) == 1 and why in replies[0].plain and "usage: /admin" in \

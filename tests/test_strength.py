@@ -29,8 +29,9 @@ from tests.oauth_double import FACEBOOK_CLIENT, TIKTOK_CLIENT, OAuthDouble
 from tests.test_verify import login_url
 
 # The login double, the bot's redirect endpoint and a browser, as in tests/test_verify.py.
-backend, double, endpoint_port, browser = (test_verify.backend, test_verify.double,
-                                           test_verify.endpoint_port, test_verify.browser)
+# (The login double itself is tests/conftest.py's `double`.)
+backend, endpoint_port, browser = (test_verify.backend, test_verify.endpoint_port,
+                                   test_verify.browser)
 
 OPERATOR = 9009
 

@@ -135,11 +135,12 @@ class Bench:
     stored: Callable[[Sequence[int]], Awaitable[int]] | None = None
 
 
-async def linkpilot_bench(db_file: Path) -> Bench:
-    """Linkpilot as the tests build it, with its state in a fresh SQLite file."""
+async def linkpilot_bench(database_url: str, name: str = "linkpilot") -> Bench:
+    """Linkpilot as the tests build it, with its state in a fresh database (a SQLite file, or a
+    PostgreSQL database made for the leg)."""
     api = LocalBotApi()
     settings = Settings(_env_file=None,  # type: ignore[call-arg]
-                        database_url=f"sqlite+aiosqlite:///{db_file}", telegram_bot_token=None)
+                        database_url=database_url, telegram_bot_token=None)
     app = build_application(settings, token=api.token, request=api, run_jobs=False)
     processor = deps_of(app).processor
     assert processor is not None
@@ -155,7 +156,7 @@ async def linkpilot_bench(db_file: Path) -> Bench:
             )).scalar_one()
         return int(count)
 
-    return Bench("linkpilot", app, api, lambda: finish(app), processor.handle, stored)
+    return Bench(name, app, api, lambda: finish(app), processor.handle, stored)
 
 
 PLATFORM, PREREQUISITE = range(2)
@@ -263,12 +264,19 @@ async def baseline_bench(*, settle: bool, pickle_file: Path | None = None,
 BenchFactory = Callable[[int], Awaitable[Bench]]
 
 
-def factories(workdir: Path, *, settle: bool, pickle: bool = False
-              ) -> dict[str, BenchFactory]:
-    """Makers of a fresh bot per leg (``serial`` names the SQLite or pickle file)."""
+def factories(workdir: Path, *, settle: bool, pickle: bool = False,
+              postgres: Any = None) -> dict[str, BenchFactory]:
+    """Makers of a fresh bot per leg (``serial`` names the SQLite or pickle file); with
+    ``postgres`` (a running ``tests.pg.PostgresServer``), Linkpilot on PostgreSQL too."""
 
     async def linkpilot(serial: int) -> Bench:
-        return await linkpilot_bench(workdir / f"linkpilot-{serial}.db")
+        return await linkpilot_bench(f"sqlite+aiosqlite:///{workdir / f'linkpilot-{serial}.db'}")
+
+    async def linkpilot_pg(serial: int) -> Bench:
+        from tests import pg  # the test set-up's own server; only with --postgres
+
+        return await linkpilot_bench(postgres.url(await pg.create_database(postgres)),
+                                     name="linkpilot-pg")
 
     async def baseline(serial: int) -> Bench:
         return await baseline_bench(settle=settle)
@@ -282,6 +290,8 @@ def factories(workdir: Path, *, settle: bool, pickle: bool = False
                                     flush_every=60, name="pickle-60s")
 
     made: dict[str, BenchFactory] = {"linkpilot": linkpilot, "baseline": baseline}
+    if postgres is not None:
+        made["linkpilot-pg"] = linkpilot_pg
     if pickle:
         made |= {"pickle-each": pickle_every, "pickle-60s": pickle_60s}
     return made
@@ -714,6 +724,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "every update and every 60 s")
     parser.add_argument("--concurrent", type=int, default=0, metavar="N",
                         help="also send N users' updates at once and compare p99 latency")
+    parser.add_argument("--postgres", action="store_true",
+                        help="also time Linkpilot on PostgreSQL: a server of its own in a "
+                             "temporary folder, as the tests start it (needs its binaries and "
+                             "the postgres extra)")
     parser.add_argument("--scale", type=int, default=0, metavar="N",
                         help="also measure resident memory from 1,000 to N users who walked "
                              "the flow (each bot in a fresh process; slow: 4 updates per user)")
@@ -742,10 +756,13 @@ def summary(results: list[dict[str, LegResult]]) -> None:
               f"median {statistics.median(x.median_ms for x in legs):6.2f} ms  "
               f"p99 {statistics.median(x.p99_ms for x in legs):6.2f} ms  "
               f"Bot API calls/update {legs[0].calls_per_update:.2f}")
-    for peer in [n for n in results[0] if n != "linkpilot"]:
-        speed = [r["linkpilot"].per_second / r[peer].per_second for r in results]
-        print(f"  Linkpilot/{peer} throughput: {statistics.median(speed):.2f} "
-              f"(range {min(speed):.2f}-{max(speed):.2f})")
+    ours = [n for n in results[0] if n.startswith("linkpilot")]
+    for mine in ours:
+        label = "Linkpilot" if mine == "linkpilot" else "Linkpilot on PostgreSQL"
+        for peer in [n for n in results[0] if not n.startswith("linkpilot")]:
+            speed = [r[mine].per_second / r[peer].per_second for r in results]
+            print(f"  {label}/{peer} throughput: {statistics.median(speed):.2f} "
+                  f"(range {min(speed):.2f}-{max(speed):.2f})")
 
 
 async def concurrent_leg(make: BenchFactory, serial: int, users: int) -> LegResult:
@@ -782,8 +799,23 @@ async def profile_leg(make: BenchFactory, users: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    server = None
+    if args.postgres:
+        from tests import pg
+
+        server = pg.PostgresServer.start()
+        asyncio.run(pg.create_template(server))
+    try:
+        return _run(args, server)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run(args: argparse.Namespace, server: Any) -> int:
     with tempfile.TemporaryDirectory(prefix="linkpilot-bench-") as tmp:
-        make = factories(Path(tmp), settle=args.baseline_settle, pickle=args.pickle)
+        make = factories(Path(tmp), settle=args.baseline_settle, pickle=args.pickle,
+                         postgres=server)
         if args.memory_leg:
             print(json.dumps(asyncio.run(memory_leg(make[args.memory_leg], args.users))))
             return 0

@@ -15,8 +15,6 @@ from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from storage import sqlite_inline
-
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -114,11 +112,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL mode, a busy timeout, enforced foreign keys and a
     Unicode lower()."""
     if url.startswith("sqlite"):
-        # Units of work always end their transaction, so the pool's rollback-on-return would be
-        # a second, empty one: a wasted round trip to aiosqlite's thread on every update.
+        # Its connections always end their transaction, so the pool's rollback-on-return would
+        # be a second, empty one.
         kwargs.setdefault("pool_reset_on_return", None)
-        # sqlite3 on the event loop's thread instead of aiosqlite's own (storage.sqlite_inline).
-        kwargs.setdefault("async_creator", sqlite_inline.creator(make_url(url)))
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "postgresql":
         event.listen(engine.sync_engine, "handle_error", _lost_race, retval=True)
@@ -129,11 +125,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def create_inline_engine(url: str) -> Engine:
-    """For SQLite, the synchronous engine units of work run on, on the event loop's thread.
+    """For SQLite, the synchronous engine units of work run on, on the event loop's thread
+    (the async engine, with aiosqlite's thread, is left the cold paths: migrations at start).
 
     SQLite on a local file has nothing to wait for, so the async engine's layers (the driver
     adapter, a greenlet switch per call, the execution lock) only cost time: a unit of work
-    made eight such calls. This engine runs the same Core statements through the standard
+    made eight to eleven such calls. This engine runs the same Core statements through the standard
     sqlite3 driver directly, with the same pragmas and BEGIN IMMEDIATE as the async one."""
     engine = create_sync_engine(make_url(url).set(drivername="sqlite+pysqlite"),
                                 pool_reset_on_return=None)
@@ -169,8 +166,7 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # We issue BEGIN ourselves (see _sqlite_begin_immediate); stop the driver doing it.
-    if dbapi_connection.isolation_level is not None:  # storage.sqlite_inline opens it so
-        dbapi_connection.isolation_level = None
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

@@ -19,11 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 from bot.app import build_application, finish, prepare
 from bot.context import Deps, deps_of
 from bot.local_api import LocalBotApi, Person
 from bot.settings import Settings
+from storage.db import alembic_config
+from storage.uow import Database
 from tests import pg
 from tests.oauth_double import OAuthDouble, TikTokAccount
 
@@ -241,3 +246,23 @@ async def double() -> AsyncIterator[OAuthDouble]:
         yield d
     finally:
         await d.close()
+
+
+@asynccontextmanager
+async def database_before(database_url: str, revision: str) -> AsyncIterator[Database]:
+    """A database at the schema just before migration `revision`, for that migration's test:
+    migrated to the newest, then taken back (PostgreSQL's test databases arrive migrated)."""
+    def back(conn: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, str(
+            ScriptDirectory.from_config(config).get_revision(revision).down_revision))
+
+    database = Database(database_url)
+    await database.migrate()
+    async with database.engine.begin() as conn:
+        await conn.run_sync(back)
+    try:
+        yield database
+    finally:
+        await database.dispose()

@@ -11,20 +11,17 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from alembic import command
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import insert, select
 
 from bot import keyboards
 from bot.local_api import Person
 from bot.settings import Settings
 from flows.platforms import PLATFORMS
-from storage.db import alembic_config
 from storage.repositories import AUDIT, CLAIMS, REQUESTS
 from storage.trust import LOGINS
 from storage.uow import Database
 from tests import test_verify
-from tests.conftest import World, send_request
+from tests.conftest import World, database_before, send_request
 from tests.oauth_double import FACEBOOK_CLIENT, TIKTOK_CLIENT, OAuthDouble
 from tests.test_verify import login_url
 
@@ -211,24 +208,11 @@ async def test_a_verify_button_from_before_a_release_or_takeover_changes_nothing
 
 # --- the migration ------------------------------------------------------------------------------
 
-def _to_before_strength(conn: Connection) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = conn
-    before = ScriptDirectory.from_config(config).get_revision("0011").down_revision
-    command.downgrade(config, str(before))
-
-
 @pytest.fixture
 async def old_db(database_url: str) -> AsyncIterator[Database]:
     """A database at the schema before the strength column (taken back from the newest)."""
-    database = Database(database_url)
-    await database.migrate()
-    async with database.engine.begin() as conn:
-        await conn.run_sync(_to_before_strength)
-    try:
+    async with database_before(database_url, "0011") as database:
         yield database
-    finally:
-        await database.dispose()
 
 
 async def test_the_migration_keeps_the_strength_of_earlier_decisions(old_db: Database) -> None:

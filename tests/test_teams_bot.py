@@ -9,16 +9,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic import command
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import insert, select, text
 
 from bot.local_api import Person, SentMessage
-from storage.db import alembic_config
 from storage.repositories import REQUESTS
 from storage.teams import AD_ACCOUNT_REQUESTS, AD_ACCOUNTS, MEMBERSHIPS
 from storage.uow import Database
-from tests.conftest import BACKENDS, Clock, World, send_request
+from tests.conftest import BACKENDS, Clock, World, database_before, send_request
 from tests.test_scenarios import statuses
 
 INVITE = re.compile(r"https://t\.me/linkpilot_bot\?start=(inv_[\w-]+)")
@@ -223,24 +220,11 @@ async def test_deleteme_hands_the_team_to_its_longest_standing_member(
 
 # --- the migration --------------------------------------------------------------------------------
 
-def _to_before_teams(conn: Connection) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = conn
-    before = ScriptDirectory.from_config(config).get_revision("0009").down_revision
-    command.downgrade(config, str(before))
-
-
 @pytest.fixture
 async def old_db(database_url: str) -> AsyncIterator[Database]:
     """A database at the schema before teams (PostgreSQL's arrives migrated: taken back)."""
-    database = Database(database_url)
-    await database.migrate()
-    async with database.engine.begin() as conn:
-        await conn.run_sync(_to_before_teams)
-    try:
+    async with database_before(database_url, "0009") as database:
         yield database
-    finally:
-        await database.dispose()
 
 
 async def test_the_migration_puts_existing_requests_into_teams(old_db: Database) -> None:

@@ -135,8 +135,15 @@ def create_inline_engine(url: str) -> Engine:
     engine = create_sync_engine(make_url(url).set(drivername="sqlite+pysqlite"),
                                 pool_reset_on_return=None)
     event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "begin", _sqlite_begin_immediate)
+    event.listen(engine, "begin", _sqlite_join_or_begin)
     return engine
+
+
+def _sqlite_join_or_begin(conn: Connection) -> None:
+    # The inline connection's units of work begin on the driver (storage.uow.InlineConnection);
+    # a statement SQLAlchemy runs inside one joins that transaction instead of beginning again.
+    if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        _sqlite_begin_immediate(conn)
 
 
 # PostgreSQL lets writers of different rows run at once; two that then reach for each other's

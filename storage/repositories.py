@@ -38,6 +38,7 @@ from storage.models import (
     SparkCode,
     User,
 )
+from storage.raw import hot
 
 USERS: Table = User.__table__  # type: ignore[assignment]
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
@@ -95,6 +96,9 @@ def _upsert(conn: AsyncConnection, table: Table, keys: list[str], values: dict[s
 
 
 
+_SEEN: dict[str, Any] = {}  # per dialect: the upsert every message from a person runs
+
+
 class Users:
     """Telegram users the bot has heard from."""
 
@@ -104,12 +108,17 @@ class Users:
     async def seen(self, user_id: int, first_name: str, username: str | None,
                    now: datetime) -> None:
         """Record (or refresh) a user who wrote to the bot."""
-        values = {"id": user_id, "first_name": first_name, "username": username,
-                  "created_at": now, "last_seen_at": now, "deleted_at": None}
-        await self._conn.execute(
-            _upsert(self._conn, USERS, ["id"], values,
-                    ["first_name", "username", "last_seen_at", "deleted_at"])
-        )
+        stmt = _SEEN.get(self._conn.dialect.name)
+        if stmt is None:
+            stmt = _SEEN[self._conn.dialect.name] = hot(_upsert(
+                self._conn, USERS, ["id"],
+                {"id": bindparam("id"), "first_name": bindparam("first_name"),
+                 "username": bindparam("username"),
+                 "created_at": bindparam("now", type_=USERS.c.created_at.type),
+                 "last_seen_at": bindparam("now"), "deleted_at": None},
+                ["first_name", "username", "last_seen_at", "deleted_at"]))
+        await self._conn.execute(stmt, {"id": user_id, "first_name": first_name,
+                                        "username": username, "now": now})
 
     async def get(self, user_id: int) -> UserRow | None:
         c = USERS.c
@@ -130,15 +139,18 @@ class Users:
 _C = CONVERSATIONS.c
 # The statements every update runs are built once (parameters bound at execution): building a
 # statement per call, coercing each clause, cost more than running it on SQLite.
-_LOAD_CONVERSATION = select(_C.state, _C.data, _C.version).where(
-    _C.user_id == bindparam("user_id"), _C.flow == bindparam("flow"))
-_SAVE_CONVERSATION = update(CONVERSATIONS).where(
+_LOAD_CONVERSATION = hot(select(_C.state, _C.data, _C.version).where(
+    _C.user_id == bindparam("user_id"), _C.flow == bindparam("flow")))
+_SAVE_CONVERSATION = hot(update(CONVERSATIONS).where(
     _C.user_id == bindparam("for_user"), _C.flow == bindparam("for_flow"),
     _C.version == bindparam("read_version")).values(
     state=bindparam("new_state", type_=_C.state.type),
     data=bindparam("new_data", type_=_C.data.type),
     version=bindparam("new_version", type_=_C.version.type),
-    updated_at=bindparam("now", type_=_C.updated_at.type))
+    updated_at=bindparam("now", type_=_C.updated_at.type)))
+
+
+_START_CONVERSATION: dict[str, Any] = {}  # per dialect: the first write, ignoring a racing one
 
 
 class Conversations:
@@ -166,10 +178,18 @@ class Conversations:
         """Write the new state over `before`; StaleWrite if someone else wrote in between."""
         self._primed.clear()
         if before.version == 0:
-            stmt = _insert_ignoring_conflict(self._conn, CONVERSATIONS, ["user_id", "flow"])
-            result = await self._conn.execute(stmt.values(
-                user_id=before.user_id, flow=before.flow, state=state, data=data, version=1,
-                created_at=now, updated_at=now))
+            stmt = _START_CONVERSATION.get(self._conn.dialect.name)
+            if stmt is None:
+                stmt = _START_CONVERSATION[self._conn.dialect.name] = hot(
+                    _insert_ignoring_conflict(self._conn, CONVERSATIONS, ["user_id", "flow"])
+                    .values(user_id=bindparam("user_id"), flow=bindparam("flow"),
+                            state=bindparam("state", type_=_C.state.type),
+                            data=bindparam("data", type_=_C.data.type), version=1,
+                            created_at=bindparam("now", type_=_C.created_at.type),
+                            updated_at=bindparam("now")))
+            result = await self._conn.execute(stmt, {
+                "user_id": before.user_id, "flow": before.flow, "state": state, "data": data,
+                "now": now})
         else:
             result = await self._conn.execute(_SAVE_CONVERSATION, {
                 "for_user": before.user_id, "for_flow": before.flow,
@@ -703,8 +723,8 @@ class InboxRow:
     payload: dict[str, Any]
 
 
-_INBOX_DONE = update(INBOX).where(INBOX.c.update_id == bindparam("uid")).values(
-    done_at=bindparam("now", type_=INBOX.c.done_at.type), payload=None)
+_INBOX_DONE = hot(update(INBOX).where(INBOX.c.update_id == bindparam("uid")).values(
+    done_at=bindparam("now", type_=INBOX.c.done_at.type), payload=None))
 _RECORD_DONE: dict[str, Any] = {}  # per dialect: INSERT ... ON CONFLICT DO NOTHING
 
 
@@ -737,11 +757,11 @@ class Inbox:
         """Record an update processed in this same transaction; False if it was seen before."""
         stmt = _RECORD_DONE.get(self._conn.dialect.name)
         if stmt is None:
-            stmt = _RECORD_DONE[self._conn.dialect.name] = _insert_ignoring_conflict(
+            stmt = _RECORD_DONE[self._conn.dialect.name] = hot(_insert_ignoring_conflict(
                 self._conn, INBOX, ["update_id"]).values(
                 update_id=bindparam("uid"), chat_key=bindparam("key"), payload=None,
                 received_at=bindparam("now", type_=INBOX.c.received_at.type),
-                done_at=bindparam("now"))
+                done_at=bindparam("now")))
         result = await self._conn.execute(stmt, {"uid": update_id, "key": chat_key, "now": now})
         return result.rowcount == 1
 
@@ -807,8 +827,12 @@ _OUTBOX_COLUMNS = [OUTBOX.c.id, OUTBOX.c.chat_id, OUTBOX.c.kind, OUTBOX.c.reques
 LEASE = timedelta(seconds=60)
 
 
-_OUTBOX_INSERT = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
-_OUTBOX_SENT = OUTBOX.delete().where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+_OUTBOX_INSERT = hot(insert(OUTBOX).values(
+    {name: bindparam(name, type_=OUTBOX.c[name].type) for name in (
+        "chat_id", "kind", "request_id", "payload", "status", "attempts", "next_at",
+        "created_at", "claimed_by", "claimed_until")}
+).returning(OUTBOX.c.id, sort_by_parameter_order=True))
+_OUTBOX_SENT = hot(OUTBOX.delete().where(OUTBOX.c.id.in_(bindparam("ids", expanding=True))))
 
 
 class Outbox:
@@ -895,8 +919,8 @@ class Outbox:
         )).scalar_one())
 
 
-_LIVE_QUESTION = select(LIVE_QUESTIONS.c.message_id).where(
-    LIVE_QUESTIONS.c.chat_id == bindparam("chat_id"))
+_LIVE_QUESTION = hot(select(LIVE_QUESTIONS.c.message_id).where(
+    LIVE_QUESTIONS.c.chat_id == bindparam("chat_id")))
 
 
 _SET_LIVE_QUESTION: dict[str, Any] = {}  # per dialect: the upsert, built once
@@ -919,10 +943,10 @@ class LiveQuestions:
             return
         stmt = _SET_LIVE_QUESTION.get(self._conn.dialect.name)
         if stmt is None:
-            stmt = _SET_LIVE_QUESTION[self._conn.dialect.name] = _upsert(
+            stmt = _SET_LIVE_QUESTION[self._conn.dialect.name] = hot(_upsert(
                 self._conn, LIVE_QUESTIONS, ["chat_id"],
                 {"chat_id": bindparam("chat"), "message_id": bindparam("message")},
-                ["message_id"])
+                ["message_id"]))
         await self._conn.execute(stmt, {"chat": chat_id, "message": message_id})
 
 

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flows.records import AdAccountRow, InviteRow, MemberRow
 from storage.models import AdAccount, AdAccountRequest, Membership, TeamInvite
+from storage.raw import hot
 from storage.repositories import _insert_ignoring_conflict, hash_token
 
 AD_ACCOUNTS: Table = AdAccount.__table__  # type: ignore[assignment]
@@ -32,6 +33,13 @@ def _invite(row: Any) -> InviteRow:
                      row.created_at, row.expires_at,
                      int(row.used_by) if row.used_by is not None else None,
                      row.token_hash is not None)
+
+
+# Read at the role question of every link walk: built once (see `storage.raw`).
+_TEAMS_OF_USER = hot(
+    select(AD_ACCOUNTS, MEMBERSHIPS.c.role)
+    .join(MEMBERSHIPS, MEMBERSHIPS.c.ad_account_id == AD_ACCOUNTS.c.id)
+    .where(MEMBERSHIPS.c.user_id == bindparam("user_id")).order_by(AD_ACCOUNTS.c.id))
 
 
 class Teams:
@@ -81,11 +89,7 @@ class Teams:
         return str(role) if role is not None else None
 
     async def of_user(self, user_id: int) -> list[tuple[AdAccountRow, str]]:
-        m = MEMBERSHIPS.c
-        rows = await self._conn.execute(
-            select(AD_ACCOUNTS, m.role)
-            .join(MEMBERSHIPS, m.ad_account_id == AD_ACCOUNTS.c.id)
-            .where(m.user_id == user_id).order_by(AD_ACCOUNTS.c.id))
+        rows = await self._conn.execute(_TEAMS_OF_USER, {"user_id": user_id})
         return [(_account(r), r.role) for r in rows]
 
     async def add_member(self, ad_account_id: int, user_id: int, role: str,

@@ -17,6 +17,7 @@ from flows.records import (
     RequestRow,
 )
 from storage.models import BannedUser, ClaimEvent, LoginAttempt, OperatorAction
+from storage.raw import hot
 from storage.repositories import (
     _REQUEST_COLUMNS,
     AUDIT,
@@ -205,7 +206,7 @@ class OperatorLog:
 # person's conversations (the bot asks for the link flow's, which most updates read next), so
 # the handler gets it without a statement of its own: those updates pay no extra read.
 _CONV = CONVERSATIONS.c
-_GATE = (
+_GATE = hot(
     select(select(BANS.c.user_id).where(BANS.c.user_id == bindparam("user_id"))
            .exists().label("banned"), _CONV.state, _CONV.data, _CONV.version)
     .select_from(select(literal(1).label("one")).subquery("one").outerjoin(

@@ -11,9 +11,11 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import create_engine, create_inline_engine, migrate
+from storage.raw import compiled_for
 from storage.repositories import (
     Audit,
     Blocks,
@@ -117,30 +119,80 @@ class DeferredWrites:
 
 class InlineConnection:
     """What repositories see of a SQLite unit of work's connection: the async interface they
-    use (`execute`, `dialect`), served by a synchronous Connection on the event loop's thread
-    (see `storage.db.create_inline_engine`)."""
+    use (`execute`, `dialect`), served on the event loop's thread by one synchronous Connection
+    that lives as long as the Database (see `storage.db.create_inline_engine`; units of work
+    take turns on it, under the Database's write lock).
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self.dialect: Dialect = conn.dialect
+    The transaction is begun and ended on the driver: BEGIN IMMEDIATE, COMMIT. The statements
+    marked hot run on the driver's cursor (see `storage.raw`); any other statement runs through
+    SQLAlchemy on the same connection and transaction (SQLAlchemy's own begin then finds the
+    driver in a transaction and leaves it be, see `storage.db`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.dialect: Dialect = engine.dialect
+        self._conn: Connection | None = None
+        self._driver: Any = None  # the sqlite3 connection under self._conn
+        self._cursor: Any = None
+
+    def _database_error(self, sql: str, parameters: Any, error: Exception) -> Exception:
+        # Raised as SQLAlchemy raises it, so callers see one kind of database error.
+        return DBAPIError.instance(sql, parameters, error, self.dialect.loaded_dbapi.Error)
+
+    def begin(self) -> None:
+        if self._conn is None:
+            conn = self._engine.connect()
+            self._driver = conn.connection.dbapi_connection
+            self._cursor = self._driver.cursor()
+            self._conn = conn
+        try:
+            self._cursor.execute("BEGIN IMMEDIATE")
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self._database_error("BEGIN IMMEDIATE", None, error) from error
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
-        return self._conn.execute(statement, parameters)
+        assert self._conn is not None
+        raw = compiled_for(statement, self.dialect)
+        if raw is None:
+            return self._conn.execute(statement, parameters)
+        try:
+            return raw.run(self._cursor, parameters)
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self._database_error(raw.sql, parameters, error) from error
 
     def in_transaction(self) -> bool:
-        return self._conn.in_transaction()
+        return self._driver is not None and bool(self._driver.in_transaction)
 
     async def get_raw_connection(self) -> Any:
+        assert self._conn is not None
         return self._conn.connection
 
     async def commit(self) -> None:
-        self._conn.commit()
+        assert self._conn is not None
+        if self._conn.in_transaction():
+            self._conn.commit()  # SQLAlchemy joined the transaction for a statement of its own
+        else:
+            try:
+                self._driver.commit()
+            except self.dialect.loaded_dbapi.Error as error:
+                raise self._database_error("COMMIT", None, error) from error
 
     async def rollback(self) -> None:
-        self._conn.rollback()
+        assert self._conn is not None
+        if self._conn.in_transaction():
+            self._conn.rollback()
+        else:
+            self._driver.rollback()
 
     async def close(self) -> None:
-        self._conn.close()
+        """The unit of work is over; the connection stays for the next one."""
+
+    def dispose(self) -> None:
+        if self._conn is not None:
+            self._cursor.close()
+            self._conn.close()
+            self._conn = self._driver = self._cursor = None
+        self._engine.dispose()
 
 
 class UnitOfWork:
@@ -175,7 +227,7 @@ class UnitOfWork:
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
                  clock: Callable[[], datetime], worker: str = "main",
                  deferred: DeferredWrites | None = None,
-                 inline: Engine | None = None) -> None:
+                 inline: InlineConnection | None = None) -> None:
         self._engine = engine
         self._inline = inline
         self._deferred = deferred
@@ -190,13 +242,8 @@ class UnitOfWork:
         conn: Any  # what the repositories are given: an AsyncConnection's interface
         try:
             if self._inline is not None:
-                sync = self._inline.connect()
-                try:
-                    sync.begin()
-                except BaseException:
-                    sync.close()
-                    raise
-                conn = InlineConnection(sync)
+                self._inline.begin()
+                conn = self._inline
             else:
                 conn = await self._engine.connect()
                 await conn.begin()
@@ -275,7 +322,8 @@ class Database:
         self.worker = worker  # this process's name among the workers sharing the database
         self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         self._deferred = DeferredWrites(self) if self._write_lock is not None else None
-        self._inline = create_inline_engine(url) if self._write_lock is not None else None
+        self._inline = (InlineConnection(create_inline_engine(url))
+                        if self._write_lock is not None else None)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker, self._deferred,

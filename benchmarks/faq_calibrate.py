@@ -6,9 +6,9 @@ Usage (from the repository root)::
     python benchmarks/faq_calibrate.py --quick    # skip stage 1 (keep the retrieval weights)
 
 Everything is fitted on the tuning questions only: benchmarks/data/dev-set.yaml,
-benchmarks/data/tuning/*.yaml and benchmarks/data/holdout-v1/*.yaml (the first hold-out,
-reported once before it joined the tuning data). The current hold-out (benchmarks/data/holdout/)
-is never read here. The out-of-scope class the matcher competes with is its own data
+benchmarks/data/tuning/*.yaml, benchmarks/data/holdout-v1/*.yaml and
+benchmarks/data/holdout-v2/*.yaml (the earlier hold-outs, each reported once before it joined
+the tuning data). The current hold-out (benchmarks/data/holdout/) is never read here. The out-of-scope class the matcher competes with is its own data
 (flows/faq/out_of_scope.yaml), not a question set. The run is deterministic: the same data gives
 the same numbers, which are then copied into the defaults of ``flows.faq.index.IndexTuning`` and
 ``flows.faq.matcher.Calibration`` (the last lines say whether they already agree).

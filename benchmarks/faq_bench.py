@@ -253,17 +253,20 @@ def _label(path: Path) -> str:
 
 def report_sets(matcher: FaqMatcher, which: str, *, show: bool) -> None:
     """Print the per-file table for the tuning set or the frozen hold-out."""
-    scores = [
-        score_set(matcher, _label(path), load_dev(path), show=show) for path in SETS[which]
-    ]
+    print(f"\n{which} sets (same decision rules as the bot):")
+    if not SETS[which]:
+        print(f"  (no question files in {DATA / which})")
+        return
+    report_files(matcher, SETS[which], show=show)
+
+
+def report_files(matcher: FaqMatcher, paths: Sequence[Path], *, show: bool) -> None:
+    """Print the per-file table of these question files."""
+    scores = [score_set(matcher, _label(path), load_dev(path), show=show) for path in paths]
 
     def pct(part: int, whole: int) -> str:
         return f"{part / whole:6.1%}" if whole else "     -"
 
-    print(f"\n{which} sets (same decision rules as the bot):")
-    if not scores:
-        print(f"  (no question files in {DATA / which})")
-        return
     print(
         f"{'set':<24} {'n':>4} {'answered':>9} {'offered':>8} {'wrong':>6} "
         f"{'out n':>6} {'out ans':>8} {'out decl':>9} {'lang ok':>8}"

@@ -141,6 +141,17 @@ class _Candidate:
     features: tuple[float, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """An English question's reranked candidates and what the decision needs besides them."""
+
+    candidates: tuple[_Candidate, ...]
+    # a domain word occurs
+    has_anchor: bool
+    # every word of the question is known to the knowledge base
+    all_known: bool
+
+
 # The inputs of the fit's logistic function, named as the ``Calibration`` weights that
 # multiply them (``bias`` aside); benchmarks/faq_calibrate.py refits those weights.
 FIT_FEATURES = (
@@ -334,10 +345,24 @@ class FaqMatcher:
         language = language_of(question)
         if language != "en":
             return Lookup("decline", None, (), language=language)
-        ranked, has_anchor, all_known = self._ranked(question)
-        if not ranked:
+        return self.decide(self.rank(question))
+
+    def rank(self, question: str) -> Ranking:
+        """The candidates of an English question, before any decision.
+
+        ``lookup`` is ``decide(rank(question))`` for English; the two halves exist apart so
+        that benchmarks/faq_calibrate.py can try many decision parameters on one ranking.
+        """
+        ranked, has_anchor, all_known = self._ranked(question[:_MAX_QUESTION_CHARS])
+        return Ranking(tuple(ranked), has_anchor, all_known)
+
+    def decide(self, ranking: Ranking) -> Lookup:
+        """Answer, offer or decline, on a ranking made by :meth:`rank`."""
+        if not ranking.candidates:
             return Lookup("decline", None, ())
-        return self._decide(ranked, has_anchor=has_anchor, all_known=all_known)
+        return self._decide(
+            list(ranking.candidates), has_anchor=ranking.has_anchor, all_known=ranking.all_known
+        )
 
     def fit_features(self, question: str) -> list[tuple[str, tuple[float, ...]]]:
         """The best candidates of an English question with the fit's inputs (see

@@ -19,6 +19,7 @@ from flows.faq.lexicon import (
     ANTONYMS,
     PHRASES,
     PLATFORM_FAMILIES,
+    SECOND_PERSON,
     STOP_WORDS,
     SYNONYM_GROUPS,
     WEAK_WORDS,
@@ -146,7 +147,7 @@ class Ranking:
     """An English question's reranked candidates and what the decision needs besides them."""
 
     candidates: tuple[_Candidate, ...]
-    # a domain word occurs
+    # a domain word occurs (or the question addresses the bot about the bot)
     has_anchor: bool
     # every word of the question is known to the knowledge base
     all_known: bool
@@ -190,6 +191,8 @@ class _Group:
 
 # The answer's opening in bold: a one-line summary of the answer.
 _LEAD = re.compile(r"<b>(.*?)</b>", re.DOTALL)
+# The knowledge-base category of the entries about Linkpilot itself.
+BOT_CATEGORY = "bot"
 # Candidates kept for the confidence stage.
 _TOP_K = 10
 # Candidates whose score is completed exactly before the top K are taken.
@@ -280,6 +283,9 @@ class FaqMatcher:
             PLATFORM_FAMILIES.get(e.platform) for e in self._entries
         ) + (None,) * len(themes)
         self._unknown_idf = self._index.unknown_idf()
+        # Entries about Linkpilot itself, and the words that address it.
+        self._about_bot = frozenset(e.id for e in self._entries if e.category == BOT_CATEGORY)
+        self._second_person = frozenset(self._analyzer.stems_of(SECOND_PERSON))
         self._impacts: dict[str, _Impacts] = {}
 
     def __len__(self) -> int:
@@ -380,6 +386,11 @@ class FaqMatcher:
         platforms = frozenset(p for t in terms if (p := self._platform_terms.get(t)) is not None)
         ranked = self._rerank(groups, top, platforms)
         has_anchor = not self._anchors.isdisjoint(terms)
+        if not has_anchor and ranked and ranked[0].entry_id in self._about_bot:
+            # A question put to the bot itself ("what do you keep about me?") is in the domain
+            # when what it asks is what an entry about the bot answers: the second person is
+            # its domain word.
+            has_anchor = not self._second_person.isdisjoint(terms)
         return ranked, has_anchor, all(group.members for group in groups)
 
     def _question_terms(

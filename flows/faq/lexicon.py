@@ -297,6 +297,8 @@ PHRASES: Final[dict[str, str]] = {
     # Filler of time: "right now" is no right (permission) of anyone.
     "right now": "now",
     "right away": "now",
+    # "For good" is for ever, not the opposite of bad.
+    "for good": "permanently",
     # "each other" is what "together" says.
     "each other": "together",
     # Durations in the words people use, as the day counts the knowledge base gives.

@@ -89,6 +89,7 @@ DECISION_GRID: dict[str, tuple[float, ...]] = {
     "answer_margin": (0.1, 0.2, 0.3),
     "choice_ratio": (0.03, 0.05, 0.1, 0.25),
     "plausible_terms": (1, 2),
+    "theme_ratio": (0.25, 0.5, 0.75, 1.0),
 }
 # Answering right outright is worth this much more than offering the right topic among others.
 RIGHT_WEIGHT = 2.0
@@ -96,7 +97,7 @@ WRONG_PENALTY = 3.0
 OUT_ANSWERED_PENALTY = 5.0
 # Offering choices to an out-of-scope question is no answer, but buttons for a question the
 # bot cannot answer waste the person's time: small talk and clear themes should be declined.
-OUT_OFFERED_PENALTY = 0.5
+OUT_OFFERED_PENALTY = 1.0
 
 
 @dataclasses.dataclass(frozen=True)

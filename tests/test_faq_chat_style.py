@@ -116,7 +116,52 @@ def test_taking_access_back_is_revoking_it(matcher: FaqMatcher) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# unsure questions: offered, not declined; themes still declined
+
+
+def test_context_words_leave_an_unsure_question_offered_with_the_right_topic(
+    matcher: FaqMatcher,
+) -> None:
+    result = matcher.lookup("we lost the client, how do i remove their tiktok from our ads manager")
+    assert result.decision == "choose", result
+    assert 2 <= len(result.choices) <= 3
+    assert result.choices[0].entry_id == "tiktok-unlink"
+
+
+def test_shorthand_in_an_idiom_still_reads(matcher: FaqMatcher) -> None:
+    assert answered(matcher, "the link thing didnt go thru i think") == "tiktok-check-linked"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how do I report a fake profile on tiktok",
+        "someone is pretending to be me on instagram",
+        "my tiktok got hacked, what do I do",
+    ],
+)
+def test_a_theme_explains_it_so_no_buttons_are_offered(matcher: FaqMatcher, question: str) -> None:
+    result = matcher.lookup(question)
+    assert result.decision == "decline", result
+
+
+# --------------------------------------------------------------------------------------------
 # through the bot
+
+
+async def test_the_bot_offers_the_topics_of_an_unsure_chat_question(
+    world: World, ada: Person
+) -> None:
+    question = "we lost the client, how do i remove their tiktok from our ads manager"
+    found = world.deps.faq.lookup(question)
+    await ada.send(question)
+    offer = ada.last
+    assert "Did you mean" in offer.plain
+    titles = [world.deps.faq.entry(c.entry_id).title for c in found.choices]  # type: ignore[union-attr]
+    assert offer.labels == [*titles, "None of these"]
+    assert world.deps.faq.entry("tiktok-unlink").title in titles  # type: ignore[union-attr]
+    await ada.press(world.deps.faq.entry("tiktok-unlink").title, offer)  # type: ignore[union-attr]
+    assert "removes it from the account" in ada.last.plain  # the unlink answer
 
 
 async def test_the_bot_answers_shorthand_about_itself(world: World, ada: Person) -> None:

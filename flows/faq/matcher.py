@@ -57,8 +57,8 @@ class Calibration:
     current hold-out (benchmarks/data/holdout/) is never part of it.
     """
 
-    coverage_weight: float = 1.64
-    strength_weight: float = 1.13
+    coverage_weight: float = 1.65
+    strength_weight: float = 1.14
     # Per share of question words the knowledge base has never seen.
     unknown_weight: float = -0.35
     # When the question names only platforms other than the entry's.
@@ -77,7 +77,7 @@ class Calibration:
     # separates entries less than a full sentence does and ends in a choice, not an answer.
     temperature: float = 0.5
     # Below this fit the question is out of scope.
-    fit_threshold: float = 0.3
+    fit_threshold: float = 0.5
     # At or above this confidence, and this far ahead of the runner-up, the best entry is
     # answered without asking.
     answer_threshold: float = 0.3
@@ -96,7 +96,7 @@ class Calibration:
     # Per share of the question (IDF-weighted) that an out-of-scope theme's questions explain
     # and the entry's do not ("block" in "how do I block someone on instagram"): that part of
     # the question is about something the knowledge base leaves out on purpose.
-    off_topic_weight: float = -1.42
+    off_topic_weight: float = -1.43
     # Below ``fit_threshold`` but at or above this fit, the best candidates are offered as a
     # choice ("Did you mean ...?") instead of declining.
     plausible_fit: float = 0.15
@@ -109,6 +109,9 @@ class Calibration:
     # ... counting only terms at least this rare (about a quarter of the entries or fewer on
     # the real knowledge base): "how", "tiktok" and "account" say little about the topic.
     distinct_idf: float = 1.4
+    # A question only plausibly in scope (best fit under ``fit_threshold``) is declined when an
+    # out-of-scope theme's confidence is at least this share of the best entry's (1.0: a tie).
+    theme_ratio: float = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -697,6 +700,18 @@ class FaqMatcher:
             and best.confidence - runner_up >= c.answer_margin
         ):
             return Lookup("answer", candidates[0], candidates)
+        # Only plausible (the best entry's fit is under the threshold), and something
+        # deliberately not covered is nearly as likely: decline rather than offer buttons that
+        # cannot be what the person asked ("how to report a fake account on instagram" meets
+        # an Instagram entry on "account" and "instagram", but the safety theme explains it).
+        # An entry that fits keeps its choice however close a theme is ("verify the link").
+        theme = next((cand for cand in ranked if cand.declined), None)
+        if (
+            theme is not None
+            and best.fit < c.fit_threshold
+            and theme.confidence >= best.confidence * c.theme_ratio
+        ):
+            return Lookup("decline", None, candidates)
         # Unsure, but plausible: offer the candidates that are (QnA Maker's "Did you mean").
         floor = best.confidence * c.choice_ratio
         choices = tuple(

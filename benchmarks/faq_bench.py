@@ -170,13 +170,14 @@ def evaluate(matcher: FaqMatcher, questions: Sequence[DevQuestion]) -> tuple[flo
 
 DATA = REPO / "benchmarks" / "data"
 # The tuning set is what the weights were set on; the hold-out is frozen and reported once.
-# The first hold-out (holdout-v1) was reported once and then joined the tuning data; the
-# current hold-out (holdout/, v2) was written before the tuning that followed.
+# Each earlier hold-out (holdout-v1, holdout-v2) was reported once and then joined the tuning
+# data; the current hold-out (holdout/) is written before the tuning that follows it.
 SETS = {
     "tuning": [
         DATA / "dev-set.yaml",
         *sorted((DATA / "tuning").glob("*.yaml")),
         *sorted((DATA / "holdout-v1").glob("*.yaml")),
+        *sorted((DATA / "holdout-v2").glob("*.yaml")),
     ],
     "holdout": sorted((DATA / "holdout").glob("*.yaml")),
 }
@@ -252,14 +253,20 @@ def _label(path: Path) -> str:
 
 def report_sets(matcher: FaqMatcher, which: str, *, show: bool) -> None:
     """Print the per-file table for the tuning set or the frozen hold-out."""
-    scores = [
-        score_set(matcher, _label(path), load_dev(path), show=show) for path in SETS[which]
-    ]
+    print(f"\n{which} sets (same decision rules as the bot):")
+    if not SETS[which]:
+        print(f"  (no question files in {DATA / which})")
+        return
+    report_files(matcher, SETS[which], show=show)
+
+
+def report_files(matcher: FaqMatcher, paths: Sequence[Path], *, show: bool) -> None:
+    """Print the per-file table of these question files."""
+    scores = [score_set(matcher, _label(path), load_dev(path), show=show) for path in paths]
 
     def pct(part: int, whole: int) -> str:
         return f"{part / whole:6.1%}" if whole else "     -"
 
-    print(f"\n{which} sets (same decision rules as the bot):")
     print(
         f"{'set':<24} {'n':>4} {'answered':>9} {'offered':>8} {'wrong':>6} "
         f"{'out n':>6} {'out ans':>8} {'out decl':>9} {'lang ok':>8}"

@@ -4,14 +4,18 @@ Usage (from the repository root)::
 
     python benchmarks/faq_calibrate.py            # refit, print, compare with the defaults
     python benchmarks/faq_calibrate.py --quick    # skip stage 1 (keep the retrieval weights)
+    python benchmarks/faq_calibrate.py --leave-out holdout-v2   # fit without a set, score it
 
 Everything is fitted on the tuning questions only: benchmarks/data/dev-set.yaml,
-benchmarks/data/tuning/*.yaml and benchmarks/data/holdout-v1/*.yaml (the first hold-out,
-reported once before it joined the tuning data). The current hold-out (benchmarks/data/holdout/)
-is never read here. The out-of-scope class the matcher competes with is its own data
-(flows/faq/out_of_scope.yaml), not a question set. The run is deterministic: the same data gives
-the same numbers, which are then copied into the defaults of ``flows.faq.index.IndexTuning`` and
-``flows.faq.matcher.Calibration`` (the last lines say whether they already agree).
+benchmarks/data/tuning/*.yaml, benchmarks/data/holdout-v1/*.yaml and
+benchmarks/data/holdout-v2/*.yaml (the earlier hold-outs, each reported once before it joined
+the tuning data). The current hold-out (benchmarks/data/holdout/) is never read here. The
+out-of-scope class the matcher competes with is its own data (flows/faq/out_of_scope.yaml), not
+a question set. ``--leave-out`` fits without one tuning folder or file and then scores it with
+the weights that fit chose: whether the fit generalises to questions it did not see. The run is
+deterministic: the same data gives the same numbers, which are then copied into the defaults of
+``flows.faq.index.IndexTuning`` and ``flows.faq.matcher.Calibration`` (the last lines say whether
+they already agree).
 
 Stages, each on the result of the one before:
 
@@ -25,7 +29,8 @@ Stages, each on the result of the one before:
    temperature with the best penalised log-likelihood wins.
 3. Decision parameters (when to answer, offer or decline): a grid search of the objective the
    issue's targets imply: answered right plus right topic answered or offered, minus heavy
-   penalties for a wrong answer and for answering an out-of-scope question.
+   penalties for a wrong answer and for answering an out-of-scope question, and a smaller one
+   for offering an out-of-scope question choices.
 """
 
 from __future__ import annotations
@@ -49,11 +54,13 @@ from benchmarks.faq_bench import (  # noqa: E402
     DevQuestion,
     load_dev,
     load_entries,
+    report_files,
     report_sets,
 )
 from flows.faq import FaqMatcher, KbEntry  # noqa: E402
 from flows.faq.index import IndexTuning  # noqa: E402
-from flows.faq.matcher import FIT_FEATURES, Calibration  # noqa: E402
+from flows.faq.language import language_of  # noqa: E402
+from flows.faq.matcher import FIT_FEATURES, Calibration, Ranking  # noqa: E402
 
 # Stage 1: candidate values per retrieval weight (the current default is always tried too).
 RETRIEVAL_GRID: dict[str, tuple[float, ...]] = {
@@ -80,12 +87,17 @@ DECISION_GRID: dict[str, tuple[float, ...]] = {
     "plausible_fit": (0.1, 0.15, 0.2, 0.25),
     "answer_threshold": (0.3, 0.4, 0.5),
     "answer_margin": (0.1, 0.2, 0.3),
-    "choice_ratio": (0.1, 0.25),
+    "choice_ratio": (0.03, 0.05, 0.1, 0.25),
+    "plausible_terms": (1, 2),
+    "theme_ratio": (0.25, 0.5, 0.75, 1.0),
 }
 # Answering right outright is worth this much more than offering the right topic among others.
 RIGHT_WEIGHT = 2.0
 WRONG_PENALTY = 3.0
 OUT_ANSWERED_PENALTY = 5.0
+# Offering choices to an out-of-scope question is no answer, but buttons for a question the
+# bot cannot answer waste the person's time: small talk and clear themes should be declined.
+OUT_OFFERED_PENALTY = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,8 +125,18 @@ class Settings:
         return FaqMatcher(entries, tuning=self.index, calibration=self.calibration)
 
 
-def tuning_questions() -> list[DevQuestion]:
-    return [q for path in SETS["tuning"] for q in load_dev(path)]
+def tuning_files(left_out: Sequence[str] = ()) -> tuple[list[Path], list[Path]]:
+    """The tuning files to fit on, and those left out (``left_out`` names their folders, or
+    files as ``folder/stem``)."""
+    fit, held = [], []
+    for path in SETS["tuning"]:
+        names = {path.parent.name, f"{path.parent.name}/{path.stem}", path.stem}
+        (held if names & set(left_out) else fit).append(path)
+    return fit, held
+
+
+def tuning_questions(paths: Sequence[Path] | None = None) -> list[DevQuestion]:
+    return [q for path in (SETS["tuning"] if paths is None else paths) for q in load_dev(path)]
 
 
 # --- stage 1 -----------------------------------------------------------------------------
@@ -254,11 +276,20 @@ def fit_weights(
 # --- stage 3 -----------------------------------------------------------------------------
 
 
-def objective(matcher: FaqMatcher, questions: Sequence[DevQuestion]) -> float:
-    """Higher is better; see the module docstring."""
+def objective(
+    matcher: FaqMatcher,
+    questions: Sequence[DevQuestion],
+    ranked: Sequence[Ranking | None] | None = None,
+) -> float:
+    """Higher is better; see the module docstring.
+
+    ``ranked`` holds each question's ranking (see :func:`rankings`) when only the decision
+    parameters changed since it was made; the decision is then all that runs.
+    """
     score = 0.0
-    for q in questions:
-        result = matcher.lookup(q.text)
+    for i, q in enumerate(questions):
+        ranking = ranked[i] if ranked is not None else None
+        result = matcher.lookup(q.text) if ranking is None else matcher.decide(ranking)
         top = result.best.entry_id if result.best else None
         answered = result.decision == "answer"
         if q.language:
@@ -273,8 +304,14 @@ def objective(matcher: FaqMatcher, questions: Sequence[DevQuestion]) -> float:
             )
         else:
             score -= OUT_ANSWERED_PENALTY * answered
-            score -= 0.25 * (result.decision == "choose")
+            score -= OUT_OFFERED_PENALTY * (result.decision == "choose")
     return score
+
+
+def rankings(matcher: FaqMatcher, questions: Sequence[DevQuestion]) -> list[Ranking | None]:
+    """Each English question's ranking, which the decision parameters do not change (None for
+    a question in another language: ``lookup`` declines it before ranking)."""
+    return [matcher.rank(q.text) if language_of(q.text) == "en" else None for q in questions]
 
 
 def fit_decisions(
@@ -284,14 +321,15 @@ def fit_decisions(
     print("stage 3: decision parameters")
     names = list(DECISION_GRID)
     results = []
-    # One index for the whole grid: only the decision changes.
+    # One index and one ranking per question for the whole grid: only the decision changes.
     matcher = start.matcher(entries)
+    ranked = rankings(matcher, questions)
     for values in itertools.product(*(DECISION_GRID[name] for name in names)):
         calibration = dataclasses.replace(
             start.calibration, **dict(zip(names, values, strict=True))
         )
         matcher._calibration = calibration  # the decision reads it per lookup
-        results.append((objective(matcher, questions), values))
+        results.append((objective(matcher, questions, ranked), values))
     # Best score; among equals, the earliest in grid order (deterministic).
     best_score = max(score for score, _ in results)
     values = next(values for score, values in results if score == best_score)
@@ -307,12 +345,23 @@ def fit_decisions(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip stage 1")
+    parser.add_argument(
+        "--leave-out",
+        action="append",
+        default=[],
+        metavar="SET",
+        help="fit without this tuning folder or file (e.g. holdout-v2, holdout-v1/chat) and "
+        "score it with the refit weights: a check that the fit generalises",
+    )
     args = parser.parse_args(argv)
     entries = load_entries(DEFAULT_KB)
     _ENTRY_IDS.update(e.id for e in entries)
-    questions = tuning_questions()
+    fit_paths, held_paths = tuning_files(args.leave_out)
+    if args.leave_out and not held_paths:
+        parser.error(f"no tuning file matches {args.leave_out}")
+    questions = tuning_questions(fit_paths)
     print(f"tuning questions: {len(questions)} from "
-          f"{', '.join(f'{p.parent.name}/{p.name}' for p in SETS['tuning'])}")
+          f"{', '.join(f'{p.parent.name}/{p.name}' for p in fit_paths)}")
     settings = Settings(IndexTuning(), Calibration())
     if not args.quick:
         settings = fit_retrieval(entries, questions, settings)
@@ -330,6 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print("\nrefit settings on the tuning sets:")
     report_sets(settings.matcher(entries), "tuning", show=False)
+    if held_paths:
+        print("\nleft out of this fit (scored with its weights; the rows above include them):")
+        report_files(settings.matcher(entries), held_paths, show=False)
+        return 0
     defaults = Settings(IndexTuning(), Calibration())
     differ = [
         f"{name}: default {defaults.value(name)}, refit {settings.value(name)}"

@@ -287,10 +287,71 @@ PHRASES: Final[dict[str, str]] = {
     "getting paid": "earnings",
     "make money": "earnings",
     "making money": "earnings",
+    # Idioms of taking a permission back, with the object in the middle.
+    "take that back": "revoke",
+    "take it back": "revoke",
+    "take this back": "revoke",
+    "take them back": "revoke",
+    "take access back": "revoke access",
+    "take my account back": "revoke account",
+    # Filler of time: "right now" is no right (permission) of anyone.
+    "right now": "now",
+    "right away": "now",
+    # "For good" is for ever, not the opposite of bad.
+    "for good": "permanently",
+    # "each other" is what "together" says.
+    "each other": "together",
+    # Durations in the words people use, as the day counts the knowledge base gives.
+    "a week": "7 days",
+    "one week": "7 days",
+    "1 week": "7 days",
+    "a month": "30 days",
+    "one month": "30 days",
+    "1 month": "30 days",
+    "two months": "60 days",
+    "2 months": "60 days",
+    "six months": "180 days",
+    "6 months": "180 days",
+    "half a year": "180 days",
+    "a year": "365 days",
+    "one year": "365 days",
+    "1 year": "365 days",
+    "a whole year": "365 days",
+    # What the bot holds on a person.
+    "you have on me": "you store about me",
+    "you have about me": "you store about me",
+    "you know about me": "you store about me",
+    "you got on me": "you store about me",
+}
+
+# Chat shorthand for whole words, expanded when tokenising (before the phrase rewrites, so
+# "what can u do" meets "what can you do"). Only tokens that are no word of their own.
+CHAT_SHORTHAND: Final[dict[str, str]] = {
     "u": "you",
     "ur": "your",
     "r": "are",
     "ya": "you",
+    "yu": "you",
+    "wat": "what",
+    "wut": "what",
+    "wht": "what",
+    "abt": "about",
+    "b4": "before",
+    "cuz": "because",
+    "coz": "because",
+    "bcuz": "because",
+    "thru": "through",
+    "tho": "though",
+    "smth": "something",
+    "sth": "something",
+    "ppl": "people",
+    "msg": "message",
+    "msgs": "messages",
+    "pic": "picture",
+    "vid": "video",
+    "vids": "videos",
+    "accs": "accounts",
+    "accts": "accounts",
 }
 
 # Everyday words that are kept as terms (they separate some topics) but are no topic in
@@ -342,8 +403,10 @@ SYNONYM_GROUPS: Final[tuple[tuple[float, tuple[str, ...]], ...]] = (
     _synonyms(0.8, "limit maximum max cap ceiling quota many"),
     _synonyms(
         0.8,
-        "multiple several many more two second another various few three four five 2 3 4 5",
+        "multiple several more two second another various few three four five 2 3 4 5",
     ),
+    # "How many" (rewritten to "many") asks for a limit more often than it says "several".
+    _synonyms(0.5, "many multiple several"),
     _synonyms(0.8, "change edit modify update alter fix correct adjust"),
     _synonyms(0.5, "change switch"),
     _synonyms(0.8, "switch convert turn upgrade move"),
@@ -465,3 +528,7 @@ ANCHOR_WORDS: Final[frozenset[str]] = _words(
     stored store storing save saved remember delete erase
     """
 )
+
+# Words that address the bot: a question in the second person about what an entry on Linkpilot
+# itself answers ("what do you keep about me?") belongs to the domain without a domain word.
+SECOND_PERSON: Final[frozenset[str]] = _words("you your yours")

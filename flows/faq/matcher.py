@@ -19,6 +19,7 @@ from flows.faq.lexicon import (
     ANTONYMS,
     PHRASES,
     PLATFORM_FAMILIES,
+    SECOND_PERSON,
     STOP_WORDS,
     SYNONYM_GROUPS,
     WEAK_WORDS,
@@ -56,14 +57,14 @@ class Calibration:
     current hold-out (benchmarks/data/holdout/) is never part of it.
     """
 
-    coverage_weight: float = 1.69
+    coverage_weight: float = 1.65
     strength_weight: float = 1.14
     # Per share of question words the knowledge base has never seen.
-    unknown_weight: float = -0.39
+    unknown_weight: float = -0.35
     # When the question names only platforms other than the entry's.
-    clash_weight: float = -0.03
-    share_weight: float = 3.02
-    bias: float = -3.55
+    clash_weight: float = -0.02
+    share_weight: float = 3.13
+    bias: float = -3.31
     # How much the nearest-phrasing similarity (0..1) adds to the retrieval score.
     similarity_boost: float = 2.5
     # Retrieval-score bonus per share of the question explained only by the entry's answer:
@@ -76,10 +77,10 @@ class Calibration:
     # separates entries less than a full sentence does and ends in a choice, not an answer.
     temperature: float = 0.5
     # Below this fit the question is out of scope.
-    fit_threshold: float = 0.3
+    fit_threshold: float = 0.5
     # At or above this confidence, and this far ahead of the runner-up, the best entry is
     # answered without asking.
-    answer_threshold: float = 0.4
+    answer_threshold: float = 0.3
     answer_margin: float = 0.1
     # Similarity at which a question counts as a verbatim knowledge-base phrasing.
     verbatim_similarity: float = 0.9
@@ -95,19 +96,22 @@ class Calibration:
     # Per share of the question (IDF-weighted) that an out-of-scope theme's questions explain
     # and the entry's do not ("block" in "how do I block someone on instagram"): that part of
     # the question is about something the knowledge base leaves out on purpose.
-    off_topic_weight: float = -1.31
+    off_topic_weight: float = -1.43
     # Below ``fit_threshold`` but at or above this fit, the best candidates are offered as a
     # choice ("Did you mean ...?") instead of declining.
-    plausible_fit: float = 0.1
+    plausible_fit: float = 0.15
     # A candidate is offered beside the best one when its confidence is at least this share of
     # the best one's and its fit is plausible.
-    choice_ratio: float = 0.1
+    choice_ratio: float = 0.03
     # Below ``fit_threshold``, the best candidate must contain this many of the question's terms
     # (everyday words aside) to be offered.
-    plausible_terms: int = 2
+    plausible_terms: int = 1
     # ... counting only terms at least this rare (about a quarter of the entries or fewer on
     # the real knowledge base): "how", "tiktok" and "account" say little about the topic.
     distinct_idf: float = 1.4
+    # A question only plausibly in scope (best fit under ``fit_threshold``) is declined when an
+    # out-of-scope theme's confidence is at least this share of the best entry's (1.0: a tie).
+    theme_ratio: float = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +143,17 @@ class _Candidate:
     declined: bool = False
     # the fit's inputs, in the order of ``FIT_FEATURES``
     features: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """An English question's reranked candidates and what the decision needs besides them."""
+
+    candidates: tuple[_Candidate, ...]
+    # a domain word occurs (or the question addresses the bot about the bot)
+    has_anchor: bool
+    # every word of the question is known to the knowledge base
+    all_known: bool
 
 
 # The inputs of the fit's logistic function, named as the ``Calibration`` weights that
@@ -179,6 +194,8 @@ class _Group:
 
 # The answer's opening in bold: a one-line summary of the answer.
 _LEAD = re.compile(r"<b>(.*?)</b>", re.DOTALL)
+# The knowledge-base category of the entries about Linkpilot itself.
+BOT_CATEGORY = "bot"
 # Candidates kept for the confidence stage.
 _TOP_K = 10
 # Candidates whose score is completed exactly before the top K are taken.
@@ -269,6 +286,9 @@ class FaqMatcher:
             PLATFORM_FAMILIES.get(e.platform) for e in self._entries
         ) + (None,) * len(themes)
         self._unknown_idf = self._index.unknown_idf()
+        # Entries about Linkpilot itself, and the words that address it.
+        self._about_bot = frozenset(e.id for e in self._entries if e.category == BOT_CATEGORY)
+        self._second_person = frozenset(self._analyzer.stems_of(SECOND_PERSON))
         self._impacts: dict[str, _Impacts] = {}
 
     def __len__(self) -> int:
@@ -334,10 +354,24 @@ class FaqMatcher:
         language = language_of(question)
         if language != "en":
             return Lookup("decline", None, (), language=language)
-        ranked, has_anchor, all_known = self._ranked(question)
-        if not ranked:
+        return self.decide(self.rank(question))
+
+    def rank(self, question: str) -> Ranking:
+        """The candidates of an English question, before any decision.
+
+        ``lookup`` is ``decide(rank(question))`` for English; the two halves exist apart so
+        that benchmarks/faq_calibrate.py can try many decision parameters on one ranking.
+        """
+        ranked, has_anchor, all_known = self._ranked(question[:_MAX_QUESTION_CHARS])
+        return Ranking(tuple(ranked), has_anchor, all_known)
+
+    def decide(self, ranking: Ranking) -> Lookup:
+        """Answer, offer or decline, on a ranking made by :meth:`rank`."""
+        if not ranking.candidates:
             return Lookup("decline", None, ())
-        return self._decide(ranked, has_anchor=has_anchor, all_known=all_known)
+        return self._decide(
+            list(ranking.candidates), has_anchor=ranking.has_anchor, all_known=ranking.all_known
+        )
 
     def fit_features(self, question: str) -> list[tuple[str, tuple[float, ...]]]:
         """The best candidates of an English question with the fit's inputs (see
@@ -355,6 +389,11 @@ class FaqMatcher:
         platforms = frozenset(p for t in terms if (p := self._platform_terms.get(t)) is not None)
         ranked = self._rerank(groups, top, platforms)
         has_anchor = not self._anchors.isdisjoint(terms)
+        if not has_anchor and ranked and ranked[0].entry_id in self._about_bot:
+            # A question put to the bot itself ("what do you keep about me?") is in the domain
+            # when what it asks is what an entry about the bot answers: the second person is
+            # its domain word.
+            has_anchor = not self._second_person.isdisjoint(terms)
         return ranked, has_anchor, all(group.members for group in groups)
 
     def _question_terms(
@@ -474,7 +513,16 @@ class FaqMatcher:
             for doc, value in bigram_postings.get(pair, {}).items():
                 if doc in pool:
                     pool[doc] += value
-        return heapq.nlargest(_TOP_K, pool.items(), key=itemgetter(1))
+        top = heapq.nlargest(_TOP_K, pool.items(), key=itemgetter(1))
+        # The out-of-scope class always competes: a theme with fewer matching words than the
+        # entries' generic ones ("hacked" against "instagram", "email", "change") still joins
+        # the reranking, where similarity and fit judge it like any candidate.
+        real = len(self._entries)
+        if not any(doc >= real for doc, _ in top):
+            themes = [(doc, score) for doc, score in pool.items() if doc >= real]
+            if themes:
+                top.append(max(themes, key=itemgetter(1)))
+        return top
 
     def _similarity(self, groups: list[_Group], doc: int, norm: float) -> float:
         """Cosine similarity between the question and the entry's closest title or phrasing.
@@ -652,6 +700,18 @@ class FaqMatcher:
             and best.confidence - runner_up >= c.answer_margin
         ):
             return Lookup("answer", candidates[0], candidates)
+        # Only plausible (the best entry's fit is under the threshold), and something
+        # deliberately not covered is nearly as likely: decline rather than offer buttons that
+        # cannot be what the person asked ("how to report a fake account on instagram" meets
+        # an Instagram entry on "account" and "instagram", but the safety theme explains it).
+        # An entry that fits keeps its choice however close a theme is ("verify the link").
+        theme = next((cand for cand in ranked if cand.declined), None)
+        if (
+            theme is not None
+            and best.fit < c.fit_threshold
+            and theme.confidence >= best.confidence * c.theme_ratio
+        ):
+            return Lookup("decline", None, candidates)
         # Unsure, but plausible: offer the candidates that are (QnA Maker's "Did you mean").
         floor = best.confidence * c.choice_ratio
         choices = tuple(

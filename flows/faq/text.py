@@ -16,7 +16,14 @@ from collections.abc import Iterable, Sequence
 
 import snowballstemmer
 
-from flows.faq.lexicon import CONTRACTIONS, IS_CONTRACTIONS, PHRASES, STOP_WORDS, UNSTEMMED
+from flows.faq.lexicon import (
+    CHAT_SHORTHAND,
+    CONTRACTIONS,
+    IS_CONTRACTIONS,
+    PHRASES,
+    STOP_WORDS,
+    UNSTEMMED,
+)
 
 _TAG = re.compile(r"<[^>]+>")
 _URL = re.compile(r"(?:https?://|www\.)\S+")
@@ -78,10 +85,11 @@ def normalise(text: str) -> str:
 
 
 def tokenise(text: str) -> list[str]:
-    """Split a text into normalised surface tokens, expanding apostrophe-less negations."""
+    """Split a text into normalised surface tokens, expanding apostrophe-less negations and
+    chat shorthand ("u", "abt")."""
     tokens: list[str] = []
     for token in _TOKEN.findall(normalise(text)):
-        expansion = _BARE_NEGATIONS.get(token)
+        expansion = _BARE_NEGATIONS.get(token) or CHAT_SHORTHAND.get(token)
         if expansion is None:
             tokens.append(token)
         else:

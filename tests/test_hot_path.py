@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from flows.records import ConversationRow
+from storage.repositories import CONVERSATIONS
 from storage.uow import DEFER_SECONDS, Database, UnitOfWork
 from tests.conftest import BACKENDS
 
@@ -134,3 +135,96 @@ async def test_sqlite_statements_run_without_a_thread_of_their_own(db: Database)
             await uow.conversations.load(ADA, "link")
             await uow.commit()
     assert {t.ident for t in threading.enumerate()} <= before
+
+
+# --- The statements every update runs, on SQLite's driver (storage.raw) ----------------------
+
+DATA = {"platform": "tiktok", "handle": "ada.ads", "scopes": ["a", "b"], "note": "é ✓", "n": None}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_hot_write_reads_back_the_same_through_sqlalchemy_and_the_other_way(
+        db: Database) -> None:
+    # The hot path writes a conversation's JSON and timestamps as SQLAlchemy would: a reader
+    # on the other path (another process, a cold query, the async engine) sees the same values.
+    async with db.unit_of_work() as uow:
+        await uow.conversations.save(
+            ConversationRow(ADA, "link", "", {}, 0), "platform", DATA, NOW)
+        await uow.commit()
+    async with db.engine.connect() as conn:  # SQLAlchemy, through aiosqlite
+        stored = (await conn.execute(text(
+            "SELECT state, data, version, updated_at FROM conversations WHERE user_id = :u"),
+            {"u": ADA})).one()
+    assert (stored.state, stored.version) == ("platform", 1)
+    async with db.engine.connect() as conn:  # the timestamp as SQLAlchemy's type reads it
+        updated_at = (await conn.execute(select(CONVERSATIONS.c.updated_at))).scalar_one()
+    assert updated_at == NOW
+    async with db.engine.begin() as conn:  # written the other way, read on the hot path
+        await conn.execute(text(
+            "UPDATE conversations SET data = :d, version = 2 WHERE user_id = :u"),
+            {"d": '{"platform": "meta", "list": [1, 2]}', "u": ADA})
+    async with db.unit_of_work() as uow:
+        loaded = await uow.conversations.load(ADA, "link")
+        assert loaded is not None
+        saved = await uow.conversations.save(loaded, "prerequisite", DATA, NOW)
+        await uow.commit()
+    assert loaded == ConversationRow(ADA, "link", "platform", {"platform": "meta", "list": [1, 2]},
+                                     2)
+    assert saved.version == 3
+    async with db.unit_of_work() as uow:
+        assert await uow.conversations.load(ADA, "link") == ConversationRow(
+            ADA, "link", "prerequisite", DATA, 3)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_hot_and_other_statements_share_one_transaction(db: Database) -> None:
+    # A hot statement (the conversation write) and one SQLAlchemy runs itself (the user's
+    # erasure) in one unit of work: a rollback takes back both, a commit keeps both.
+    for commit in (False, True):
+        async with db.unit_of_work() as uow:
+            await start_conversation(uow)
+            await uow.users.erase(ADA, NOW)
+            if commit:
+                await uow.commit()
+        async with db.unit_of_work() as uow:
+            user = await uow.users.get(ADA)
+            assert user is not None
+            assert user.deleted is commit
+        assert await durable_state(db) == ("platform" if commit else None)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_stale_hot_write_is_refused_and_nothing_of_its_unit_stays(db: Database) -> None:
+    from storage.repositories import StaleWrite
+
+    async with db.unit_of_work() as uow:
+        await start_conversation(uow)
+        await uow.commit()
+    with pytest.raises(StaleWrite):
+        async with db.unit_of_work() as uow:
+            await uow.users.erase(ADA, NOW)
+            await uow.conversations.save(ConversationRow(ADA, "link", "platform", {}, 7),
+                                         "prerequisite", {}, NOW)
+    async with db.unit_of_work() as uow:
+        user = await uow.users.get(ADA)
+        assert user is not None and not user.deleted
+    assert await durable_state(db) == "platform"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_database_error_on_the_hot_path_is_sqlalchemys_and_the_next_unit_works(
+        db: Database) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from flows.records import Notice
+
+    with pytest.raises(IntegrityError):  # chat_id is NOT NULL
+        async with db.unit_of_work() as uow:
+            uow.outbox.add(Notice("message", None, data={"text": "hi"}))  # type: ignore[arg-type]
+            await uow.commit()
+    async with db.unit_of_work() as uow:
+        uow.outbox.add(Notice("message", ADA, data={"text": "hi"}))
+        await uow.commit()
+        assert [row.chat_id for row in uow.owed] == [ADA]
+    async with db.unit_of_work() as uow:
+        assert [row.payload for row in await uow.outbox.pending()] == [{"text": "hi"}]

@@ -615,6 +615,7 @@ async def scale_leg(make: BenchFactory, total: int) -> JSON:
         del steps
         gc.collect()
         rss_first = rss_bytes()
+        rss_tenth: int | None = None  # after 10 chunks: is the growth warm-up or per user?
         done = SCALE_CHUNK
         while done < total:
             ids = list(range(SCALE_BASE + done, SCALE_BASE + min(total, done + SCALE_CHUNK)))
@@ -622,19 +623,27 @@ async def scale_leg(make: BenchFactory, total: int) -> JSON:
             failures += await unfinished(bench, script, ids)
             bench.api.forget(ids)
             done += len(ids)
+            if done == 10 * SCALE_CHUNK and total > done:
+                gc.collect()
+                rss_tenth = rss_bytes()
         gc.collect()
         rss_last = rss_bytes()
     finally:
         await bench.close()
     return {"name": bench.name, "users": total, "rss_first": rss_first, "rss_last": rss_last,
-            "failures": failures}
+            "rss_tenth": rss_tenth, "failures": failures}
 
 
 def describe_scale(m: JSON) -> str:
     mib = 1024 * 1024
     line = (f"{m['name']:<9} RSS {m['rss_first'] / mib:.1f} MiB after {SCALE_CHUNK:,} users, "
             f"{m['rss_last'] / mib:.1f} MiB after {m['users']:,} "
-            f"({(m['rss_last'] - m['rss_first']) / mib:+.1f} MiB)")
+            f"({(m['rss_last'] - m['rss_first']) / mib:+.1f} MiB")
+    if m.get("rss_tenth") is not None:
+        line += (f"; of which {(m['rss_tenth'] - m['rss_first']) / mib:+.1f} MiB by "
+                 f"{10 * SCALE_CHUNK:,} users and {(m['rss_last'] - m['rss_tenth']) / mib:+.1f} "
+                 f"MiB after")
+    line += ")"
     return line + (f"; FAILED UPDATES: {m['failures']}" if m["failures"] else "")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Dialect
@@ -62,7 +63,9 @@ class RawStatement:
                 self.expanding = name
         self.names = list(names)
         self.processors: list[Processor] = [
+            _datetime_processor(binds[n].type, dialect) if _is_datetime(binds[n].type) else
             binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+        self._plan = list(zip(self.names, self.processors, strict=True))
         self.defaults = {n: binds[n].effective_value for n in names
                          if not binds[n].required and binds[n].callable is None}
         columns = list(getattr(statement, "selected_columns", None) or
@@ -77,12 +80,10 @@ class RawStatement:
         self._expanded: dict[int, str] = {}
 
     def parameters(self, given: Mapping[str, Any]) -> list[Any]:
-        defaults = self.defaults
-        out = []
+        values = {**self.defaults, **given} if self.defaults else given
         try:
-            for name, process in zip(self.names, self.processors, strict=True):
-                value = given[name] if name in given else defaults[name]
-                out.append(value if process is None else process(value))
+            out = [values[name] if process is None else process(values[name])
+                   for name, process in self._plan]
         except (TypeError, ValueError, KeyError) as error:
             # A value its column's type refuses: raised as SQLAlchemy raises it.
             raise StatementError(f"({type(error).__name__}) {error}", self.sql, given,
@@ -128,6 +129,44 @@ class RawStatement:
         results = self.results
         return [make(*(v if p is None else p(v) for v, p in zip(row, results, strict=True)))
                 for row in rows]
+
+
+def _is_datetime(type_: Any) -> bool:
+    try:
+        return type_.python_type is datetime
+    except NotImplementedError:
+        return False
+
+
+# One processor per datetime type, shared by every hot statement (see `_once_per_value`).
+_DATETIME_PROCESSORS: dict[tuple[type, bool, str], Processor] = {}
+
+
+def _datetime_processor(type_: Any, dialect: Dialect) -> Processor:
+    key = (type(type_), bool(getattr(type_, "timezone", False)), dialect.name)
+    if key not in _DATETIME_PROCESSORS:
+        _DATETIME_PROCESSORS[key] = _once_per_value(
+            type_.dialect_impl(dialect).bind_processor(dialect))
+    return _DATETIME_PROCESSORS[key]
+
+
+def _once_per_value(process: Processor) -> Processor:
+    """A datetime's processor that remembers its last value: a unit of work passes the same
+    `now` to most of its statements, and formatting it for SQLite is the costly part."""
+    if process is None:
+        return None
+    last: list[Any] = [_NOTHING, None]
+
+    def remembered(value: Any) -> Any:
+        if value is not last[0]:  # datetimes are immutable: the same object, the same text
+            last[1] = process(value)
+            last[0] = value
+        return last[1]
+
+    return remembered
+
+
+_NOTHING = object()
 
 
 class RawResult:

@@ -1,17 +1,20 @@
-"""The statements every update runs, compiled once and run on SQLite's own driver.
+"""The statements every update runs, compiled once and run on the database driver itself.
 
 A Core statement executed through SQLAlchemy costs about 60 to 100 microseconds of Python on
-this path (execution context, parameter processing, the result object) for a statement that
-SQLite runs in 5 to 10. The statements each update runs (the conversation read and versioned
-write, the inbox mark, the owed messages, the live question) are therefore marked `hot`: they
-stay ordinary Core statements, defined once in the repositories and run by SQLAlchemy on
-PostgreSQL, but on SQLite's inline connection (`storage.uow.InlineConnection`) they are compiled
-once into their SQL text, parameter order and type processors, and run on the sqlite3 cursor.
+this path (execution context, parameter processing, the result object; on PostgreSQL also a
+greenlet switch and the asyncpg adapter) for a statement that SQLite runs in 5 to 10. The
+statements each update runs (the conversation read and versioned write, the inbox mark, the
+owed messages, the live question) are therefore marked `hot`: they stay ordinary Core
+statements, defined once in the repositories, but each is compiled once per dialect into its
+SQL text, parameter order and type processors, and run on the sqlite3 cursor of SQLite's
+inline connection (`storage.uow.InlineConnection`) or on the asyncpg connection under a
+PostgreSQL unit of work (`storage.uow.PostgresConnection`), in the same transaction as
+everything else. Any other statement goes through SQLAlchemy as before.
 
-Values go through the same type processors SQLAlchemy applies (JSON, the UTC timestamps), so a
-row written one way reads back the same the other way; `tests/test_hot_path.py` checks that.
+Values go through the same type processors SQLAlchemy applies (JSON, the UTC timestamps), and
+errors come out as SQLAlchemy raises them, so a row written one way reads back the same the other
+way; `tests/test_hot_path.py` checks that on both backends.
 """
-
 from __future__ import annotations
 
 from collections import namedtuple
@@ -29,7 +32,7 @@ S = TypeVar("S", bound=ClauseElement)
 # The statements marked hot, by identity (they are built once, at import or once per dialect,
 # and live as long as the process), and what each compiles to on the dialect that ran it.
 _HOT: set[int] = set()
-_COMPILED: dict[int, RawStatement] = {}
+_COMPILED: dict[tuple[int, str, str], RawStatement] = {}
 
 
 def hot(statement: S) -> S:
@@ -40,9 +43,10 @@ def hot(statement: S) -> S:
 
 def compiled_for(statement: Any, dialect: Dialect) -> RawStatement | None:
     """The statement compiled for the driver, or None when it is not hot (SQLAlchemy runs it)."""
-    raw = _COMPILED.get(id(statement))
+    key = (id(statement), dialect.name, dialect.driver)
+    raw = _COMPILED.get(key)
     if raw is None and id(statement) in _HOT:
-        raw = _COMPILED[id(statement)] = RawStatement(statement, dialect)
+        raw = _COMPILED[key] = RawStatement(statement, dialect)
     return raw
 
 
@@ -55,6 +59,7 @@ class RawStatement:
         names: Sequence[str] = compiled.positiontup or ()
         binds = compiled.binds
         self.sql: str = compiled.string
+        self.paramstyle: str = dialect.paramstyle
         self.expanding: str | None = None
         for name in names:
             if binds[name].expanding:
@@ -106,19 +111,40 @@ class RawStatement:
             count += cursor.rowcount
         return RawResult(self._rows(got), count)
 
-    def _run_expanding(self, cursor: Any, parameters: Mapping[str, Any]) -> RawResult:
+    def _expand(self, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL and values of a statement whose one parameter is a list (`IN (...)`)."""
         assert self.expanding is not None
         values = list(parameters[self.expanding])
-        if not values:
-            return RawResult([], 0)
         sql = self._expanded.get(len(values))
         if sql is None:
             marker = f"__[POSTCOMPILE_{self.expanding}]"
-            sql = self._expanded[len(values)] = self.sql.replace(
-                marker, ", ".join("?" * len(values)))
+            places = ("?" * len(values) if self.paramstyle == "qmark" else
+                      [f"${n}" for n in range(1, len(values) + 1)])
+            sql = self._expanded[len(values)] = self.sql.replace(marker, ", ".join(places))
         process = self.processors[0]
-        cursor.execute(sql, values if process is None else [process(v) for v in values])
+        return sql, values if process is None else [process(v) for v in values]
+
+    def _run_expanding(self, cursor: Any, parameters: Mapping[str, Any]) -> RawResult:
+        sql, values = self._expand(parameters)
+        if not values:
+            return RawResult([], 0)
+        cursor.execute(sql, values)
         return RawResult([], cursor.rowcount)
+
+    async def run_asyncpg(self, connection: Any, parameters: Mapping[str, Any]) -> RawResult:
+        """Run on an asyncpg connection (one parameter set): `fetch` when the statement returns
+        rows, else `execute`, whose status ("UPDATE 1") carries the row count."""
+        if self.expanding is not None:
+            sql, values = self._expand(parameters)
+            if not values:
+                return RawResult([], 0)
+        else:
+            sql, values = self.sql, self.parameters(parameters or {})
+        if self.row_type is not None:
+            rows = await connection.fetch(sql, *values)
+            return RawResult(self._rows(rows), len(rows))
+        status = await connection.execute(sql, *values)
+        return RawResult([], int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0)
 
     def _rows(self, rows: list[Any]) -> list[Any]:
         make = self.row_type

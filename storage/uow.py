@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.db import create_engine, create_inline_engine, migrate
+from storage.db import LOST_RACE_SQLSTATES, create_engine, create_inline_engine, migrate
 from storage.raw import compiled_for
 from storage.repositories import (
     Audit,
@@ -195,6 +195,72 @@ class InlineConnection:
         self._engine.dispose()
 
 
+class PostgresConnection:
+    """What repositories see of a PostgreSQL unit of work's connection: SQLAlchemy's
+    AsyncConnection, except that the statements marked hot (see `storage.raw`) go to asyncpg
+    directly, in the same transaction: every statement here is a round trip to the server, and
+    SQLAlchemy's async layers (a greenlet switch, the driver adapter, its result objects) cost
+    more than the round trip itself. Several parameter sets (one INSERT of many rows) stay with
+    SQLAlchemy, which sends them in one round trip.
+
+    asyncpg has no DB-API transaction: SQLAlchemy's adapter begins one on the first statement.
+    A hot statement that comes first begins it the same way, so the adapter commits or rolls
+    it back as if it had begun it itself."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self.dialect: Dialect = conn.dialect
+        self._adapter: Any = None  # SQLAlchemy's asyncpg adapter; its asyncpg connection
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        raw = compiled_for(statement, self.dialect)
+        if raw is None or not (parameters is None or isinstance(parameters, dict)):
+            return await self._conn.execute(statement, parameters)
+        adapter = self._adapter
+        if adapter is None:
+            adapter = self._adapter = (await self._conn.get_raw_connection()).dbapi_connection
+        try:
+            if adapter._transaction is None:
+                await adapter._start_transaction()
+            return await raw.run_asyncpg(adapter._connection, parameters or {})
+        except Exception as error:
+            raise self._database_error(adapter, raw.sql, parameters, error) from error
+
+    def _database_error(self, adapter: Any, sql: str, parameters: Any,
+                        error: Exception) -> Exception:
+        """The error as SQLAlchemy would raise it: a lost race (deadlock, serialization) as
+        StaleWrite (see `storage.db`), any other database error as a DBAPIError."""
+        from storage.repositories import StaleWrite
+
+        dbapi_error: Any = error
+        if not isinstance(error, self.dialect.loaded_dbapi.Error):
+            try:
+                adapter._handle_exception(error)  # raises the driver error in DB-API clothes
+            except self.dialect.loaded_dbapi.Error as translated:
+                dbapi_error = translated
+            except Exception:
+                return error
+        sqlstate = getattr(dbapi_error, "sqlstate", None)
+        if sqlstate in LOST_RACE_SQLSTATES:
+            return StaleWrite(f"{LOST_RACE_SQLSTATES[sqlstate]}; the transaction was rolled back")
+        return DBAPIError.instance(sql, parameters, dbapi_error, self.dialect.loaded_dbapi.Error)
+
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction()
+
+    async def get_raw_connection(self) -> Any:
+        return await self._conn.get_raw_connection()
+
+    async def commit(self) -> None:
+        await self._conn.commit()
+
+    async def rollback(self) -> None:
+        await self._conn.rollback()
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+
 class UnitOfWork:
     """A transaction with the repositories bound to it; `commit()` or it rolls back.
 
@@ -235,7 +301,7 @@ class UnitOfWork:
         self._worker = worker
         self._lock: AbstractAsyncContextManager[object] = write_lock or nullcontext()
         self._clock = clock
-        self._conn: AsyncConnection | InlineConnection | None = None
+        self._conn: AsyncConnection | InlineConnection | PostgresConnection | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         await self._lock.__aenter__()
@@ -247,6 +313,8 @@ class UnitOfWork:
             else:
                 conn = await self._engine.connect()
                 await conn.begin()
+                if conn.dialect.name == "postgresql":
+                    conn = PostgresConnection(conn)
         except BaseException:
             await self._lock.__aexit__(None, None, None)
             raise

@@ -137,12 +137,11 @@ async def test_sqlite_statements_run_without_a_thread_of_their_own(db: Database)
     assert {t.ident for t in threading.enumerate()} <= before
 
 
-# --- The statements every update runs, on SQLite's driver (storage.raw) ----------------------
+# --- The statements every update runs, on the driver itself (storage.raw): sqlite3, asyncpg --
 
 DATA = {"platform": "tiktok", "handle": "ada.ads", "scopes": ["a", "b"], "note": "é ✓", "n": None}
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
 async def test_a_hot_write_reads_back_the_same_through_sqlalchemy_and_the_other_way(
         db: Database) -> None:
     # The hot path writes a conversation's JSON and timestamps as SQLAlchemy would: a reader
@@ -176,7 +175,6 @@ async def test_a_hot_write_reads_back_the_same_through_sqlalchemy_and_the_other_
             ADA, "link", "prerequisite", DATA, 3)
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
 async def test_hot_and_other_statements_share_one_transaction(db: Database) -> None:
     # A hot statement (the conversation write) and one SQLAlchemy runs itself (the user's
     # erasure) in one unit of work: a rollback takes back both, a commit keeps both.
@@ -193,7 +191,6 @@ async def test_hot_and_other_statements_share_one_transaction(db: Database) -> N
         assert await durable_state(db) == ("platform" if commit else None)
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
 async def test_a_stale_hot_write_is_refused_and_nothing_of_its_unit_stays(db: Database) -> None:
     from storage.repositories import StaleWrite
 
@@ -211,7 +208,6 @@ async def test_a_stale_hot_write_is_refused_and_nothing_of_its_unit_stays(db: Da
     assert await durable_state(db) == "platform"
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
 async def test_a_database_error_on_the_hot_path_is_sqlalchemys_and_the_next_unit_works(
         db: Database) -> None:
     from sqlalchemy.exc import IntegrityError

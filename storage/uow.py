@@ -145,6 +145,11 @@ class InlineConnection:
             self._driver = conn.connection.dbapi_connection
             self._cursor = self._driver.cursor()
             self._conn = conn
+        elif self._driver.in_transaction:  # left open by a unit of work that failed to end
+            if self._conn.in_transaction():
+                self._conn.rollback()
+            else:
+                self._driver.rollback()
         try:
             self._cursor.execute("BEGIN IMMEDIATE")
         except self.dialect.loaded_dbapi.Error as error:

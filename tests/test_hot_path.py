@@ -224,3 +224,18 @@ async def test_a_database_error_on_the_hot_path_is_sqlalchemys_and_the_next_unit
         assert [row.chat_id for row in uow.owed] == [ADA]
     async with db.unit_of_work() as uow:
         assert [row.payload for row in await uow.outbox.pending()] == [{"text": "hi"}]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_transaction_left_open_is_rolled_back_before_the_next_unit_begins(
+        db: Database) -> None:
+    # A unit of work whose rollback never ran (it failed on the way out) must not leave its
+    # writes to be committed by the next one, nor stop it beginning.
+    uow = db.unit_of_work()
+    await uow.__aenter__()
+    await start_conversation(uow)
+    await uow._lock.__aexit__(None, None, None)
+    async with db.unit_of_work() as second:
+        assert await second.conversations.load(ADA, "link") is None
+        await second.commit()
+    assert await durable_state(db) is None

@@ -72,6 +72,7 @@ RETRIEVAL_GRID: dict[str, tuple[float, ...]] = {
     "similarity_boost": (1.5, 2.5, 3.5),
     "answer_boost": (0.5, 1.0, 1.5),
     "clash_penalty": (0.5, 1.0, 2.0),
+    "concept_penalty": (0.0, 1.0, 2.0, 3.0, 4.0),
     "corrected_weight": (0.6, 0.8, 1.0),
     "weak_weight": (0.3, 0.5, 0.7),
     "context_weight": (0.2, 0.3, 0.45),

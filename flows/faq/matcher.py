@@ -64,8 +64,8 @@ class Calibration:
     unknown_weight: float = -0.22
     # When the question names only platforms other than the entry's.
     clash_weight: float = 0.0
-    share_weight: float = 2.78
-    bias: float = -2.66
+    share_weight: float = 2.79
+    bias: float = -2.67
     # How much the nearest-phrasing similarity (0..1) adds to the retrieval score.
     similarity_boost: float = 2.5
     # Retrieval-score bonus per share of the question explained only by the entry's answer:
@@ -97,7 +97,7 @@ class Calibration:
     # Per share of the question (IDF-weighted) that an out-of-scope theme's questions explain
     # and the entry's do not ("block" in "how do I block someone on instagram"): that part of
     # the question is about something the knowledge base leaves out on purpose.
-    off_topic_weight: float = -1.49
+    off_topic_weight: float = -1.5
     # Below ``fit_threshold`` but at or above this fit, the best candidates are offered as a
     # choice ("Did you mean ...?") instead of declining.
     plausible_fit: float = 0.1
@@ -118,7 +118,7 @@ class Calibration:
     # share of the question's distinctive words). The fit's weight, and a retrieval-score
     # penalty that lets an entry whose concept the question names overtake a neighbour that
     # only shares words with it (applied only when the question names some concept).
-    concept_weight: float = -1.48
+    concept_weight: float = -1.46
     concept_penalty: float = 3.0
 
 

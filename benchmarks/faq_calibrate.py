@@ -4,12 +4,12 @@ Usage (from the repository root)::
 
     python benchmarks/faq_calibrate.py            # refit, print, compare with the defaults
     python benchmarks/faq_calibrate.py --quick    # skip stage 1 (keep the retrieval weights)
-    python benchmarks/faq_calibrate.py --leave-out holdout-v2   # fit without a set, score it
+    python benchmarks/faq_calibrate.py --leave-out holdout-v3   # fit without a set, score it
 
 Everything is fitted on the tuning questions only: benchmarks/data/dev-set.yaml,
-benchmarks/data/tuning/*.yaml, benchmarks/data/holdout-v1/*.yaml and
-benchmarks/data/holdout-v2/*.yaml (the earlier hold-outs, each reported once before it joined
-the tuning data). The current hold-out (benchmarks/data/holdout/) is never read here. The
+benchmarks/data/tuning/*.yaml, benchmarks/data/holdout-v1/*.yaml, holdout-v2/*.yaml and
+holdout-v3/*.yaml (the earlier hold-outs, each reported once before it joined the tuning
+data). The current hold-out (benchmarks/data/holdout/) is never read here. The
 out-of-scope class the matcher competes with is its own data (flows/faq/out_of_scope.yaml), not
 a question set. ``--leave-out`` fits without one tuning folder or file and then scores it with
 the weights that fit chose: whether the fit generalises to questions it did not see. The run is
@@ -72,6 +72,7 @@ RETRIEVAL_GRID: dict[str, tuple[float, ...]] = {
     "similarity_boost": (1.5, 2.5, 3.5),
     "answer_boost": (0.5, 1.0, 1.5),
     "clash_penalty": (0.5, 1.0, 2.0),
+    "concept_penalty": (0.0, 1.0, 2.0, 3.0, 4.0),
     "corrected_weight": (0.6, 0.8, 1.0),
     "weak_weight": (0.3, 0.5, 0.7),
     "context_weight": (0.2, 0.3, 0.45),

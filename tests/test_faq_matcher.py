@@ -402,6 +402,31 @@ def test_english_questions_are_english(matcher: FaqMatcher) -> None:
     assert matcher.lookup("how do I unlink my tiktok account").language == "en"
 
 
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        # Product names are English words in any language; they must not make these English.
+        ("Posso mudar a legenda de um vídeo do Spark Ads no Ads Manager?", "pt"),
+        ("¿Dónde pongo el código de Spark Ads en el Business Center?", "es"),
+    ],
+)
+def test_foreign_questions_with_product_names_get_the_english_only_note(
+    matcher: FaqMatcher, question: str, language: str
+) -> None:
+    result = matcher.lookup(question)
+    assert (result.decision, result.language) == ("decline", language)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["can I link a tiktok account de facto owned by a client", "is there a no code way to link"],
+)
+def test_english_with_one_foreign_looking_word_stays_english(
+    matcher: FaqMatcher, question: str
+) -> None:
+    assert matcher.lookup(question).language == "en"
+
+
 def test_choices_are_offered_only_when_choosing(matcher: FaqMatcher) -> None:
     chosen = matcher.lookup("spark code")
     assert chosen.decision == "choose"

@@ -17,7 +17,7 @@ class IndexTuning:
     # Saturation of the question field. Its term frequency is the share of an entry's title and
     # phrasings that contain the term, so a term in every phrasing (the topic's core) counts
     # fully and a term in one phrasing out of ten counts about a third.
-    question_k: float = 0.3
+    question_k: float = 0.2
     # The answer field is long prose: classic BM25 saturation and length normalisation, weighted
     # lightly because answers mention many things they are not about.
     answer_k1: float = 1.2
@@ -29,7 +29,7 @@ class IndexTuning:
     title_weight: float = 2.0
     # The answer's summary line (its opening in bold) counts as this many phrasings: it states
     # the topic in the answer's own words, which a new wording of the question often shares.
-    lead_weight: float = 1.0
+    lead_weight: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 Deliberately small: the knowledge base is English and a wrong answer is worse than a polite
 "please ask in English", so this only has to recognise that a question is *not* English. A
 question mostly in a non-Latin script is foreign; a Latin-script one is foreign when Spanish or
-Portuguese function words outnumber English ones.
+Portuguese function words outnumber English ones. Product names ("Spark Ads", "Ads Manager",
+"Business Center") are left out of the count first: a Portuguese question about Spark Ads has
+English words in it that say nothing about its language.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ _SPANISH: Final[frozenset[str]] = _words(
     ayuda hola gracias pasa ahora cambiar se sé veo ver también pero muy ya mío mí sobre
     dura caducó caduca dueño rechazó solicitud opción página anuncio anuncios publicitaria
     quito quitar acceso agencia datos guarda este esta esto eso para con sin y o
+    de en lo le
     """
 )
 _PORTUGUESE: Final[frozenset[str]] = _words(
@@ -40,6 +43,7 @@ _PORTUGUESE: Final[frozenset[str]] = _words(
     vincular desvincular aparece opção ajuda olá obrigado obrigada agora dá mudar moeda
     anúncio anúncios gerenciador pedido dono recusou remover acesso agência dados guarda sobre
     mim você vocês isso este esta para com sem e ou o que página comercial colo
+    de na nas nos ao aos pelo pela
     """
 )
 # English words that show up in short questions; a question with more of these than foreign
@@ -51,6 +55,17 @@ _ENGLISH: Final[frozenset[str]] = _words(
     link account code ads ad an a me our us they be will get
     """
 )
+# English words that are also Spanish or Portuguese words ("a" is an article in both, "no" is
+# Portuguese for "in the"): they say nothing about the language, so they count for neither.
+_SHARED: Final[frozenset[str]] = _words("a no")
+# Product and platform names as people write them in any language. Their words are dropped
+# before counting, so "Spark Ads" or "Ads Manager" never make a foreign question look English.
+_PRODUCT_NAMES: Final[tuple[str, ...]] = (
+    "spark ads", "ads manager", "business center", "business centre", "business manager",
+    "business suite", "meta business", "creator marketplace", "custom identity", "qr code",
+    "tiktok", "instagram", "facebook", "meta", "spark", "linkpilot", "insta", "fb", "ig",
+)
+_PRODUCT = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in _PRODUCT_NAMES) + r")\b")
 # Markers shared by both languages above; they count towards "foreign", not towards either.
 _IBERIAN_ONLY_SPANISH = _SPANISH - _PORTUGUESE
 _IBERIAN_ONLY_PORTUGUESE = _PORTUGUESE - _SPANISH
@@ -80,8 +95,8 @@ def language_of(text: str) -> str:
     if len(foreign_script) * 2 >= len(letters):
         cyrillic = sum(1 for ch in foreign_script if 0x400 <= ord(ch) <= 0x52F)
         return "ru" if cyrillic * 2 >= len(foreign_script) else "other"
-    words = [w.casefold() for w in _WORD.findall(text)]
-    english = sum(1 for w in words if w in _ENGLISH)
+    words = _WORD.findall(_PRODUCT.sub(" ", text.casefold()))
+    english = sum(1 for w in words if w in _ENGLISH and w not in _SHARED)
     spanish = sum(1 for w in words if w in _SPANISH_FOLDED or _fold(w) in _SPANISH_FOLDED)
     portuguese = sum(
         1 for w in words if w in _PORTUGUESE_FOLDED or _fold(w) in _PORTUGUESE_FOLDED

@@ -67,7 +67,7 @@ CONTRACTIONS: Final[dict[str, str]] = {
 PHRASES: Final[dict[str, str]] = {
     # question intent: "how" stays a term (procedure, as against "why" or "what is"), except
     # where it only introduces a quantity
-    "how many": "many",
+    "how many": "howmany",
     "how much": "much",
     "how long": "long",
     "how often": "often",
@@ -400,13 +400,15 @@ SYNONYM_GROUPS: Final[tuple[tuple[float, tuple[str, ...]], ...]] = (
         "condition criteria mandatory compulsory obligatory required prerequisites prepare ready "
         "beforehand checklist minimum",
     ),
-    _synonyms(0.8, "limit maximum max cap ceiling quota many"),
+    _synonyms(0.8, "limit maximum max cap ceiling quota howmany"),
     _synonyms(
         0.8,
         "multiple several more two second another various few three four five 2 3 4 5",
     ),
-    # "How many" (rewritten to "many") asks for a limit more often than it says "several".
-    _synonyms(0.5, "many multiple several"),
+    # "How many" (rewritten to "howmany") asks for a limit more often than it says "several";
+    # "many" on its own ("link many accounts") says several.
+    _synonyms(0.5, "howmany multiple several"),
+    _synonyms(0.8, "many multiple several"),
     _synonyms(0.8, "change edit modify update alter fix correct adjust"),
     _synonyms(0.5, "change switch"),
     _synonyms(0.8, "switch convert turn upgrade move"),
@@ -532,3 +534,27 @@ ANCHOR_WORDS: Final[frozenset[str]] = _words(
 # Words that address the bot: a question in the second person about what an entry on Linkpilot
 # itself answers ("what do you keep about me?") belongs to the domain without a domain word.
 SECOND_PERSON: Final[frozenset[str]] = _words("you your yours")
+
+# --- issue 8, fourth round: the knowledge base's core concepts --------------------------------
+# Nearly every entry is about one of a few things between an advertiser and an account owner:
+# advertising through TikTok or Meta, linking and authorising (requests, access, partners,
+# roles), or codes (Spark Ads and QR codes). An entry most of whose questions name a concept is
+# about that concept; a question that names none of an entry's concepts ("turn off comments on
+# my own posts", "write me a caption") is most likely about something else that shares a word
+# with it, such as one's own account or content. See ``Calibration.concept_weight``.
+CONCEPTS: Final[dict[str, frozenset[str]]] = {
+    "advertising": _words(
+        """
+        ad ads advert advertise advertiser advertising promote promoted promotion boost boosted
+        campaign campaigns spark sponsored adsmanager adaccount
+        """
+    ),
+    "linking": _words(
+        """
+        link linked unlink connect connected disconnect authorize authorization authorise
+        approve approval request invite partner agency access permission permissions revoke
+        grant role roles admin identity
+        """
+    ),
+    "code": _words("code codes qr"),
+}

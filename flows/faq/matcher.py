@@ -17,6 +17,7 @@ from flows.faq.language import language_of
 from flows.faq.lexicon import (
     ANCHOR_WORDS,
     ANTONYMS,
+    CONCEPTS,
     PHRASES,
     PLATFORM_FAMILIES,
     SECOND_PERSON,
@@ -57,25 +58,25 @@ class Calibration:
     current hold-out (benchmarks/data/holdout/) is never part of it.
     """
 
-    coverage_weight: float = 1.65
-    strength_weight: float = 1.14
+    coverage_weight: float = 1.48
+    strength_weight: float = 1.02
     # Per share of question words the knowledge base has never seen.
-    unknown_weight: float = -0.35
+    unknown_weight: float = -0.22
     # When the question names only platforms other than the entry's.
-    clash_weight: float = -0.02
-    share_weight: float = 3.13
-    bias: float = -3.31
+    clash_weight: float = 0.0
+    share_weight: float = 2.79
+    bias: float = -2.67
     # How much the nearest-phrasing similarity (0..1) adds to the retrieval score.
     similarity_boost: float = 2.5
     # Retrieval-score bonus per share of the question explained only by the entry's answer:
     # the answer vouches for words no phrasing happens to use.
     answer_boost: float = 0.5
     # Retrieval-score penalty for an entry about another platform than the question names.
-    clash_penalty: float = 1.0
+    clash_penalty: float = 2.0
     # Softmax temperature over the candidates' retrieval scores. The scores are not normalised
     # by the question's length on purpose: evidence adds up, so a one-word question ("code")
     # separates entries less than a full sentence does and ends in a choice, not an answer.
-    temperature: float = 0.5
+    temperature: float = 0.35
     # Below this fit the question is out of scope.
     fit_threshold: float = 0.5
     # At or above this confidence, and this far ahead of the runner-up, the best entry is
@@ -96,22 +97,29 @@ class Calibration:
     # Per share of the question (IDF-weighted) that an out-of-scope theme's questions explain
     # and the entry's do not ("block" in "how do I block someone on instagram"): that part of
     # the question is about something the knowledge base leaves out on purpose.
-    off_topic_weight: float = -1.43
+    off_topic_weight: float = -1.5
     # Below ``fit_threshold`` but at or above this fit, the best candidates are offered as a
     # choice ("Did you mean ...?") instead of declining.
-    plausible_fit: float = 0.15
+    plausible_fit: float = 0.1
     # A candidate is offered beside the best one when its confidence is at least this share of
     # the best one's and its fit is plausible.
     choice_ratio: float = 0.03
     # Below ``fit_threshold``, the best candidate must contain this many of the question's terms
     # (everyday words aside) to be offered.
-    plausible_terms: int = 1
+    plausible_terms: int = 2
     # ... counting only terms at least this rare (about a quarter of the entries or fewer on
     # the real knowledge base): "how", "tiktok" and "account" say little about the topic.
     distinct_idf: float = 1.4
     # A question only plausibly in scope (best fit under ``fit_threshold``) is declined when an
     # out-of-scope theme's confidence is at least this share of the best entry's (1.0: a tie).
     theme_ratio: float = 0.25
+    # Per unit of an entry's concept gap (see ``CONCEPTS`` and ``_concept_gap``: how much more
+    # the entry is about its main concept than about any concept the question names, times the
+    # share of the question's distinctive words). The fit's weight, and a retrieval-score
+    # penalty that lets an entry whose concept the question names overtake a neighbour that
+    # only shares words with it (applied only when the question names some concept).
+    concept_weight: float = -1.46
+    concept_penalty: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +173,10 @@ FIT_FEATURES = (
     "clash_weight",
     "share_weight",
     "off_topic_weight",
+    "concept_weight",
 )
+# A synonym at least this close counts as naming a concept ("hook up" for "link").
+_CONCEPT_SYNONYM = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +301,7 @@ class FaqMatcher:
         self._about_bot = frozenset(e.id for e in self._entries if e.category == BOT_CATEGORY)
         self._second_person = frozenset(self._analyzer.stems_of(SECOND_PERSON))
         self._impacts: dict[str, _Impacts] = {}
+        self._concepts = self._build_concepts(len(themes))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -333,6 +345,52 @@ class FaqMatcher:
                     table.setdefault(a, set()).add(b)
                     table.setdefault(b, set()).add(a)
         return {term: frozenset(opposites) for term, opposites in table.items()}
+
+    def _build_concepts(
+        self, theme_count: int
+    ) -> tuple[tuple[tuple[frozenset[str], float], ...], ...]:
+        """Per indexed document, the concepts its questions are about, with their shares.
+
+        A concept is a set of terms (see ``CONCEPTS``); an entry's share of it is the share of
+        its title and phrasings that contain one of them. Themes have none.
+        """
+        concepts = [
+            frozenset(term for word in words for term in self._analyzer.terms(word))
+            for words in CONCEPTS.values()
+        ]
+        self._concept_terms = frozenset().union(*concepts)
+        table = []
+        for entry in self._entries:
+            sentences = [
+                frozenset(self._analyzer.terms(text)) for text in (entry.title, *entry.phrasings)
+            ]
+            own = []
+            for terms in concepts:
+                share = sum(1 for s in sentences if not s.isdisjoint(terms)) / len(sentences)
+                if share > 0:
+                    own.append((terms, share))
+            table.append(tuple(own))
+        return (*table, *((),) * theme_count)
+
+    def _concept_gap(self, named: frozenset[str], doc: int) -> float:
+        """How much more the entry is about its main concept than about any the question names.
+
+        An entry's concepts are weighed by the share of its questions naming them; the gap is
+        the largest share less the largest among the concepts the question names (0 when the
+        question names the entry's main concept, or the entry is about none).
+        """
+        own = self._concepts[doc]
+        if not own:
+            return 0.0
+        top = max(share for _, share in own)
+        met = max((share for terms, share in own if not terms.isdisjoint(named)), default=0.0)
+        return top - met
+
+    def _names_main_concept(self, named: frozenset[str], doc: int) -> bool:
+        """Whether the question names a concept most of the entry's questions name."""
+        return any(
+            share >= 0.5 and not terms.isdisjoint(named) for terms, share in self._concepts[doc]
+        )
 
     def _build_anchors(self) -> frozenset[str]:
         """Terms that mark a question as belonging to this domain.
@@ -635,36 +693,60 @@ class FaqMatcher:
         unknown = sum(g.weight for g in groups if not g.members) / (
             sum(g.weight for g in groups) or 1.0
         )
-        rows: list[tuple[float, _Evidence, float, float, int]] = []
+        # The terms the question names, with its close synonyms, for the concepts' sake.
+        named = frozenset(
+            member
+            for group in groups
+            for member, synonym_weight, _ in group.members
+            if synonym_weight >= _CONCEPT_SYNONYM
+        )
+        # The penalty reorders entries only between concepts: when the question names none, it
+        # would merely favour the entries that have no concept ("tiktok account" is no more
+        # about the linking limits than about linking). The fit still sees the gap.
+        penalty = c.concept_penalty if not named.isdisjoint(self._concept_terms) else 0.0
+        # A question of generic words only ("tiktok account") is vague, not about something
+        # else: a missing concept counts in proportion to the question's distinctive words.
+        mass = sum(g.weight * g.idf for g in groups)
+        distinctive = sum(
+            g.weight * g.idf
+            for g in groups
+            if g.idf >= c.distinct_idf and g.term not in self._weak
+        ) / (mass or 1.0)
+        real = len(self._entries)
+        rows: list[tuple[float, _Evidence, float, float, float, int]] = []
         for doc, raw in top:
             evidence = self._evidence(groups, doc)
             similarity = self._similarity(groups, doc, norm)
             clash = 1.0 if self._platform_clash(platforms, doc) else 0.0
+            gap = self._concept_gap(named, doc) * distinctive
             score = (
                 raw
                 + c.similarity_boost * similarity
                 + c.answer_boost * evidence.answer_only
                 - c.clash_penalty * clash
+                - penalty * gap
             )
-            rows.append((score, evidence, similarity, clash, doc))
+            rows.append((score, evidence, similarity, clash, gap, doc))
         # What the out-of-scope themes among the candidates explain, per question term.
-        real = len(self._entries)
         themes = [self._covered(groups, doc) for doc, _ in top if doc >= real]
         best_score = max(row[0] for row in rows)
         weights = [math.exp((row[0] - best_score) / c.temperature) for row in rows]
         total = sum(weights)
         candidates = []
-        for (_, evidence, similarity, clash, doc), weight in zip(rows, weights, strict=True):
+        for (_, evidence, similarity, clash, gap, doc), weight in zip(
+            rows, weights, strict=True
+        ):
             share = weight / total
             strays = self._off_topic_share(groups, doc, themes) if themes else 0.0
-            features = (evidence.coverage, evidence.strength, unknown, clash, share, strays)
+            features = (evidence.coverage, evidence.strength, unknown, clash, share, strays, gap)
             z = c.bias + sum(
                 getattr(c, name) * value
                 for name, value in zip(FIT_FEATURES, features, strict=True)
             )
             fit = 1.0 / (1.0 + math.exp(-z))
             candidates.append(
-                _Candidate(self._ids[doc], fit * share, fit, similarity, evidence.matched,
+                _Candidate(self._ids[doc], fit * share, fit, similarity,
+                           evidence.matched + self._names_main_concept(named, doc),
                            declined=doc >= real, features=features)
             )
         candidates.sort(key=lambda cand: cand.confidence, reverse=True)

@@ -239,3 +239,58 @@ async def test_a_transaction_left_open_is_rolled_back_before_the_next_unit_begin
         assert await second.conversations.load(ADA, "link") is None
         await second.commit()
     assert await durable_state(db) is None
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_deadlock_on_hot_statements_is_a_race_lost_by_one_side(db: Database) -> None:
+    """The versioned conversation write goes to asyncpg directly; a deadlock there is still a
+    race lost (StaleWrite, the update is told to try again), as it is through SQLAlchemy."""
+    from storage.repositories import StaleWrite
+
+    bob = ADA + 1
+    async with db.unit_of_work() as uow:
+        await uow.users.seen(bob, "Bob", None, NOW)
+        for user in (ADA, bob):
+            await uow.conversations.save(ConversationRow(user, "link", "", {}, 0),
+                                         "platform", {}, NOW)
+        await uow.commit()
+    processes = [Database(db.url, lambda: NOW), Database(db.url, lambda: NOW)]
+    both_hold_a_row = asyncio.Barrier(2)
+
+    async def crosswise(process: Database, mine: int, theirs: int, state: str) -> None:
+        async with process.unit_of_work() as uow:
+            await uow.conversations.save(ConversationRow(mine, "link", "platform", {}, 1),
+                                         state, {}, NOW)
+            await both_hold_a_row.wait()
+            await uow.conversations.save(ConversationRow(theirs, "link", "platform", {}, 1),
+                                         state, {}, NOW)
+            await uow.commit()
+
+    try:
+        results = await asyncio.gather(crosswise(processes[0], ADA, bob, "handle"),
+                                       crosswise(processes[1], bob, ADA, "summary"),
+                                       return_exceptions=True)
+    finally:
+        for process in processes:
+            await process.dispose()
+    assert sorted(type(r).__name__ for r in results) == ["NoneType", "StaleWrite"]
+    assert any(isinstance(r, StaleWrite) and "deadlock" in str(r) for r in results)
+    winner = "handle" if results[0] is None else "summary"
+    async with db.unit_of_work() as uow:
+        for user in (ADA, bob):
+            row = await uow.conversations.load(user, "link")
+            assert row is not None and (row.state, row.version) == (winner, 2)
+
+
+async def test_a_constraint_broken_by_a_hot_statement_is_sqlalchemys_integrity_error(
+        db: Database) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    async with db.unit_of_work() as uow:
+        await start_conversation(uow)
+        await uow.commit()
+    with pytest.raises(IntegrityError):  # state is NOT NULL
+        async with db.unit_of_work() as uow:
+            await uow.conversations.save(ConversationRow(ADA, "link", "platform", {}, 1),
+                                         None, {}, NOW)  # type: ignore[arg-type]
+    assert await durable_state(db) == "platform"

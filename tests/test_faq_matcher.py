@@ -408,6 +408,8 @@ def test_english_questions_are_english(matcher: FaqMatcher) -> None:
         # Product names are English words in any language; they must not make these English.
         ("Posso mudar a legenda de um vídeo do Spark Ads no Ads Manager?", "pt"),
         ("¿Dónde pongo el código de Spark Ads en el Business Center?", "es"),
+        # Fewer Cyrillic letters than Latin ones, all the Latin ones a product's name.
+        ("Что такое TikTok Business Center?", "ru"),
     ],
 )
 def test_foreign_questions_with_product_names_get_the_english_only_note(

@@ -88,14 +88,18 @@ def language_of(text: str) -> str:
 
     "ru" stands for any Cyrillic-script text: the reply is the same whatever the language.
     """
-    letters = [ch for ch in text if ch.isalpha()]
+    # Product names are written in Latin letters whatever the language around them, so they
+    # are left out of the script count as well as the word count ("Что такое TikTok Business
+    # Center?" is Russian).
+    unbranded = _PRODUCT.sub(" ", text.casefold())
+    letters = [ch for ch in unbranded if ch.isalpha()]
     if not letters:
         return "en"
     foreign_script = [ch for ch in letters if ord(ch) > 0x24F]
     if len(foreign_script) * 2 >= len(letters):
         cyrillic = sum(1 for ch in foreign_script if 0x400 <= ord(ch) <= 0x52F)
         return "ru" if cyrillic * 2 >= len(foreign_script) else "other"
-    words = _WORD.findall(_PRODUCT.sub(" ", text.casefold()))
+    words = _WORD.findall(unbranded)
     english = sum(1 for w in words if w in _ENGLISH and w not in _SHARED)
     spanish = sum(1 for w in words if w in _SPANISH_FOLDED or _fold(w) in _SPANISH_FOLDED)
     portuguese = sum(

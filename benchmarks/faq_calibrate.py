@@ -7,14 +7,14 @@ Usage (from the repository root)::
     python benchmarks/faq_calibrate.py --leave-out holdout-v3   # fit without a set, score it
 
 Everything is fitted on the tuning questions only: benchmarks/data/dev-set.yaml,
-benchmarks/data/tuning/*.yaml, benchmarks/data/holdout-v1/*.yaml to holdout-v4/*.yaml (the
-earlier hold-outs, each reported once before it joined the tuning data). The current hold-out (benchmarks/data/holdout/) is never read here. The
-out-of-scope class the matcher competes with is its own data (flows/faq/out_of_scope.yaml), not
-a question set. ``--leave-out`` fits without one tuning folder or file and then scores it with
-the weights that fit chose: whether the fit generalises to questions it did not see. The run is
-deterministic: the same data gives the same numbers, which are then copied into the defaults of
-``flows.faq.index.IndexTuning`` and ``flows.faq.matcher.Calibration`` (the last lines say whether
-they already agree).
+benchmarks/data/tuning/*.yaml, benchmarks/data/holdout-v1/*.yaml to holdout-v4/*.yaml (the earlier
+hold-outs, each reported once before it joined the tuning data). The current hold-out
+(benchmarks/data/holdout/) is never read here. The out-of-scope class the matcher competes with is
+its own data (flows/faq/out_of_scope.yaml), not a question set. ``--leave-out`` fits without one
+tuning folder or file and then scores it with the weights that fit chose: whether the fit
+generalises to questions it did not see. The run is deterministic: the same data gives the same
+numbers, which are then copied into the defaults of ``flows.faq.index.IndexTuning`` and
+``flows.faq.matcher.Calibration`` (the last lines say whether they already agree).
 
 Stages, each on the result of the one before:
 

@@ -827,11 +827,25 @@ _OUTBOX_COLUMNS = [OUTBOX.c.id, OUTBOX.c.chat_id, OUTBOX.c.kind, OUTBOX.c.reques
 LEASE = timedelta(seconds=60)
 
 
+_OUTBOX_FIELDS = ("chat_id", "kind", "request_id", "payload", "status", "attempts", "next_at",
+                  "created_at", "claimed_by", "claimed_until")
 _OUTBOX_INSERT = hot(insert(OUTBOX).values(
-    {name: bindparam(name, type_=OUTBOX.c[name].type) for name in (
-        "chat_id", "kind", "request_id", "payload", "status", "attempts", "next_at",
-        "created_at", "claimed_by", "claimed_until")}
+    {name: bindparam(name, type_=OUTBOX.c[name].type) for name in _OUTBOX_FIELDS}
 ).returning(OUTBOX.c.id, sort_by_parameter_order=True))
+# On SQLite, an update's owed messages go in one INSERT of as many rows (built once per count,
+# up to _OUTBOX_ROWS_AT_ONCE). RETURNING's order is not promised there, but the ids are: each new
+# row takes the largest rowid so far plus one, so sorted ids follow the rows' order.
+_OUTBOX_ROWS_AT_ONCE = 8
+_OUTBOX_INSERT_ROWS: dict[int, Any] = {}
+
+
+def _outbox_insert_rows(count: int) -> Any:
+    stmt = _OUTBOX_INSERT_ROWS.get(count)
+    if stmt is None:
+        stmt = _OUTBOX_INSERT_ROWS[count] = hot(insert(OUTBOX).values([
+            {name: bindparam(f"{name}_{i}", type_=OUTBOX.c[name].type) for name in _OUTBOX_FIELDS}
+            for i in range(count)]).returning(OUTBOX.c.id))
+    return stmt
 _OUTBOX_SENT = hot(OUTBOX.delete().where(OUTBOX.c.id.in_(bindparam("ids", expanding=True))))
 
 
@@ -861,9 +875,16 @@ class Outbox:
                    "payload": n.data, "status": "pending", "attempts": 0, "next_at": now,
                    "created_at": now, "claimed_by": self.worker,
                    "claimed_until": now + LEASE} for n in notices]
-        result = await self._conn.execute(_OUTBOX_INSERT, values)
+        if 1 < len(values) <= _OUTBOX_ROWS_AT_ONCE and self._conn.dialect.name == "sqlite":
+            result = await self._conn.execute(_outbox_insert_rows(len(values)), {
+                f"{name}_{i}": value for i, row in enumerate(values)
+                for name, value in row.items()})
+            ids = sorted(row_id for (row_id,) in result.all())
+        else:
+            result = await self._conn.execute(_OUTBOX_INSERT, values)
+            ids = [row_id for (row_id,) in result.all()]
         self.written += [OutboxRow(row_id, n.chat_id, n.kind, n.request_id, n.data, 0, now)
-                         for (row_id,), n in zip(result.all(), notices, strict=True)]
+                         for row_id, n in zip(ids, notices, strict=True)]
 
     async def pending(self, limit: int = 500, chat_id: int | None = None) -> list[OutboxRow]:
         """Unsent rows (of one chat, or all), by chat then in the order they were owed."""

@@ -66,11 +66,10 @@ class RawStatement:
                 if self.expanding is not None or len(names) != 1:
                     raise ValueError("a hot statement may expand one parameter, on its own")
                 self.expanding = name
-        self.names = list(names)
-        self.processors: list[Processor] = [
-            _datetime_processor(binds[n].type, dialect) if _is_datetime(binds[n].type) else
-            binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
-        self._plan = list(zip(self.names, self.processors, strict=True))
+        # (name, bind processor) in the order the SQL takes its parameters.
+        self._plan: list[tuple[str, Processor]] = [
+            (n, _datetime_processor(binds[n].type, dialect) if _is_datetime(binds[n].type) else
+             binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names]
         self.defaults = {n: binds[n].effective_value for n in names
                          if not binds[n].required and binds[n].callable is None}
         columns = list(getattr(statement, "selected_columns", None) or
@@ -121,7 +120,7 @@ class RawStatement:
             places = ("?" * len(values) if self.paramstyle == "qmark" else
                       [f"${n}" for n in range(1, len(values) + 1)])
             sql = self._expanded[len(values)] = self.sql.replace(marker, ", ".join(places))
-        process = self.processors[0]
+        process = self._plan[0][1]
         return sql, values if process is None else [process(v) for v in values]
 
     def _run_expanding(self, cursor: Any, parameters: Mapping[str, Any]) -> RawResult:

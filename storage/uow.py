@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import LOST_RACE_SQLSTATES, create_engine, create_inline_engine, migrate
@@ -228,6 +228,8 @@ class PostgresConnection:
             if adapter._transaction is None:
                 await adapter._start_transaction()
             return await raw.run_asyncpg(adapter._connection, parameters or {})
+        except StatementError:
+            raise  # a value its column's type refused, already raised as SQLAlchemy does
         except Exception as error:
             raise self._database_error(adapter, raw.sql, parameters, error) from error
 
@@ -244,7 +246,7 @@ class PostgresConnection:
             except self.dialect.loaded_dbapi.Error as translated:
                 dbapi_error = translated
             except Exception:
-                return error
+                return error  # not the database's (a cancelled task, a closed connection)
         sqlstate = getattr(dbapi_error, "sqlstate", None)
         if sqlstate in LOST_RACE_SQLSTATES:
             return StaleWrite(f"{LOST_RACE_SQLSTATES[sqlstate]}; the transaction was rolled back")

@@ -137,6 +137,9 @@ class Bench:
     feed_one: Callable[[JSON], Awaitable[None]]
     # Extra check of the durable state: how many of the given users are where they should be.
     stored: Callable[[Sequence[int]], Awaitable[int]] | None = None
+    # How the bot takes a batch as one getUpdates call returns it, until every update in it is
+    # answered (None: one at a time, in order, which is what PTB's Application does by default).
+    feed_batch: Callable[[list[JSON]], Awaitable[None]] | None = None
 
 
 async def linkpilot_bench(database_url: str, name: str = "linkpilot") -> Bench:
@@ -160,7 +163,13 @@ async def linkpilot_bench(database_url: str, name: str = "linkpilot") -> Bench:
             )).scalar_one()
         return int(count)
 
-    return Bench(name, app, api, lambda: finish(app), processor.handle, stored)
+    async def feed_batch(raws: list[JSON]) -> None:
+        # The polling path: the batch stored in one transaction, then processed (different
+        # people's updates at once, each person's in order) and every reply sent.
+        await processor.receive(raws)
+        await processor.drain()
+
+    return Bench(name, app, api, lambda: finish(app), processor.handle, stored, feed_batch)
 
 
 PLATFORM, PREREQUISITE = range(2)
@@ -379,6 +388,24 @@ async def feed(bench: Bench, steps: list[list[JSON]]) -> list[float]:
     return latencies
 
 
+async def feed_batched(bench: Bench, steps: list[list[JSON]], size: int) -> list[float]:
+    """Process the same updates in the same order, ``size`` at a time as getUpdates returns
+    them; each update's latency is its batch's (from the batch's arrival to its last reply)."""
+    updates = [update for step in steps for update in step]
+    latencies: list[float] = []
+    clock = time.perf_counter
+    for start in range(0, len(updates), size):
+        batch = updates[start:start + size]
+        started = clock()
+        if bench.feed_batch is not None:
+            await bench.feed_batch(batch)
+        else:
+            for update in batch:
+                await bench.feed_one(update)
+        latencies += [clock() - started] * len(batch)
+    return latencies
+
+
 async def unfinished(bench: Bench, script: Script, user_ids: Sequence[int]) -> int:
     """How many users do not see the expected last question (or lack the stored row)."""
     last_id = script.pressed[-1]["message_id"] + 1
@@ -444,8 +471,9 @@ async def prepared(make: BenchFactory, serial: int, users: int
 
 
 async def timed_leg(make: BenchFactory, serial: int, users: int,
-                    profiler: cProfile.Profile | None = None) -> LegResult:
-    """Time one bot over ``users`` users (optionally under ``profiler``)."""
+                    profiler: cProfile.Profile | None = None, batch: int = 0) -> LegResult:
+    """Time one bot over ``users`` users (optionally under ``profiler``); with ``batch``,
+    the updates come that many at a time."""
     bench, script, steps, user_ids = await prepared(make, serial, users)
     try:
         calls_before = len(bench.api.calls)
@@ -453,7 +481,7 @@ async def timed_leg(make: BenchFactory, serial: int, users: int,
         if profiler is not None:
             profiler.enable()
         started = time.perf_counter()
-        latencies = await feed(bench, steps)
+        latencies = await (feed_batched(bench, steps, batch) if batch else feed(bench, steps))
         seconds = time.perf_counter() - started
         if profiler is not None:
             profiler.disable()
@@ -465,25 +493,28 @@ async def timed_leg(make: BenchFactory, serial: int, users: int,
         await bench.close()
 
 
-async def timed_rounds(make: dict[str, BenchFactory], users: int, rounds: int
+async def timed_rounds(make: dict[str, BenchFactory], users: int, rounds: int, batch: int = 0
                        ) -> list[dict[str, LegResult]]:
-    """``rounds`` rounds of both legs, alternating which goes first."""
+    """``rounds`` rounds of every leg, alternating which goes first."""
     results: list[dict[str, LegResult]] = []
     order = list(make)
     for r in range(rounds):
         names = order if r % 2 == 0 else order[::-1]
         got: dict[str, LegResult] = {}
         for name in names:
-            got[name] = await timed_leg(make[name], r, users)
-            print(f"  round {r + 1}: {describe(got[name])}", flush=True)
+            # A fresh database per leg: batched rounds take serials of their own.
+            got[name] = await timed_leg(make[name], r + (100 if batch else 0), users,
+                                        batch=batch)
+            print(f"  round {r + 1}: {describe(got[name], 'batch ' if batch else '')}",
+                  flush=True)
         results.append(got)
     return results
 
 
-def describe(result: LegResult) -> str:
+def describe(result: LegResult, latency: str = "") -> str:
     calls = ", ".join(f"{m} {n / result.updates:.2f}" for m, n in sorted(result.calls.items()))
     failed = f"  FAILED UPDATES: {result.failures}" if result.failures else ""
-    return (f"{result.name:<9} {result.per_second:7.0f} updates/s  median "
+    return (f"{result.name:<9} {result.per_second:7.0f} updates/s  {latency}median "
             f"{result.median_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
             f"Bot API calls/update {result.calls_per_update:.2f} ({calls}){failed}")
 
@@ -738,6 +769,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "every update and every 60 s")
     parser.add_argument("--concurrent", type=int, default=0, metavar="N",
                         help="also send N users' updates at once and compare p99 latency")
+    parser.add_argument("--batch", type=int, default=0, metavar="N",
+                        help="also time every bot with the updates coming N at a time, as "
+                             "long polling gets them (getUpdates returns at most 100)")
     parser.add_argument("--postgres", action="store_true",
                         help="also time Linkpilot on PostgreSQL: a server of its own in a "
                              "temporary folder, as the tests start it (needs its binaries and "
@@ -761,13 +795,13 @@ def header(args: argparse.Namespace) -> str:
             f"messages: {'yes' if args.baseline_settle else 'no'}")
 
 
-def summary(results: list[dict[str, LegResult]]) -> None:
+def summary(results: list[dict[str, LegResult]], latency: str = "") -> None:
     """Medians of rounds, and Linkpilot's ratio to each peer measured round by round."""
     print("\nMedian of rounds:")
     for name in results[0]:
         legs = [r[name] for r in results]
         print(f"  {name:<11} {statistics.median(x.per_second for x in legs):7.0f} updates/s  "
-              f"median {statistics.median(x.median_ms for x in legs):6.2f} ms  "
+              f"{latency}median {statistics.median(x.median_ms for x in legs):6.2f} ms  "
               f"p99 {statistics.median(x.p99_ms for x in legs):6.2f} ms  "
               f"Bot API calls/update {legs[0].calls_per_update:.2f}")
     ours = [n for n in results[0] if n.startswith("linkpilot")]
@@ -840,6 +874,13 @@ def _run(args: argparse.Namespace, server: Any) -> int:
         print("\nTimed rounds (raw updates, users round-robin, one at a time):")
         results = asyncio.run(timed_rounds(make, args.users, args.rounds))
         summary(results)
+        if args.batch:
+            print(f"\nTimed rounds, the same updates {args.batch} at a time as getUpdates returns "
+                  f"them (Linkpilot: its polling path, the batch stored in one transaction and "
+                  f"different people's updates processed at once; the others: one at a time, "
+                  f"as PTB's Application does by default):")
+            summary(asyncio.run(timed_rounds(make, args.users, args.rounds, args.batch)),
+                    "batch ")
         if args.concurrent:
             print(f"\n{args.concurrent} users at once (each step's updates all in flight):")
             p99 = {}

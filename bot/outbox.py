@@ -280,7 +280,7 @@ class Dispatcher:
 
     async def _retire(self, chat_id: int) -> None:
         """Take the buttons off the chat's previous question before a newer one is asked."""
-        async with self._db.unit_of_work() as uow:
+        async with self._db.unit_of_work(autocommit=True) as uow:
             message_id = await uow.questions.get(chat_id)
         if message_id is None:
             return
@@ -329,10 +329,17 @@ class Dispatcher:
         if not report:
             return
         now = self._clock()
-        if self._db.defers_writes and not (report.given_up or report.unreachable):
-            # Only records of what was sent: the next unit of work in this process carries
-            # them (before it reads anything), which spares a transaction per update.
-            self._db.defer(lambda uow: self._write_back(uow, report, now))
+        if not (report.given_up or report.unreachable):
+            # Only records of what was sent. On SQLite the next unit of work in this process
+            # carries them (before it reads anything), which spares a transaction per update;
+            # elsewhere another worker may read next, so they are written now, each statement
+            # committing on its own (a crash between two only means a message is sent again).
+            if self._db.defers_writes:
+                self._db.defer(lambda uow: self._write_back(uow, report, now))
+                return
+            async with self._db.unit_of_work(autocommit=True) as uow:
+                await self._write_back(uow, report, now)
+                await uow.commit()
             return
         async with self._db.unit_of_work() as uow:
             await self._write_back(uow, report, now)

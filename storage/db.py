@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,11 @@ def check_sqlite_file(url: URL) -> None:
                 from None
 
 
+# PostgreSQL connections per process (each worker of several has its own).
+POSTGRES_CONNECTIONS = 10
+POSTGRES_OVERFLOW = 10
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL mode, a busy timeout, enforced foreign keys and a
     Unicode lower()."""
@@ -115,6 +122,15 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # Its connections always end their transaction, so the pool's rollback-on-return would
         # be a second, empty one.
         kwargs.setdefault("pool_reset_on_return", None)
+    elif url.startswith("postgresql"):
+        # Units of work take turns on POSTGRES_CONNECTIONS of them (storage.uow); the overflow
+        # is for anything else that connects meanwhile (migrations, a test's own reads).
+        kwargs.setdefault("pool_size", POSTGRES_CONNECTIONS)
+        kwargs.setdefault("max_overflow", POSTGRES_OVERFLOW)
+        # A pooled connection the server closed meanwhile (a restart) is replaced at checkout;
+        # the ping costs a round trip per checkout, which units of work do not pay (they keep
+        # theirs, and check it themselves: storage.uow.PostgresConnection.usable).
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "postgresql":
         event.listen(engine.sync_engine, "handle_error", _lost_race, retval=True)
@@ -122,6 +138,83 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+# The inline connection's commits leave the write-ahead log to `Checkpointer`, which copies it
+# into the database file after this many commits, or this often when fewer come.
+CHECKPOINT_COMMITS = 100
+CHECKPOINT_SECONDS = 1.0
+# The log restarts from its beginning only when a write begins after a checkpoint copied all
+# of it; under writes without a pause the thread's checkpoints never quite catch up. Past this
+# many pages the next commit finishes the copy itself (a few pages, the thread did the rest).
+CHECKPOINT_CATCH_UP_PAGES = 2000
+
+
+class Checkpointer:
+    """Copies SQLite's write-ahead log into the database file on a thread of its own.
+
+    By default SQLite does this inside whichever commit takes the log past a thousand pages:
+    that commit then writes those pages to the database file and syncs it, while the event loop
+    (and every update behind it) waits. The inline connection turns that off
+    (`wal_autocheckpoint=0`); this thread runs a PASSIVE checkpoint instead, which never waits
+    for or blocks a writer, after every CHECKPOINT_COMMITS commits or CHECKPOINT_SECONDS,
+    whichever comes first. sqlite3 lets go of the GIL while it works, so the loop goes on.
+
+    A write that begins right after a checkpoint that copied the whole log starts the log over
+    from its beginning. Writes without a pause never see that moment, so when the log passes
+    CHECKPOINT_CATCH_UP_PAGES, `catch_up` tells the next commit to finish the copy itself (a
+    few pages: the thread did the rest), as SQLite's own checkpoint would have."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._wake = threading.Event()
+        self._stopping = False
+        self._commits = 0
+        self._thread: threading.Thread | None = None
+        self.catch_up = False
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint",
+                                            daemon=True)
+            self._thread.start()
+
+    def committed(self) -> None:
+        self._commits += 1
+        if self._commits >= CHECKPOINT_COMMITS:
+            self._commits = 0
+            self._wake.set()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            while not self._stopping:
+                self._wake.wait(CHECKPOINT_SECONDS)
+                self._wake.clear()
+                try:
+                    _, pages, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as error:  # the next round tries again
+                    logger.warning("SQLite checkpoint failed: %s", error)
+                    continue
+                if pages >= CHECKPOINT_CATCH_UP_PAGES:
+                    self.catch_up = True
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """End the thread (its last checkpoint done); closing the database's last connection
+        then checkpoints what is left and removes the log."""
+        if self._thread is not None:
+            self._stopping = True
+            self._wake.set()
+            self._thread.join()
+            self._thread = None
+
+
+def sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL (None for an in-memory database)."""
+    database = make_url(url).database
+    return None if not database or database == ":memory:" else database
 
 
 def create_inline_engine(url: str) -> Engine:
@@ -135,6 +228,8 @@ def create_inline_engine(url: str) -> Engine:
     engine = create_sync_engine(make_url(url).set(drivername="sqlite+pysqlite"),
                                 pool_reset_on_return=None)
     event.listen(engine, "connect", _sqlite_pragmas)
+    if sqlite_file(url) is not None:
+        event.listen(engine, "connect", _no_checkpoints_in_commits)
     event.listen(engine, "begin", _sqlite_join_or_begin)
     return engine
 
@@ -169,6 +264,12 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
     # locked") if another writer committed meanwhile; IMMEDIATE makes it wait its turn
     # (busy_timeout) and then read the fresh row, so version checks decide races cleanly.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _no_checkpoints_in_commits(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")  # see Checkpointer
+    # A log that grew under a long burst of writes is cut back to this when it starts over.
+    dbapi_connection.execute(f"PRAGMA journal_size_limit={4 * 2**20}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

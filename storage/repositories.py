@@ -832,9 +832,10 @@ _OUTBOX_FIELDS = ("chat_id", "kind", "request_id", "payload", "status", "attempt
 _OUTBOX_INSERT = hot(insert(OUTBOX).values(
     {name: bindparam(name, type_=OUTBOX.c[name].type) for name in _OUTBOX_FIELDS}
 ).returning(OUTBOX.c.id, sort_by_parameter_order=True))
-# On SQLite, an update's owed messages go in one INSERT of as many rows (built once per count,
-# up to _OUTBOX_ROWS_AT_ONCE). RETURNING's order is not promised there, but the ids are: each new
-# row takes the largest rowid so far plus one, so sorted ids follow the rows' order.
+# An update's owed messages go in one INSERT of as many rows (built once per count, up to
+# _OUTBOX_ROWS_AT_ONCE), a hot statement. RETURNING's order is not promised, but the ids' is:
+# on SQLite each new row takes the largest rowid so far plus one, on PostgreSQL the rows of one
+# VALUES list draw from the id sequence in their order, so sorted ids follow the rows' order.
 _OUTBOX_ROWS_AT_ONCE = 8
 _OUTBOX_INSERT_ROWS: dict[int, Any] = {}
 
@@ -875,7 +876,7 @@ class Outbox:
                    "payload": n.data, "status": "pending", "attempts": 0, "next_at": now,
                    "created_at": now, "claimed_by": self.worker,
                    "claimed_until": now + LEASE} for n in notices]
-        if 1 < len(values) <= _OUTBOX_ROWS_AT_ONCE and self._conn.dialect.name == "sqlite":
+        if 1 < len(values) <= _OUTBOX_ROWS_AT_ONCE:
             result = await self._conn.execute(_outbox_insert_rows(len(values)), {
                 f"{name}_{i}": value for i, row in enumerate(values)
                 for name, value in row.items()})

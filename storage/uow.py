@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -14,7 +15,15 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.db import LOST_RACE_SQLSTATES, create_engine, create_inline_engine, migrate
+from storage.db import (
+    LOST_RACE_SQLSTATES,
+    POSTGRES_CONNECTIONS,
+    Checkpointer,
+    create_engine,
+    create_inline_engine,
+    migrate,
+    sqlite_file,
+)
 from storage.raw import compiled_for
 from storage.repositories import (
     Audit,
@@ -39,6 +48,9 @@ logger = logging.getLogger(__name__)
 
 # A write that may wait for the next unit of work in this process (see `Database.defer`).
 Deferred = Callable[["UnitOfWork"], Awaitable[None]]
+# How long a unit of work waits for a PostgreSQL connection when all are busy (SQLAlchemy's
+# pool default).
+POOL_TIMEOUT = 30.0
 # How long a deferred write waits at most when no unit of work comes along to carry it.
 DEFER_SECONDS = 0.2
 
@@ -128,8 +140,9 @@ class InlineConnection:
     SQLAlchemy on the same connection and transaction (SQLAlchemy's own begin then finds the
     driver in a transaction and leaves it be, see `storage.db`)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, checkpointer: Checkpointer | None = None) -> None:
         self._engine = engine
+        self._checkpointer = checkpointer
         self.dialect: Dialect = engine.dialect
         self._conn: Connection | None = None
         self._driver: Any = None  # the sqlite3 connection under self._conn
@@ -145,6 +158,8 @@ class InlineConnection:
             self._driver = conn.connection.dbapi_connection
             self._cursor = self._driver.cursor()
             self._conn = conn
+            if self._checkpointer is not None:
+                self._checkpointer.start()
         elif self._driver.in_transaction:  # left open by a unit of work that failed to end
             if self._conn.in_transaction():
                 self._conn.rollback()
@@ -181,6 +196,13 @@ class InlineConnection:
                 self._driver.commit()
             except self.dialect.loaded_dbapi.Error as error:
                 raise self._database_error("COMMIT", None, error) from error
+        checkpointer = self._checkpointer
+        if checkpointer is not None:
+            checkpointer.committed()
+            if checkpointer.catch_up:
+                checkpointer.catch_up = False
+                with contextlib.suppress(self.dialect.loaded_dbapi.Error):  # the thread retries
+                    self._cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     async def rollback(self) -> None:
         assert self._conn is not None
@@ -193,6 +215,8 @@ class InlineConnection:
         """The unit of work is over; the connection stays for the next one."""
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         if self._conn is not None:
             self._cursor.close()
             self._conn.close()
@@ -205,36 +229,55 @@ class PostgresConnection:
     AsyncConnection, except that the statements marked hot (see `storage.raw`) go to asyncpg
     directly, in the same transaction: every statement here is a round trip to the server, and
     SQLAlchemy's async layers (a greenlet switch, the driver adapter, its result objects) cost
-    more than the round trip itself. Several parameter sets (one INSERT of many rows) stay with
-    SQLAlchemy, which sends them in one round trip.
+    more than the round trip itself.
 
-    asyncpg has no DB-API transaction: SQLAlchemy's adapter begins one on the first statement.
-    A hot statement that comes first begins it the same way, so the adapter commits or rolls
-    it back as if it had begun it itself."""
+    It outlives the unit of work: the Database keeps a few idle ones checked out of the pool
+    (`PostgresConnections`), so a unit of work pays no pool checkout, return and reset.
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    asyncpg has no DB-API transaction: SQLAlchemy's adapter begins one on the first statement
+    and so does a hot statement that comes first, the same way, so either side joins it. The
+    transaction ends on asyncpg (COMMIT, ROLLBACK) unless SQLAlchemy ran a statement in it, in
+    which case SQLAlchemy ends it, as it would have done alone."""
+
+    def __init__(self, conn: AsyncConnection, adapter: Any) -> None:
         self._conn = conn
         self.dialect: Dialect = conn.dialect
-        self._adapter: Any = None  # SQLAlchemy's asyncpg adapter; its asyncpg connection
+        self._adapter = adapter  # SQLAlchemy's asyncpg adapter; its asyncpg connection
+        self._driver = adapter._connection
+        # Hot statements commit one by one (no BEGIN, no COMMIT: a round trip each saved), for
+        # a unit of work that only reads once or records what already happened elsewhere.
+        self.autocommit = False
+        self._broken = False  # a statement or its end failed outside the database's own errors
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine) -> PostgresConnection:
+        conn = await engine.connect()
+        return cls(conn, (await conn.get_raw_connection()).dbapi_connection)
+
+    @property
+    def usable(self) -> bool:
+        """Still connected, with no transaction left over: fit for the next unit of work."""
+        return not (self._broken or self._conn.closed or self._conn.invalidated
+                    or self._driver.is_closed() or self.in_transaction())
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         raw = compiled_for(statement, self.dialect)
         if raw is None or not (parameters is None or isinstance(parameters, dict)):
             return await self._conn.execute(statement, parameters)
         adapter = self._adapter
-        if adapter is None:
-            adapter = self._adapter = (await self._conn.get_raw_connection()).dbapi_connection
         try:
-            if adapter._transaction is None:
+            if adapter._transaction is None and not self.autocommit:
                 await adapter._start_transaction()
-            return await raw.run_asyncpg(adapter._connection, parameters or {})
+            return await raw.run_asyncpg(self._driver, parameters or {})
         except StatementError:
             raise  # a value its column's type refused, already raised as SQLAlchemy does
         except Exception as error:
-            raise self._database_error(adapter, raw.sql, parameters, error) from error
+            raise self._database_error(raw.sql, parameters, error) from error
+        except BaseException:
+            self._broken = True  # cancelled in the middle of a round trip: state unknown
+            raise
 
-    def _database_error(self, adapter: Any, sql: str, parameters: Any,
-                        error: Exception) -> Exception:
+    def _database_error(self, sql: str, parameters: Any, error: Exception) -> Exception:
         """The error as SQLAlchemy would raise it: a lost race (deadlock, serialization) as
         StaleWrite (see `storage.db`), any other database error as a DBAPIError."""
         from storage.repositories import StaleWrite
@@ -242,30 +285,92 @@ class PostgresConnection:
         dbapi_error: Any = error
         if not isinstance(error, self.dialect.loaded_dbapi.Error):
             try:
-                adapter._handle_exception(error)  # raises the driver error in DB-API clothes
+                self._adapter._handle_exception(error)  # raises it in DB-API clothes
             except self.dialect.loaded_dbapi.Error as translated:
                 dbapi_error = translated
             except Exception:
-                return error  # not the database's (a cancelled task, a closed connection)
+                self._broken = True
+                return error  # not the database's (a closed connection, a driver fault)
         sqlstate = getattr(dbapi_error, "sqlstate", None)
         if sqlstate in LOST_RACE_SQLSTATES:
             return StaleWrite(f"{LOST_RACE_SQLSTATES[sqlstate]}; the transaction was rolled back")
         return DBAPIError.instance(sql, parameters, dbapi_error, self.dialect.loaded_dbapi.Error)
 
     def in_transaction(self) -> bool:
-        return self._conn.in_transaction()
+        return self._conn.in_transaction() or self._adapter._transaction is not None
 
     async def get_raw_connection(self) -> Any:
         return await self._conn.get_raw_connection()
 
+    async def _end(self, how: str) -> None:
+        if self._conn.in_transaction():  # SQLAlchemy ran a statement in it: it ends it
+            await (self._conn.commit() if how == "COMMIT" else self._conn.rollback())
+            return
+        transaction = self._adapter._transaction
+        if transaction is None:
+            return  # nothing was run: no transaction was begun
+        try:
+            await (transaction.commit() if how == "COMMIT" else transaction.rollback())
+        except BaseException as error:
+            self._broken = True  # whatever state the session is in, the next unit won't share it
+            if isinstance(error, Exception):
+                raise self._database_error(how, None, error) from error
+            raise
+        finally:
+            self._adapter._transaction = None
+
     async def commit(self) -> None:
-        await self._conn.commit()
+        await self._end("COMMIT")
 
     async def rollback(self) -> None:
-        await self._conn.rollback()
+        await self._end("ROLLBACK")
 
-    async def close(self) -> None:
-        await self._conn.close()
+    async def discard(self) -> None:
+        """Give the connection back to SQLAlchemy's pool (which drops it if it is broken)."""
+        with contextlib.suppress(Exception):
+            await self._conn.close()
+
+
+class PostgresConnections:
+    """The PostgreSQL connections units of work take turns on: at most `size` of them, kept
+    checked out of SQLAlchemy's pool between units of work, so that a unit of work pays no
+    pool checkout, return and reset. A unit of work that finds them all busy waits for one
+    (up to POOL_TIMEOUT seconds, as SQLAlchemy's pool would). A connection that broke, or that
+    a failed unit of work left in a transaction, goes back to SQLAlchemy's pool, which drops
+    or resets it, and a new one is opened in its place when needed."""
+
+    def __init__(self, engine: AsyncEngine, size: int) -> None:
+        self._engine = engine
+        self._idle: list[PostgresConnection] = []
+        self._free = asyncio.Semaphore(size)  # connections not taken by a unit of work
+
+    async def take(self) -> PostgresConnection:
+        await asyncio.wait_for(self._free.acquire(), POOL_TIMEOUT)
+        try:
+            while self._idle:
+                conn = self._idle.pop()
+                if conn.usable:
+                    return conn
+                await conn.discard()
+            return await PostgresConnection.open(self._engine)
+        except BaseException:
+            self._free.release()
+            raise
+
+    async def give_back(self, conn: PostgresConnection) -> None:
+        conn.autocommit = False
+        try:
+            if conn.usable:
+                self._idle.append(conn)
+            else:
+                await conn.discard()
+        finally:
+            self._free.release()
+
+    async def dispose(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.discard()
 
 
 class UnitOfWork:
@@ -300,9 +405,13 @@ class UnitOfWork:
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
                  clock: Callable[[], datetime], worker: str = "main",
                  deferred: DeferredWrites | None = None,
-                 inline: InlineConnection | None = None) -> None:
+                 inline: InlineConnection | None = None,
+                 postgres: PostgresConnections | None = None,
+                 autocommit: bool = False) -> None:
         self._engine = engine
+        self._autocommit = autocommit
         self._inline = inline
+        self._postgres = postgres
         self._deferred = deferred
         self._carried: list[Deferred] = []
         self._worker = worker
@@ -317,11 +426,12 @@ class UnitOfWork:
             if self._inline is not None:
                 self._inline.begin()
                 conn = self._inline
+            elif self._postgres is not None:
+                conn = await self._postgres.take()  # begins on its first statement
+                conn.autocommit = self._autocommit
             else:
                 conn = await self._engine.connect()
                 await conn.begin()
-                if conn.dialect.name == "postgresql":
-                    conn = PostgresConnection(conn)
         except BaseException:
             await self._lock.__aexit__(None, None, None)
             raise
@@ -369,12 +479,17 @@ class UnitOfWork:
         if self._carried and self._deferred is not None:
             self._deferred.put_back(self._carried)  # rolled back with this unit: they wait on
             self._carried = []
+        conn = self._conn
         try:
-            if self._conn.in_transaction():
-                await self._conn.rollback()
+            if conn.in_transaction():
+                await conn.rollback()
         finally:
             try:
-                await self._conn.close()
+                if isinstance(conn, PostgresConnection):
+                    assert self._postgres is not None
+                    await self._postgres.give_back(conn)
+                else:
+                    await conn.close()
             finally:
                 self._conn = None
                 await self._lock.__aexit__(None, None, None)
@@ -397,12 +512,22 @@ class Database:
         self.worker = worker  # this process's name among the workers sharing the database
         self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         self._deferred = DeferredWrites(self) if self._write_lock is not None else None
-        self._inline = (InlineConnection(create_inline_engine(url))
-                        if self._write_lock is not None else None)
+        self._inline: InlineConnection | None = None
+        if self._write_lock is not None:
+            path = sqlite_file(url)
+            self._inline = InlineConnection(create_inline_engine(url),
+                                            Checkpointer(path) if path else None)
+        self._postgres = (PostgresConnections(self.engine, POSTGRES_CONNECTIONS)
+                          if self.engine.dialect.name == "postgresql" else None)
 
-    def unit_of_work(self) -> UnitOfWork:
+    def unit_of_work(self, *, autocommit: bool = False) -> UnitOfWork:
+        """A unit of work; with `autocommit`, on PostgreSQL its hot statements (see
+        `storage.raw`) each commit on their own, sparing the BEGIN and COMMIT round trips: for
+        a single read, or for records of what already happened elsewhere (a message was sent),
+        where a crash between two statements costs no promise. Other statements still share
+        one transaction, committed by `commit()`. On SQLite it changes nothing."""
         return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker, self._deferred,
-                          self._inline)
+                          self._inline, self._postgres, autocommit)
 
     @property
     def defers_writes(self) -> bool:
@@ -430,4 +555,6 @@ class Database:
         await self.flush_deferred()
         if self._inline is not None:
             self._inline.dispose()
+        if self._postgres is not None:
+            await self._postgres.dispose()
         await self.engine.dispose()

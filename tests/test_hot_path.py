@@ -299,8 +299,8 @@ async def test_a_constraint_broken_by_a_hot_statement_is_sqlalchemys_integrity_e
 @pytest.mark.parametrize("count", [1, 3, 8, 9])
 async def test_owed_messages_are_written_in_the_order_they_were_owed(
         db: Database, count: int) -> None:
-    # On SQLite up to eight go in one INSERT whose RETURNING order is not promised; the ids
-    # must still follow the order owed, or a chat's messages would go out shuffled.
+    # Up to eight go in one INSERT whose RETURNING order is not promised; the ids must still
+    # follow the order owed, or a chat's messages would go out shuffled.
     from flows.records import Notice
 
     async with db.unit_of_work() as uow:
@@ -313,3 +313,95 @@ async def test_owed_messages_are_written_in_the_order_they_were_owed(
     async with db.unit_of_work() as uow:
         stored = {row.id: row.payload["n"] for row in await uow.outbox.pending()}
     assert [stored[row.id] for row in owed] == list(range(count))
+
+
+async def server_connections(db: Database) -> int:
+    """Connections the PostgreSQL server has open to this database, this one excluded."""
+    async with db.engine.connect() as conn:
+        return int((await conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"))).scalar_one())
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_kept_connection_the_server_dropped_is_replaced(db: Database) -> None:
+    # Units of work keep their connections between them; one the server closed meanwhile (a
+    # restart, an operator's pg_terminate_backend) must not fail the next update.
+    async with db.unit_of_work() as uow:
+        await start_conversation(uow)
+        await uow.commit()
+    async with db.engine.connect() as conn:
+        await conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    await asyncio.sleep(0.2)  # idle time between updates, in which the loop sees the close
+    async with db.unit_of_work() as uow:
+        row = await uow.conversations.load(ADA, "link")
+        assert row is not None
+        await uow.conversations.save(row, "handle", {}, NOW)
+        await uow.commit()
+    assert await durable_state(db) == "handle"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_units_of_work_at_once_share_a_bounded_set_of_connections(db: Database) -> None:
+    from storage.db import POSTGRES_CONNECTIONS
+
+    counts: list[int] = []
+
+    async def one(n: int) -> None:
+        async with db.unit_of_work() as uow:
+            await uow.questions.set(ADA + n, n)
+            await asyncio.sleep(0.01)  # hold the connection while the others want one
+            await uow.commit()
+
+    await asyncio.gather(*(one(n) for n in range(3 * POSTGRES_CONNECTIONS)))
+    counts.append(await server_connections(db))
+    async with db.unit_of_work() as uow:
+        assert [await uow.questions.get(ADA + n) for n in range(3 * POSTGRES_CONNECTIONS)] \
+            == list(range(3 * POSTGRES_CONNECTIONS))
+    # All done, none lost; the connections stay open for the next units, and no more than
+    # the set's size (the check's own connection is not counted).
+    assert counts == [POSTGRES_CONNECTIONS]
+
+
+async def test_an_autocommit_unit_of_work_keeps_each_hot_write_on_postgresql(
+        db: Database, backend: str) -> None:
+    # For records of what already happened (a message was sent): on PostgreSQL each hot
+    # statement commits on its own, sparing BEGIN and COMMIT; on SQLite nothing changes.
+    async with db.unit_of_work(autocommit=True) as uow:
+        await uow.questions.set(ADA, 7)
+        # no commit
+    async with db.unit_of_work() as uow:
+        assert await uow.questions.get(ADA) == (7 if backend == "postgresql" else None)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_the_write_ahead_log_is_kept_small_by_a_thread_not_by_commits(
+        db: Database, database_url: str) -> None:
+    # Commits leave the log to a thread of its own (storage.db.Checkpointer), so no update
+    # waits for a thousand pages to be copied; the log must still not grow without end.
+    from pathlib import Path
+
+    from storage.db import CHECKPOINT_SECONDS, sqlite_file
+
+    path = sqlite_file(database_url)
+    assert path is not None
+    wal = Path(path + "-wal")
+    async with db.unit_of_work() as uow:
+        await start_conversation(uow)
+        await uow.commit()
+    for n in range(6000):
+        async with db.unit_of_work() as uow:
+            row = await uow.conversations.load(ADA, "link")
+            assert row is not None
+            await uow.conversations.save(row, "platform", {"n": n, "pad": "x" * 2000}, NOW)
+            await uow.commit()
+        if n % 500 == 0:
+            await asyncio.sleep(0)
+    await asyncio.sleep(2 * CHECKPOINT_SECONDS)
+    # 6,000 commits of a few pages each would be tens of MiB of log with nothing copying it.
+    assert wal.stat().st_size < 16 * 2**20
+    async with db.unit_of_work() as uow:
+        row = await uow.conversations.load(ADA, "link")
+        assert row is not None and row.data["n"] == 5999

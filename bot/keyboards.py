@@ -330,3 +330,29 @@ def parse_verify(data: str) -> tuple[str, str] | None:
     if pair is None or pair[0] not in texts.PLATFORM_NAMES:
         return None
     return pair
+
+
+# Button fields that are plain values; a button with any other field set (a web app, a login
+# URL, a game...) is serialised by PTB itself.
+_PLAIN_BUTTON_FIELDS = ("text", "callback_data", "url", "switch_inline_query",
+                        "switch_inline_query_current_chat")
+_OTHER_BUTTON_FIELDS = tuple(name for name in InlineKeyboardButton.__slots__
+                             if name not in _PLAIN_BUTTON_FIELDS)
+
+
+def markup_json(markup: InlineKeyboardMarkup | None) -> dict[str, object] | None:
+    """A keyboard as the Bot API takes it (what `markup.to_dict()` gives), as stored in the
+    outbox. Every update owes one; PTB's generic `to_dict` walks each button's attributes
+    through its machinery, which cost more than the rest of the handler's rendering."""
+    if markup is None:
+        return None
+    return {"inline_keyboard": [[_button_json(button) for button in row]
+                                for row in markup.inline_keyboard]}
+
+
+def _button_json(button: InlineKeyboardButton) -> dict[str, object]:
+    if button.api_kwargs or any(getattr(button, name) is not None
+                                for name in _OTHER_BUTTON_FIELDS):
+        return button.to_dict()
+    return {name: value for name in _PLAIN_BUTTON_FIELDS
+            if (value := getattr(button, name)) is not None}

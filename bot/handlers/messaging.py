@@ -7,15 +7,12 @@ processor commits it together with the update's state change, then the dispatche
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Message, Update
 
 from bot.context import current_turn
+from bot.keyboards import markup_json
 from bot.render import Reply
 from flows.records import Notice
-
-
-def _markup(markup: InlineKeyboardMarkup | None) -> dict[str, object] | None:
-    return markup.to_dict() if markup is not None else None
 
 
 def owe(notice: Notice, *, first: bool = False) -> None:
@@ -37,7 +34,7 @@ async def tell(chat_id: int, message: Reply | str, *, first: bool = False,
     """Message a chat (this update's or someone else's)."""
     if isinstance(message, str):
         message = Reply(message)
-    data: dict[str, object] = {"text": message.text, "markup": _markup(message.markup)}
+    data: dict[str, object] = {"text": message.text, "markup": markup_json(message.markup)}
     if retire:
         data["retire"] = True
     owe(Notice("message", chat_id, data=data), first=first)
@@ -50,7 +47,7 @@ async def ask(update: Update, question: Reply) -> None:
     if chat is None:
         return
     owe(Notice("message", chat.id, data={"text": question.text,
-                                         "markup": _markup(question.markup), "question": True,
+                                         "markup": markup_json(question.markup), "question": True,
                                          "retire": update.callback_query is None}))
 
 
@@ -59,7 +56,7 @@ async def edit(chat_id: int, message_id: int, message: Reply | str) -> None:
     if isinstance(message, str):
         message = Reply(message)
     owe(Notice("edit", chat_id, data={"message_id": message_id, "text": message.text,
-                                      "markup": _markup(message.markup)}))
+                                      "markup": markup_json(message.markup)}))
 
 
 async def answer(query: CallbackQuery, text: str | None = None) -> None:

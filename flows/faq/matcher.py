@@ -13,6 +13,7 @@ from operator import itemgetter
 from flows.faq.declined import THEME_PREFIX, out_of_scope_themes
 from flows.faq.english import common_english, english_frequencies
 from flows.faq.index import Document, IndexTuning, InvertedIndex
+from flows.faq.intent import entry_intents, intent_gap, intents
 from flows.faq.language import language_of
 from flows.faq.lexicon import (
     ANCHOR_WORDS,
@@ -120,6 +121,14 @@ class Calibration:
     # only shares words with it (applied only when the question names some concept).
     concept_weight: float = -1.46
     concept_penalty: float = 3.0
+    # When the question asks only kinds of question the entry never asks (see
+    # ``flows.faq.intent``: "how do I change my username" against an entry that only says what
+    # a valid username is): the fit's weight.
+    intent_weight: float = 0.0
+    # A best entry with that intent gap is answered outright only at or above this fit (above
+    # 1: never); below it the entry is offered as a choice, so the person sees what it is about
+    # before reading it as the answer to what they asked.
+    gap_answer_fit: float = 1.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +183,7 @@ FIT_FEATURES = (
     "share_weight",
     "off_topic_weight",
     "concept_weight",
+    "intent_weight",
 )
 # A synonym at least this close counts as naming a concept ("hook up" for "link").
 _CONCEPT_SYNONYM = 0.8
@@ -302,6 +312,10 @@ class FaqMatcher:
         self._second_person = frozenset(self._analyzer.stems_of(SECOND_PERSON))
         self._impacts: dict[str, _Impacts] = {}
         self._concepts = self._build_concepts(len(themes))
+        # The kinds of question each entry asks (themes ask none: they are never gapped).
+        self._intents = tuple(
+            entry_intents((e.title, *e.phrasings)) for e in self._entries
+        ) + (frozenset(),) * len(themes)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -445,7 +459,7 @@ class FaqMatcher:
             return [], False, False
         top = self._retrieve(groups, bigrams(terms))
         platforms = frozenset(p for t in terms if (p := self._platform_terms.get(t)) is not None)
-        ranked = self._rerank(groups, top, platforms)
+        ranked = self._rerank(groups, top, platforms, intents(question))
         has_anchor = not self._anchors.isdisjoint(terms)
         if not has_anchor and ranked and ranked[0].entry_id in self._about_bot:
             # A question put to the bot itself ("what do you keep about me?") is in the domain
@@ -684,6 +698,7 @@ class FaqMatcher:
         groups: list[_Group],
         top: list[tuple[int, float]],
         platforms: frozenset[str],
+        asks: frozenset[str] = frozenset(),
     ) -> list[_Candidate]:
         """Score the best few entries in full and turn the scores into confidences."""
         if not top:
@@ -738,7 +753,10 @@ class FaqMatcher:
         ):
             share = weight / total
             strays = self._off_topic_share(groups, doc, themes) if themes else 0.0
-            features = (evidence.coverage, evidence.strength, unknown, clash, share, strays, gap)
+            features = (
+                evidence.coverage, evidence.strength, unknown, clash, share, strays, gap,
+                intent_gap(asks, self._intents[doc]) if doc < real else 0.0,
+            )
             z = c.bias + sum(
                 getattr(c, name) * value
                 for name, value in zip(FIT_FEATURES, features, strict=True)
@@ -776,8 +794,9 @@ class FaqMatcher:
             return Lookup("decline", None, candidates)
         # The runner-up may be an out-of-scope theme: a close one keeps the answer a choice.
         runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
+        gapped = bool(best.features) and best.features[-1] > 0
         if (
-            best.fit >= c.fit_threshold
+            best.fit >= (c.gap_answer_fit if gapped else c.fit_threshold)
             and best.confidence >= c.answer_threshold
             and best.confidence - runner_up >= c.answer_margin
         ):

@@ -59,14 +59,14 @@ class Calibration:
     current hold-out (benchmarks/data/holdout/) is never part of it.
     """
 
-    coverage_weight: float = 1.48
-    strength_weight: float = 1.02
+    coverage_weight: float = 1.42
+    strength_weight: float = 1.03
     # Per share of question words the knowledge base has never seen.
-    unknown_weight: float = -0.22
+    unknown_weight: float = -0.27
     # When the question names only platforms other than the entry's.
     clash_weight: float = 0.0
-    share_weight: float = 2.79
-    bias: float = -2.67
+    share_weight: float = 2.72
+    bias: float = -2.56
     # How much the nearest-phrasing similarity (0..1) adds to the retrieval score.
     similarity_boost: float = 2.5
     # Retrieval-score bonus per share of the question explained only by the entry's answer:
@@ -98,7 +98,7 @@ class Calibration:
     # Per share of the question (IDF-weighted) that an out-of-scope theme's questions explain
     # and the entry's do not ("block" in "how do I block someone on instagram"): that part of
     # the question is about something the knowledge base leaves out on purpose.
-    off_topic_weight: float = -1.5
+    off_topic_weight: float = -1.35
     # Below ``fit_threshold`` but at or above this fit, the best candidates are offered as a
     # choice ("Did you mean ...?") instead of declining.
     plausible_fit: float = 0.1
@@ -119,16 +119,16 @@ class Calibration:
     # share of the question's distinctive words). The fit's weight, and a retrieval-score
     # penalty that lets an entry whose concept the question names overtake a neighbour that
     # only shares words with it (applied only when the question names some concept).
-    concept_weight: float = -1.46
-    concept_penalty: float = 3.0
+    concept_weight: float = -1.29
+    concept_penalty: float = 4.0
     # When the question asks only kinds of question the entry never asks (see
     # ``flows.faq.intent``: "how do I change my username" against an entry that only says what
     # a valid username is): the fit's weight.
-    intent_weight: float = 0.0
+    intent_weight: float = -1.13
     # A best entry with that intent gap is answered outright only at or above this fit (above
     # 1: never); below it the entry is offered as a choice, so the person sees what it is about
     # before reading it as the answer to what they asked.
-    gap_answer_fit: float = 1.01
+    gap_answer_fit: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +171,8 @@ class Ranking:
     has_anchor: bool
     # every word of the question is known to the knowledge base
     all_known: bool
+    # the question names the bot ("you", "this bot", "Linkpilot", "here")
+    addresses_bot: bool = False
 
 
 # The inputs of the fit's logistic function, named as the ``Calibration`` weights that
@@ -217,6 +219,8 @@ class _Group:
 _LEAD = re.compile(r"<b>(.*?)</b>", re.DOTALL)
 # The knowledge-base category of the entries about Linkpilot itself.
 BOT_CATEGORY = "bot"
+# Surface words that put a question to the bot itself ("u" is read as "you").
+_ADDRESSES_BOT = frozenset("you your yours yourself bot linkpilot assistant here".split())
 # Candidates kept for the confidence stage.
 _TOP_K = 10
 # Candidates whose score is completed exactly before the top K are taken.
@@ -434,29 +438,32 @@ class FaqMatcher:
         ``lookup`` is ``decide(rank(question))`` for English; the two halves exist apart so
         that benchmarks/faq_calibrate.py can try many decision parameters on one ranking.
         """
-        ranked, has_anchor, all_known = self._ranked(question[:_MAX_QUESTION_CHARS])
-        return Ranking(tuple(ranked), has_anchor, all_known)
+        return self._ranked(question[:_MAX_QUESTION_CHARS])
 
     def decide(self, ranking: Ranking) -> Lookup:
         """Answer, offer or decline, on a ranking made by :meth:`rank`."""
         if not ranking.candidates:
             return Lookup("decline", None, ())
         return self._decide(
-            list(ranking.candidates), has_anchor=ranking.has_anchor, all_known=ranking.all_known
+            list(ranking.candidates),
+            has_anchor=ranking.has_anchor,
+            all_known=ranking.all_known,
+            addresses_bot=ranking.addresses_bot,
         )
 
     def fit_features(self, question: str) -> list[tuple[str, tuple[float, ...]]]:
         """The best candidates of an English question with the fit's inputs (see
         ``FIT_FEATURES``), best first; what benchmarks/faq_calibrate.py fits the weights on."""
-        ranked, _, _ = self._ranked(question[:_MAX_QUESTION_CHARS])
-        return [(cand.entry_id, cand.features) for cand in ranked]
+        ranking = self._ranked(question[:_MAX_QUESTION_CHARS])
+        return [(cand.entry_id, cand.features) for cand in ranking.candidates]
 
-    def _ranked(self, question: str) -> tuple[list[_Candidate], bool, bool]:
-        """The reranked candidates, whether a domain word occurs, whether every word is known."""
+    def _ranked(self, question: str) -> Ranking:
+        """The reranked candidates, whether a domain word occurs, whether every word is known,
+        whether the question names the bot."""
         terms, corrected, english = self._question_terms(question)
         groups = self._groups(terms, corrected, english)
         if not any(group.members for group in groups):
-            return [], False, False
+            return Ranking((), False, False)
         top = self._retrieve(groups, bigrams(terms))
         platforms = frozenset(p for t in terms if (p := self._platform_terms.get(t)) is not None)
         ranked = self._rerank(groups, top, platforms, intents(question))
@@ -466,7 +473,10 @@ class FaqMatcher:
             # when what it asks is what an entry about the bot answers: the second person is
             # its domain word.
             has_anchor = not self._second_person.isdisjoint(terms)
-        return ranked, has_anchor, all(group.members for group in groups)
+        addresses_bot = not _ADDRESSES_BOT.isdisjoint(tokenise(question))
+        return Ranking(
+            tuple(ranked), has_anchor, all(group.members for group in groups), addresses_bot
+        )
 
     def _question_terms(
         self, question: str
@@ -771,7 +781,12 @@ class FaqMatcher:
         return candidates
 
     def _decide(
-        self, ranked: list[_Candidate], *, has_anchor: bool, all_known: bool = True
+        self,
+        ranked: list[_Candidate],
+        *,
+        has_anchor: bool,
+        all_known: bool = True,
+        addresses_bot: bool = True,
     ) -> Lookup:
         """Answer a confident best, offer plausible candidates, decline what is out of scope."""
         c = self._calibration
@@ -795,8 +810,16 @@ class FaqMatcher:
         # The runner-up may be an out-of-scope theme: a close one keeps the answer a choice.
         runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
         gapped = bool(best.features) and best.features[-1] > 0
+        # An entry about Linkpilot itself answers a question put to Linkpilot: "which events
+        # should my shop store" is not asking what the bot stores. Unaddressed, it is offered.
+        unaddressed = (
+            best.entry_id in self._about_bot
+            and not addresses_bot
+            and best.similarity < c.verbatim_similarity
+        )
         if (
-            best.fit >= (c.gap_answer_fit if gapped else c.fit_threshold)
+            not unaddressed
+            and best.fit >= (c.gap_answer_fit if gapped else c.fit_threshold)
             and best.confidence >= c.answer_threshold
             and best.confidence - runner_up >= c.answer_margin
         ):

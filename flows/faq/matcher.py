@@ -171,8 +171,9 @@ class Ranking:
     has_anchor: bool
     # every word of the question is known to the knowledge base
     all_known: bool
-    # the question names the bot ("you", "this bot", "Linkpilot", "here")
-    addresses_bot: bool = False
+    # the question names a platform (TikTok, Instagram...) and not the bot ("you", "this bot",
+    # "Linkpilot", "here")
+    platform_not_bot: bool = False
 
 
 # The inputs of the fit's logistic function, named as the ``Calibration`` weights that
@@ -448,7 +449,7 @@ class FaqMatcher:
             list(ranking.candidates),
             has_anchor=ranking.has_anchor,
             all_known=ranking.all_known,
-            addresses_bot=ranking.addresses_bot,
+            platform_not_bot=ranking.platform_not_bot,
         )
 
     def fit_features(self, question: str) -> list[tuple[str, tuple[float, ...]]]:
@@ -473,9 +474,9 @@ class FaqMatcher:
             # when what it asks is what an entry about the bot answers: the second person is
             # its domain word.
             has_anchor = not self._second_person.isdisjoint(terms)
-        addresses_bot = not _ADDRESSES_BOT.isdisjoint(tokenise(question))
+        platform_not_bot = bool(platforms) and _ADDRESSES_BOT.isdisjoint(tokenise(question))
         return Ranking(
-            tuple(ranked), has_anchor, all(group.members for group in groups), addresses_bot
+            tuple(ranked), has_anchor, all(group.members for group in groups), platform_not_bot
         )
 
     def _question_terms(
@@ -786,7 +787,7 @@ class FaqMatcher:
         *,
         has_anchor: bool,
         all_known: bool = True,
-        addresses_bot: bool = True,
+        platform_not_bot: bool = False,
     ) -> Lookup:
         """Answer a confident best, offer plausible candidates, decline what is out of scope."""
         c = self._calibration
@@ -810,13 +811,10 @@ class FaqMatcher:
         # The runner-up may be an out-of-scope theme: a close one keeps the answer a choice.
         runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
         gapped = bool(best.features) and best.features[-1] > 0
-        # An entry about Linkpilot itself answers a question put to Linkpilot: "which events
-        # should my shop store" is not asking what the bot stores. Unaddressed, it is offered.
-        unaddressed = (
-            best.entry_id in self._about_bot
-            and not addresses_bot
-            and best.similarity < c.verbatim_similarity
-        )
+        # An entry about Linkpilot itself answers a question put to Linkpilot: "how do I delete
+        # my data from tiktok" names a platform and not the bot, so it is offered, not answered.
+        # A question that names neither ("help", "delete my data") is put to the bot.
+        unaddressed = best.entry_id in self._about_bot and platform_not_bot
         if (
             not unaddressed
             and best.fit >= (c.gap_answer_fit if gapped else c.fit_threshold)

@@ -241,7 +241,7 @@ def _sigmoid(z: float) -> float:
 
 
 def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
-    """Gaussian elimination with partial pivoting (the systems here are 7 x 7)."""
+    """Gaussian elimination with partial pivoting (the systems here are 9 x 9)."""
     n = len(vector)
     a = [[*row, value] for row, value in zip(matrix, vector, strict=True)]
     for col in range(n):

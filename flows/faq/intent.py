@@ -16,10 +16,13 @@ is read from the clause openings alone, from general English, not from any quest
 * ``yes-no``: a question opening with an auxiliary verb ("can I", "does it", "is there").
 
 An entry asks the kinds its title and phrasings ask. ``intent_gap`` is 1 when the question asks
-only kinds the entry never asks, 0 otherwise (or when the question asks no recognisable kind,
-as chat often does: "spark code expired 4025??"). It is one input of the matcher's fit, whose
-weight benchmarks/faq_calibrate.py refits like the others: a gap is evidence, not a verdict,
-since a knowledge base's phrasings cannot ask every question every way.
+only kinds the entry never asks (nor a kind that asks for the same answer: "what happens if" and
+a yes-no question, "where" and "how do I"), 0 otherwise (or when the question asks no
+recognisable kind, as chat often does: "spark code expired 4025??"). It is one input of the
+matcher's fit, whose weight benchmarks/faq_calibrate.py refits like the others, and an entry
+with a gap is answered outright only at a higher fit (``Calibration.gap_answer_fit``), else
+offered. A gap is evidence, not a verdict: a knowledge base's phrasings cannot ask every
+question every way.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ import re
 from collections.abc import Iterable
 
 from flows.faq.text import tokenise
+
+
+def _words(text: str) -> frozenset[str]:
+    """A set of words written as whitespace-separated text."""
+    return frozenset(text.split())
+
 
 PROCEDURE = "procedure"
 REASON = "reason"
@@ -53,28 +62,28 @@ _ANSWERED_BY: dict[str, frozenset[str]] = {
 # asks "what now".
 _CLAUSES = re.compile(r"[.?!,;:()\n]+|\s[-–—]\s")
 # Words that may open a clause before its question word: "so how do I...", "ok but why...".
-_OPENERS = frozenset(
+_OPENERS = _words(
     """
     so ok okay and but also hi hey hello sorry please pls plz um uh well then btw just yo quick
     question q now oh lol ugh honestly hmm anyway wait guys dear
-    """.split()
+    """
 )
 # Auxiliary verbs that open a yes-no question.
-_AUXILIARIES = frozenset(
+_AUXILIARIES = _words(
     """
     can could is are do does did will would should may might am was were has have had must
     shall
-    """.split()
+    """
 )
 # "how" followed by one of these asks for an amount, not a way.
-_AMOUNTS = frozenset("many much long often old big far soon fast early late".split())
+_AMOUNTS = _words("many much long often old big far soon fast early late")
 # "what" followed by one of these and a person asks what to do: "what should I do", "what can
 # we do"; "what now" and "what to do" ask it without one. "What can the brand do" does not.
-_WHAT_TO_DO = frozenset("should can shall do".split())
-_DOERS = frozenset("i we you".split())
-_WHAT_WORDS = frozenset("what whats wat which".split())
+_WHAT_TO_DO = _words("should can shall do")
+_DOERS = _words("i we you")
+_WHAT_WORDS = _words("what whats wat which")
 # "What is the maximum..." asks for an amount.
-_LIMITS = frozenset("maximum minimum max min limit limits number cap price cost".split())
+_LIMITS = _words("maximum minimum max min limit limits number cap price cost")
 
 
 def _clause_intent(tokens: list[str]) -> str | None:

@@ -44,8 +44,10 @@ class Calibration:
     * ``fit`` says whether the entry is about the question at all: a logistic function of its
       coverage (IDF-weighted share of the question's terms it contains), strength (how central
       those terms are to it), the share of question words the knowledge base has never seen,
-      a platform clash, the candidate's share, and the share of the question an out-of-scope
-      theme explains and the entry does not (see ``out_of_scope``). A question the knowledge
+      a platform clash, the candidate's share, the share of the question an out-of-scope
+      theme explains and the entry does not (see ``out_of_scope``), the entry's concept gap,
+      and whether the question asks only kinds of question the entry never asks (its intent
+      gap, see ``flows.faq.intent``). A question the knowledge
       base does not cover tends to meet many entries on its generic words ("how", "tiktok",
       "account") and none on the words that carry its meaning, so its best match is
       incomplete and not far ahead of the rest; a paraphrase of an entry meets that entry on
@@ -119,12 +121,12 @@ class Calibration:
     # share of the question's distinctive words). The fit's weight, and a retrieval-score
     # penalty that lets an entry whose concept the question names overtake a neighbour that
     # only shares words with it (applied only when the question names some concept).
-    concept_weight: float = -1.31
+    concept_weight: float = -1.32
     concept_penalty: float = 4.0
     # When the question asks only kinds of question the entry never asks (see
     # ``flows.faq.intent``: "how do I change my username" against an entry that only says what
     # a valid username is): the fit's weight.
-    intent_weight: float = -1.08
+    intent_weight: float = -1.09
     # A best entry with that intent gap is answered outright only at or above this fit (above
     # 1: never); below it the entry is offered as a choice, so the person sees what it is about
     # before reading it as the answer to what they asked.
@@ -221,7 +223,9 @@ _LEAD = re.compile(r"<b>(.*?)</b>", re.DOTALL)
 # The knowledge-base category of the entries about Linkpilot itself.
 BOT_CATEGORY = "bot"
 # Surface words that put a question to the bot itself ("u" is read as "you").
-_ADDRESSES_BOT = frozenset("you your yours yourself bot linkpilot assistant here".split())
+_ADDRESSES_BOT = frozenset(
+    {"you", "your", "yours", "yourself", "bot", "linkpilot", "assistant", "here"}
+)
 # Candidates kept for the confidence stage.
 _TOP_K = 10
 # Candidates whose score is completed exactly before the top K are taken.

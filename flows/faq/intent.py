@@ -61,6 +61,9 @@ _ANSWERED_BY: dict[str, frozenset[str]] = {
 # A clause ends at sentence punctuation, a comma or a parenthesis: "it expired, what now?"
 # asks "what now".
 _CLAUSES = re.compile(r"[.?!,;:()\n]+|\s[-–—]\s")
+# Words of a clause that are read: enough for a few openers, the question word and the words
+# after it that tell its kind.
+_OPENING_WORDS = 12
 # Words that may open a clause before its question word: "so how do I...", "ok but why...".
 _OPENERS = _words(
     """
@@ -130,7 +133,8 @@ def intents(text: str) -> frozenset[str]:
     """The kinds of question a text asks, one per clause that opens like a question."""
     found = set()
     for clause in _CLAUSES.split(text.casefold()):
-        intent = _clause_intent(tokenise(clause))
+        # Only a clause's opening words matter (openers, a question word and a few after it).
+        intent = _clause_intent(tokenise(" ".join(clause.split()[:_OPENING_WORDS])))
         if intent is not None:
             found.add(intent)
     return frozenset(found)

@@ -478,7 +478,13 @@ class FaqMatcher:
             # when what it asks is what an entry about the bot answers: the second person is
             # its domain word.
             has_anchor = not self._second_person.isdisjoint(terms)
-        platform_not_bot = bool(platforms) and _ADDRESSES_BOT.isdisjoint(tokenise(question))
+        # (only read when it can matter: the best candidate is about the bot)
+        platform_not_bot = (
+            bool(platforms)
+            and bool(ranked)
+            and ranked[0].entry_id in self._about_bot
+            and _ADDRESSES_BOT.isdisjoint(tokenise(question))
+        )
         return Ranking(
             tuple(ranked), has_anchor, all(group.members for group in groups), platform_not_bot
         )

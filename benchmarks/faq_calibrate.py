@@ -90,6 +90,7 @@ DECISION_GRID: dict[str, tuple[float, ...]] = {
     "choice_ratio": (0.03, 0.05, 0.1, 0.25),
     "plausible_terms": (1, 2),
     "theme_ratio": (0.25, 0.5, 0.75, 1.0),
+    "gap_answer_fit": (0.5, 0.8, 0.95, 1.01),
 }
 # Answering right outright is worth this much more than offering the right topic among others.
 RIGHT_WEIGHT = 2.0
@@ -240,7 +241,7 @@ def _sigmoid(z: float) -> float:
 
 
 def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
-    """Gaussian elimination with partial pivoting (the systems here are 7 x 7)."""
+    """Gaussian elimination with partial pivoting (the systems here are 9 x 9)."""
     n = len(vector)
     a = [[*row, value] for row, value in zip(matrix, vector, strict=True)]
     for col in range(n):

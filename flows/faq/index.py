@@ -22,7 +22,7 @@ class IndexTuning:
     # lightly because answers mention many things they are not about.
     answer_k1: float = 1.2
     answer_b: float = 0.75
-    answer_weight: float = 0.2
+    answer_weight: float = 0.1
     # Bigram evidence from the question field only.
     bigram_weight: float = 0.5
     # The title counts as this many phrasings: it is the canonical wording of the question.

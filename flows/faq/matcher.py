@@ -13,6 +13,7 @@ from operator import itemgetter
 from flows.faq.declined import THEME_PREFIX, out_of_scope_themes
 from flows.faq.english import common_english, english_frequencies
 from flows.faq.index import Document, IndexTuning, InvertedIndex
+from flows.faq.intent import entry_intents, intent_gap, intents
 from flows.faq.language import language_of
 from flows.faq.lexicon import (
     ANCHOR_WORDS,
@@ -43,8 +44,10 @@ class Calibration:
     * ``fit`` says whether the entry is about the question at all: a logistic function of its
       coverage (IDF-weighted share of the question's terms it contains), strength (how central
       those terms are to it), the share of question words the knowledge base has never seen,
-      a platform clash, the candidate's share, and the share of the question an out-of-scope
-      theme explains and the entry does not (see ``out_of_scope``). A question the knowledge
+      a platform clash, the candidate's share, the share of the question an out-of-scope
+      theme explains and the entry does not (see ``out_of_scope``), the entry's concept gap,
+      and whether the question asks only kinds of question the entry never asks (its intent
+      gap, see ``flows.faq.intent``). A question the knowledge
       base does not cover tends to meet many entries on its generic words ("how", "tiktok",
       "account") and none on the words that carry its meaning, so its best match is
       incomplete and not far ahead of the rest; a paraphrase of an entry meets that entry on
@@ -58,14 +61,14 @@ class Calibration:
     current hold-out (benchmarks/data/holdout/) is never part of it.
     """
 
-    coverage_weight: float = 1.48
-    strength_weight: float = 1.02
+    coverage_weight: float = 1.44
+    strength_weight: float = 1.04
     # Per share of question words the knowledge base has never seen.
-    unknown_weight: float = -0.22
+    unknown_weight: float = -0.27
     # When the question names only platforms other than the entry's.
     clash_weight: float = 0.0
-    share_weight: float = 2.79
-    bias: float = -2.67
+    share_weight: float = 2.74
+    bias: float = -2.59
     # How much the nearest-phrasing similarity (0..1) adds to the retrieval score.
     similarity_boost: float = 2.5
     # Retrieval-score bonus per share of the question explained only by the entry's answer:
@@ -97,7 +100,7 @@ class Calibration:
     # Per share of the question (IDF-weighted) that an out-of-scope theme's questions explain
     # and the entry's do not ("block" in "how do I block someone on instagram"): that part of
     # the question is about something the knowledge base leaves out on purpose.
-    off_topic_weight: float = -1.5
+    off_topic_weight: float = -1.38
     # Below ``fit_threshold`` but at or above this fit, the best candidates are offered as a
     # choice ("Did you mean ...?") instead of declining.
     plausible_fit: float = 0.1
@@ -118,8 +121,16 @@ class Calibration:
     # share of the question's distinctive words). The fit's weight, and a retrieval-score
     # penalty that lets an entry whose concept the question names overtake a neighbour that
     # only shares words with it (applied only when the question names some concept).
-    concept_weight: float = -1.46
-    concept_penalty: float = 3.0
+    concept_weight: float = -1.32
+    concept_penalty: float = 4.0
+    # When the question asks only kinds of question the entry never asks (see
+    # ``flows.faq.intent``: "how do I change my username" against an entry that only says what
+    # a valid username is): the fit's weight.
+    intent_weight: float = -1.09
+    # A best entry with that intent gap is answered outright only at or above this fit (above
+    # 1: never); below it the entry is offered as a choice, so the person sees what it is about
+    # before reading it as the answer to what they asked.
+    gap_answer_fit: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +173,9 @@ class Ranking:
     has_anchor: bool
     # every word of the question is known to the knowledge base
     all_known: bool
+    # the question names a platform (TikTok, Instagram...) and not the bot ("you", "this bot",
+    # "Linkpilot", "here")
+    platform_not_bot: bool = False
 
 
 # The inputs of the fit's logistic function, named as the ``Calibration`` weights that
@@ -174,6 +188,7 @@ FIT_FEATURES = (
     "share_weight",
     "off_topic_weight",
     "concept_weight",
+    "intent_weight",
 )
 # A synonym at least this close counts as naming a concept ("hook up" for "link").
 _CONCEPT_SYNONYM = 0.8
@@ -207,6 +222,10 @@ class _Group:
 _LEAD = re.compile(r"<b>(.*?)</b>", re.DOTALL)
 # The knowledge-base category of the entries about Linkpilot itself.
 BOT_CATEGORY = "bot"
+# Surface words that put a question to the bot itself ("u" is read as "you").
+_ADDRESSES_BOT = frozenset(
+    {"you", "your", "yours", "yourself", "bot", "linkpilot", "assistant", "here"}
+)
 # Candidates kept for the confidence stage.
 _TOP_K = 10
 # Candidates whose score is completed exactly before the top K are taken.
@@ -302,6 +321,10 @@ class FaqMatcher:
         self._second_person = frozenset(self._analyzer.stems_of(SECOND_PERSON))
         self._impacts: dict[str, _Impacts] = {}
         self._concepts = self._build_concepts(len(themes))
+        # The kinds of question each entry asks (themes ask none: they are never gapped).
+        self._intents = tuple(
+            entry_intents((e.title, *e.phrasings)) for e in self._entries
+        ) + (frozenset(),) * len(themes)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -420,39 +443,51 @@ class FaqMatcher:
         ``lookup`` is ``decide(rank(question))`` for English; the two halves exist apart so
         that benchmarks/faq_calibrate.py can try many decision parameters on one ranking.
         """
-        ranked, has_anchor, all_known = self._ranked(question[:_MAX_QUESTION_CHARS])
-        return Ranking(tuple(ranked), has_anchor, all_known)
+        return self._ranked(question[:_MAX_QUESTION_CHARS])
 
     def decide(self, ranking: Ranking) -> Lookup:
         """Answer, offer or decline, on a ranking made by :meth:`rank`."""
         if not ranking.candidates:
             return Lookup("decline", None, ())
         return self._decide(
-            list(ranking.candidates), has_anchor=ranking.has_anchor, all_known=ranking.all_known
+            list(ranking.candidates),
+            has_anchor=ranking.has_anchor,
+            all_known=ranking.all_known,
+            platform_not_bot=ranking.platform_not_bot,
         )
 
     def fit_features(self, question: str) -> list[tuple[str, tuple[float, ...]]]:
         """The best candidates of an English question with the fit's inputs (see
         ``FIT_FEATURES``), best first; what benchmarks/faq_calibrate.py fits the weights on."""
-        ranked, _, _ = self._ranked(question[:_MAX_QUESTION_CHARS])
-        return [(cand.entry_id, cand.features) for cand in ranked]
+        ranking = self._ranked(question[:_MAX_QUESTION_CHARS])
+        return [(cand.entry_id, cand.features) for cand in ranking.candidates]
 
-    def _ranked(self, question: str) -> tuple[list[_Candidate], bool, bool]:
-        """The reranked candidates, whether a domain word occurs, whether every word is known."""
+    def _ranked(self, question: str) -> Ranking:
+        """The reranked candidates, whether a domain word occurs, whether every word is known,
+        whether the question names the bot."""
         terms, corrected, english = self._question_terms(question)
         groups = self._groups(terms, corrected, english)
         if not any(group.members for group in groups):
-            return [], False, False
+            return Ranking((), False, False)
         top = self._retrieve(groups, bigrams(terms))
         platforms = frozenset(p for t in terms if (p := self._platform_terms.get(t)) is not None)
-        ranked = self._rerank(groups, top, platforms)
+        ranked = self._rerank(groups, top, platforms, intents(question))
         has_anchor = not self._anchors.isdisjoint(terms)
         if not has_anchor and ranked and ranked[0].entry_id in self._about_bot:
             # A question put to the bot itself ("what do you keep about me?") is in the domain
             # when what it asks is what an entry about the bot answers: the second person is
             # its domain word.
             has_anchor = not self._second_person.isdisjoint(terms)
-        return ranked, has_anchor, all(group.members for group in groups)
+        # (only read when it can matter: the best candidate is about the bot)
+        platform_not_bot = (
+            bool(platforms)
+            and bool(ranked)
+            and ranked[0].entry_id in self._about_bot
+            and _ADDRESSES_BOT.isdisjoint(tokenise(question))
+        )
+        return Ranking(
+            tuple(ranked), has_anchor, all(group.members for group in groups), platform_not_bot
+        )
 
     def _question_terms(
         self, question: str
@@ -684,6 +719,7 @@ class FaqMatcher:
         groups: list[_Group],
         top: list[tuple[int, float]],
         platforms: frozenset[str],
+        asks: frozenset[str] = frozenset(),
     ) -> list[_Candidate]:
         """Score the best few entries in full and turn the scores into confidences."""
         if not top:
@@ -738,7 +774,10 @@ class FaqMatcher:
         ):
             share = weight / total
             strays = self._off_topic_share(groups, doc, themes) if themes else 0.0
-            features = (evidence.coverage, evidence.strength, unknown, clash, share, strays, gap)
+            features = (
+                evidence.coverage, evidence.strength, unknown, clash, share, strays, gap,
+                intent_gap(asks, self._intents[doc]) if doc < real else 0.0,
+            )
             z = c.bias + sum(
                 getattr(c, name) * value
                 for name, value in zip(FIT_FEATURES, features, strict=True)
@@ -753,7 +792,12 @@ class FaqMatcher:
         return candidates
 
     def _decide(
-        self, ranked: list[_Candidate], *, has_anchor: bool, all_known: bool = True
+        self,
+        ranked: list[_Candidate],
+        *,
+        has_anchor: bool,
+        all_known: bool = True,
+        platform_not_bot: bool = False,
     ) -> Lookup:
         """Answer a confident best, offer plausible candidates, decline what is out of scope."""
         c = self._calibration
@@ -776,8 +820,14 @@ class FaqMatcher:
             return Lookup("decline", None, candidates)
         # The runner-up may be an out-of-scope theme: a close one keeps the answer a choice.
         runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
+        gapped = bool(best.features) and best.features[-1] > 0
+        # An entry about Linkpilot itself answers a question put to Linkpilot: "how do I delete
+        # my data from tiktok" names a platform and not the bot, so it is offered, not answered.
+        # A question that names neither ("help", "delete my data") is put to the bot.
+        unaddressed = best.entry_id in self._about_bot and platform_not_bot
         if (
-            best.fit >= c.fit_threshold
+            not unaddressed
+            and best.fit >= (c.gap_answer_fit if gapped else c.fit_threshold)
             and best.confidence >= c.answer_threshold
             and best.confidence - runner_up >= c.answer_margin
         ):

@@ -7,7 +7,7 @@ Usage (from the repository root)::
     python benchmarks/faq_calibrate.py --leave-out holdout-v3   # fit without a set, score it
 
 Everything is fitted on the tuning questions only: benchmarks/data/dev-set.yaml,
-benchmarks/data/tuning/*.yaml, benchmarks/data/holdout-v1/*.yaml to holdout-v4/*.yaml (the earlier
+benchmarks/data/tuning/*.yaml, benchmarks/data/holdout-v1/*.yaml to holdout-v5/*.yaml (the earlier
 hold-outs, each reported once before it joined the tuning data). The current hold-out
 (benchmarks/data/holdout/) is never read here. The out-of-scope class the matcher competes with is
 its own data (flows/faq/out_of_scope.yaml), not a question set. ``--leave-out`` fits without one

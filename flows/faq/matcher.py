@@ -61,19 +61,19 @@ class Calibration:
     current hold-out (benchmarks/data/holdout/) is never part of it.
     """
 
-    coverage_weight: float = 1.44
-    strength_weight: float = 1.04
+    coverage_weight: float = 1.51
+    strength_weight: float = 1.1
     # Per share of question words the knowledge base has never seen.
-    unknown_weight: float = -0.27
+    unknown_weight: float = -0.29
     # When the question names only platforms other than the entry's.
-    clash_weight: float = 0.0
-    share_weight: float = 2.74
-    bias: float = -2.59
+    clash_weight: float = 0.02
+    share_weight: float = 2.71
+    bias: float = -2.68
     # How much the nearest-phrasing similarity (0..1) adds to the retrieval score.
     similarity_boost: float = 2.5
     # Retrieval-score bonus per share of the question explained only by the entry's answer:
     # the answer vouches for words no phrasing happens to use.
-    answer_boost: float = 0.5
+    answer_boost: float = 1.0
     # Retrieval-score penalty for an entry about another platform than the question names.
     clash_penalty: float = 2.0
     # Softmax temperature over the candidates' retrieval scores. The scores are not normalised
@@ -100,7 +100,7 @@ class Calibration:
     # Per share of the question (IDF-weighted) that an out-of-scope theme's questions explain
     # and the entry's do not ("block" in "how do I block someone on instagram"): that part of
     # the question is about something the knowledge base leaves out on purpose.
-    off_topic_weight: float = -1.38
+    off_topic_weight: float = -1.33
     # Below ``fit_threshold`` but at or above this fit, the best candidates are offered as a
     # choice ("Did you mean ...?") instead of declining.
     plausible_fit: float = 0.1
@@ -121,12 +121,12 @@ class Calibration:
     # share of the question's distinctive words). The fit's weight, and a retrieval-score
     # penalty that lets an entry whose concept the question names overtake a neighbour that
     # only shares words with it (applied only when the question names some concept).
-    concept_weight: float = -1.32
+    concept_weight: float = -1.36
     concept_penalty: float = 4.0
     # When the question asks only kinds of question the entry never asks (see
     # ``flows.faq.intent``: "how do I change my username" against an entry that only says what
     # a valid username is): the fit's weight.
-    intent_weight: float = -1.09
+    intent_weight: float = -1.0
     # A best entry with that intent gap is answered outright only at or above this fit (above
     # 1: never); below it the entry is offered as a choice, so the person sees what it is about
     # before reading it as the answer to what they asked.

@@ -67,6 +67,9 @@ class InvertedIndex:
         # Per entry, each title/phrasing as a unit-length IDF-weighted term vector, for the
         # nearest-phrasing similarity that reranks the best few entries.
         self.sentences: list[tuple[dict[str, float], ...]] = []
+        # The same vectors inverted per entry: term -> (sentence number, weight), so that the
+        # similarity visits only the sentences that hold a question's term.
+        self.sentence_terms: list[dict[str, list[tuple[int, float]]]] = []
         self._build(documents)
 
     def _build(self, documents: Sequence[Document]) -> None:
@@ -131,6 +134,11 @@ class InvertedIndex:
                 if norm:
                     vectors.append({term: w / norm for term, w in weights.items()})
             self.sentences.append(tuple(vectors))
+            inverted: dict[str, list[tuple[int, float]]] = {}
+            for number, vector in enumerate(vectors):
+                for term, weight in vector.items():
+                    inverted.setdefault(term, []).append((number, weight))
+            self.sentence_terms.append(inverted)
 
     @property
     def max_strength(self) -> float:

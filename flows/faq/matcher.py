@@ -626,23 +626,22 @@ class FaqMatcher:
         question word ("remove" for "add") loses that word's weight instead of gaining it.
         """
         idf = self._index.idf
-        best = 0.0
-        for vector in self._index.sentences[doc]:
-            total = 0.0
-            for group in groups:
-                value = 0.0
-                for member, _, factor in group.members:
-                    weight = vector.get(member)
-                    if weight is not None and factor * weight > value:
-                        value = factor * weight
-                if value == 0.0:
-                    for opposite in self._antonyms.get(group.term, ()):
-                        weight = vector.get(opposite)
-                        if weight is not None:
-                            value = -min(group.idf, idf[opposite]) * weight
-                            break
-                total += group.weight * value
-            best = max(best, total)
+        terms = self._index.sentence_terms[doc]
+        totals: dict[int, float] = {}  # per sentence that holds any term, in group order
+        for group in groups:
+            values: dict[int, float] = {}
+            for member, _, factor in group.members:
+                for sentence, weight in terms.get(member, ()):
+                    if factor * weight > values.get(sentence, 0.0):
+                        values[sentence] = factor * weight
+            for opposite in self._antonyms.get(group.term, ()):
+                for sentence, weight in terms.get(opposite, ()):
+                    if sentence not in values:  # the first opposite a sentence holds counts
+                        values[sentence] = -min(group.idf, idf[opposite]) * weight
+            for sentence, value in values.items():
+                if value:
+                    totals[sentence] = totals.get(sentence, 0.0) + group.weight * value
+        best = max(0.0, *totals.values()) if totals else 0.0
         return best / norm if norm else 0.0
 
     def _evidence(self, groups: list[_Group], doc: int) -> _Evidence:

@@ -146,6 +146,8 @@ class _Evidence:
     # distinctive question terms (see ``Calibration.distinct_idf``) the entry's title,
     # phrasings or summary contain
     matched: int = 0
+    # per question term, how fully the entry's title or phrasings contain it (0..1)
+    covers: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,6 +658,7 @@ class FaqMatcher:
         top_strength = index.max_strength
         total = covered = answer_only = strength = 0.0
         matched = 0
+        covers = []
         for group in groups:
             mass = group.weight * group.idf
             total += mass
@@ -678,29 +681,20 @@ class FaqMatcher:
             covered += mass * max(best_cover, 0.5 * best_answer)
             answer_only += mass * max(0.0, best_answer - best_cover)
             strength += mass * best_strength
+            covers.append(best_cover)
         if total == 0:
-            return _Evidence(0.0, 0.0, 0.0)
-        return _Evidence(covered / total, answer_only / total, strength / total, matched)
-
-    def _covered(self, groups: list[_Group], doc: int) -> list[float]:
-        """Per question term, how fully the entry's title or phrasings contain it (0..1)."""
-        postings, in_questions = self._index.postings, self._index.in_questions
-        out = []
-        for group in groups:
-            best = 0.0
-            for member, _, factor in group.members:
-                if doc in in_questions.get(member, ()) and doc in postings[member]:
-                    best = max(best, factor / group.idf)
-            out.append(best)
-        return out
+            return _Evidence(0.0, 0.0, 0.0, covers=tuple(covers))
+        return _Evidence(covered / total, answer_only / total, strength / total, matched,
+                         tuple(covers))
 
     def _off_topic_share(
-        self, groups: list[_Group], doc: int, themes: list[list[float]]
+        self, groups: list[_Group], doc: int, own: tuple[float, ...],
+        themes: list[tuple[float, ...]]
     ) -> float:
-        """The IDF-weighted share of the question a theme explains and the entry does not."""
+        """The IDF-weighted share of the question a theme explains and the entry (whose
+        per-term cover is `own`, see `_Evidence.covers`) does not."""
         if doc >= len(self._entries):
             return 0.0
-        own = self._covered(groups, doc)
         total = stray = 0.0
         for i, group in enumerate(groups):
             mass = group.weight * group.idf
@@ -763,7 +757,7 @@ class FaqMatcher:
             )
             rows.append((score, evidence, similarity, clash, gap, doc))
         # What the out-of-scope themes among the candidates explain, per question term.
-        themes = [self._covered(groups, doc) for doc, _ in top if doc >= real]
+        themes = [row[1].covers for row in rows if row[5] >= real]
         best_score = max(row[0] for row in rows)
         weights = [math.exp((row[0] - best_score) / c.temperature) for row in rows]
         total = sum(weights)
@@ -772,7 +766,8 @@ class FaqMatcher:
             rows, weights, strict=True
         ):
             share = weight / total
-            strays = self._off_topic_share(groups, doc, themes) if themes else 0.0
+            strays = (self._off_topic_share(groups, doc, evidence.covers, themes)
+                      if themes else 0.0)
             features = (
                 evidence.coverage, evidence.strength, unknown, clash, share, strays, gap,
                 intent_gap(asks, self._intents[doc]) if doc < real else 0.0,

@@ -94,12 +94,17 @@ class SpellingCorrector:
             return self._swapped(token) if len(token) == 4 else token
         best: tuple[int, bool, int, str] | None = None
         for in_english, buckets in enumerate(self._buckets):
-            for length in range(len(token) - limit, len(token) + limit + 1):
+            # A knowledge-base word wins a tie on distance, so once one is found the (much
+            # larger) English buckets are searched only for words strictly closer.
+            cutoff = limit if best is None else best[0] - 1
+            if cutoff < 1:
+                break
+            for length in range(len(token) - cutoff, len(token) + cutoff + 1):
                 bucket = buckets.get(length)
                 if not bucket:
                     continue
                 for word, distance, _ in process.extract(
-                    token, bucket, scorer=OSA.distance, score_cutoff=limit, limit=5
+                    token, bucket, scorer=OSA.distance, score_cutoff=cutoff, limit=5
                 ):
                     rank = (int(distance), bool(in_english), -self._frequency[word], word)
                     if best is None or rank < best:

@@ -47,7 +47,7 @@ DEFAULT_DEV = REPO / "benchmarks" / "data" / "dev-set.yaml"
 
 TARGET_ACCURACY = 0.95
 TARGET_DECLINED = 0.95
-TARGET_MEDIAN_REAL_MS = 1.0
+TARGET_P99_REAL_MS = 1.0  # issue 8: under 1 ms p99 on the real knowledge base
 TARGET_MEDIAN_SYNTHETIC_MS = 5.0
 SEED = 20240611
 
@@ -432,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, ok in (
             ("accuracy", lenient >= TARGET_ACCURACY),
             ("declined", declined >= TARGET_DECLINED),
-            ("latency (real)", median_real < TARGET_MEDIAN_REAL_MS),
+            ("latency (real, p99)", p99_real < TARGET_P99_REAL_MS),
             ("latency (synthetic)", median_big < TARGET_MEDIAN_SYNTHETIC_MS),
         )
         if not ok

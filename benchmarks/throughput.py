@@ -89,7 +89,7 @@ from telegram.ext import (  # noqa: E402
 from telegram.warnings import PTBUserWarning  # noqa: E402
 
 from bot import render  # noqa: E402
-from bot.app import build_application, finish, prepare  # noqa: E402
+from bot.app import build_application, finish, freeze_start_up_heap, prepare  # noqa: E402
 from bot.context import deps_of  # noqa: E402
 from bot.local_api import LocalBotApi, Person  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -153,6 +153,7 @@ async def linkpilot_bench(database_url: str, name: str = "linkpilot") -> Bench:
     assert processor is not None
     api.attach(app, deliver=processor.handle)
     await prepare(app)
+    freeze_start_up_heap()  # as `linkpilot run` does after start-up
 
     async def stored(user_ids: Sequence[int]) -> int:
         async with deps_of(app).db.engine.connect() as conn:
@@ -169,7 +170,12 @@ async def linkpilot_bench(database_url: str, name: str = "linkpilot") -> Bench:
         await processor.receive(raws)
         await processor.drain()
 
-    return Bench(name, app, api, lambda: finish(app), processor.handle, stored, feed_batch)
+    async def close() -> None:
+        await finish(app)
+        # The next leg (maybe the other bot, in this same process) starts from an ordinary heap.
+        gc.unfreeze()
+
+    return Bench(name, app, api, close, processor.handle, stored, feed_batch)
 
 
 PLATFORM, PREREQUISITE = range(2)

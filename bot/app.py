@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import logging
 import signal
@@ -174,6 +175,8 @@ async def _start_up(application: Application[Any, Any, Any, Any, Any, Any],
     while True:
         try:
             await prepare(application)
+            if handle_signals:  # a process of its own, not a test's borrowed event loop
+                freeze_start_up_heap()
             return True
         except InvalidToken:
             raise
@@ -294,6 +297,18 @@ async def prepare(application: Application[Any, Any, Any, Any, Any, Any]) -> Non
     await application.initialize()
     if application.post_init is not None:
         await application.post_init(application)
+
+
+def freeze_start_up_heap() -> None:
+    """Take what start-up built out of the garbage collector's sight (`gc.freeze`).
+
+    The knowledge base's index, SQLAlchemy's and PTB's tables and the compiled statements are
+    some hundred thousand objects that live as long as the process. Every full collection
+    walked all of them again: 6% of an update's time in the throughput benchmark, against 1%
+    for the in-memory bot. Called once, by a process of its own (`serve`, `serve_webhook`),
+    after start-up; a later knowledge-base reload stays collectable as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 async def finish(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

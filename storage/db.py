@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import tempfile
@@ -162,8 +163,8 @@ class Checkpointer:
 
     A write that begins right after a checkpoint that copied the whole log starts the log over
     from its beginning. Writes without a pause never see that moment, so when the log passes
-    CHECKPOINT_CATCH_UP_PAGES, `catch_up` tells the next commit to finish the copy itself (a
-    few pages: the thread did the rest), as SQLite's own checkpoint would have."""
+    CHECKPOINT_CATCH_UP_PAGES, the next commit finishes the copy itself (a few pages: the
+    thread did the rest), as SQLite's own checkpoint would have."""
 
     def __init__(self, path: str) -> None:
         self._path = path
@@ -171,7 +172,7 @@ class Checkpointer:
         self._stopping = False
         self._commits = 0
         self._thread: threading.Thread | None = None
-        self.catch_up = False
+        self._catch_up = False
 
     def start(self) -> None:
         if self._thread is None:
@@ -179,11 +180,17 @@ class Checkpointer:
                                             daemon=True)
             self._thread.start()
 
-    def committed(self) -> None:
+    def committed(self, cursor: sqlite3.Cursor) -> None:
+        """Count a commit made on `cursor`'s connection; wake the thread every
+        CHECKPOINT_COMMITS, and finish its copy here when it can't catch up."""
         self._commits += 1
         if self._commits >= CHECKPOINT_COMMITS:
             self._commits = 0
             self._wake.set()
+        if self._catch_up:
+            self._catch_up = False
+            with contextlib.suppress(sqlite3.Error):  # the thread tries again meanwhile
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _run(self) -> None:
         conn = sqlite3.connect(self._path, isolation_level=None)
@@ -197,7 +204,7 @@ class Checkpointer:
                     logger.warning("SQLite checkpoint failed: %s", error)
                     continue
                 if pages >= CHECKPOINT_CATCH_UP_PAGES:
-                    self.catch_up = True
+                    self._catch_up = True
         finally:
             conn.close()
 
@@ -217,9 +224,11 @@ def sqlite_file(url: str) -> str | None:
     return None if not database or database == ":memory:" else database
 
 
-def create_inline_engine(url: str) -> Engine:
+def create_inline_engine(url: str) -> tuple[Engine, Checkpointer | None]:
     """For SQLite, the synchronous engine units of work run on, on the event loop's thread
-    (the async engine, with aiosqlite's thread, is left the cold paths: migrations at start).
+    (the async engine, with aiosqlite's thread, is left the cold paths: migrations at start),
+    and for a database file the Checkpointer that copies its log, since this engine's
+    connections leave that to it.
 
     SQLite on a local file has nothing to wait for, so the async engine's layers (the driver
     adapter, a greenlet switch per call, the execution lock) only cost time: a unit of work
@@ -228,10 +237,11 @@ def create_inline_engine(url: str) -> Engine:
     engine = create_sync_engine(make_url(url).set(drivername="sqlite+pysqlite"),
                                 pool_reset_on_return=None)
     event.listen(engine, "connect", _sqlite_pragmas)
-    if sqlite_file(url) is not None:
+    path = sqlite_file(url)
+    if path is not None:
         event.listen(engine, "connect", _no_checkpoints_in_commits)
     event.listen(engine, "begin", _sqlite_join_or_begin)
-    return engine
+    return engine, Checkpointer(path) if path is not None else None
 
 
 def _sqlite_join_or_begin(conn: Connection) -> None:

@@ -11,18 +11,16 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import (
     LOST_RACE_SQLSTATES,
     POSTGRES_CONNECTIONS,
-    Checkpointer,
     create_engine,
     create_inline_engine,
     migrate,
-    sqlite_file,
 )
 from storage.raw import compiled_for
 from storage.repositories import (
@@ -140,9 +138,9 @@ class InlineConnection:
     SQLAlchemy on the same connection and transaction (SQLAlchemy's own begin then finds the
     driver in a transaction and leaves it be, see `storage.db`)."""
 
-    def __init__(self, engine: Engine, checkpointer: Checkpointer | None = None) -> None:
+    def __init__(self, url: str) -> None:
+        engine, self._checkpointer = create_inline_engine(url)
         self._engine = engine
-        self._checkpointer = checkpointer
         self.dialect: Dialect = engine.dialect
         self._conn: Connection | None = None
         self._driver: Any = None  # the sqlite3 connection under self._conn
@@ -196,13 +194,8 @@ class InlineConnection:
                 self._driver.commit()
             except self.dialect.loaded_dbapi.Error as error:
                 raise self._database_error("COMMIT", None, error) from error
-        checkpointer = self._checkpointer
-        if checkpointer is not None:
-            checkpointer.committed()
-            if checkpointer.catch_up:
-                checkpointer.catch_up = False
-                with contextlib.suppress(self.dialect.loaded_dbapi.Error):  # the thread retries
-                    self._cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        if self._checkpointer is not None:
+            self._checkpointer.committed(self._cursor)
 
     async def rollback(self) -> None:
         assert self._conn is not None
@@ -302,28 +295,29 @@ class PostgresConnection:
     async def get_raw_connection(self) -> Any:
         return await self._conn.get_raw_connection()
 
-    async def _end(self, how: str) -> None:
+    async def _end(self, commit: bool) -> None:
         if self._conn.in_transaction():  # SQLAlchemy ran a statement in it: it ends it
-            await (self._conn.commit() if how == "COMMIT" else self._conn.rollback())
+            await (self._conn.commit() if commit else self._conn.rollback())
             return
         transaction = self._adapter._transaction
         if transaction is None:
             return  # nothing was run: no transaction was begun
         try:
-            await (transaction.commit() if how == "COMMIT" else transaction.rollback())
+            await (transaction.commit() if commit else transaction.rollback())
         except BaseException as error:
             self._broken = True  # whatever state the session is in, the next unit won't share it
             if isinstance(error, Exception):
-                raise self._database_error(how, None, error) from error
+                raise self._database_error("COMMIT" if commit else "ROLLBACK", None,
+                                           error) from error
             raise
         finally:
             self._adapter._transaction = None
 
     async def commit(self) -> None:
-        await self._end("COMMIT")
+        await self._end(commit=True)
 
     async def rollback(self) -> None:
-        await self._end("ROLLBACK")
+        await self._end(commit=False)
 
     async def discard(self) -> None:
         """Give the connection back to SQLAlchemy's pool (which drops it if it is broken)."""
@@ -512,11 +506,7 @@ class Database:
         self.worker = worker  # this process's name among the workers sharing the database
         self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         self._deferred = DeferredWrites(self) if self._write_lock is not None else None
-        self._inline: InlineConnection | None = None
-        if self._write_lock is not None:
-            path = sqlite_file(url)
-            self._inline = InlineConnection(create_inline_engine(url),
-                                            Checkpointer(path) if path else None)
+        self._inline = InlineConnection(url) if self._write_lock is not None else None
         self._postgres = (PostgresConnections(self.engine, POSTGRES_CONNECTIONS)
                           if self.engine.dialect.name == "postgresql" else None)
 

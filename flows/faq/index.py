@@ -65,10 +65,9 @@ class InvertedIndex:
         # the term.
         self.in_questions: dict[str, set[int]] = {}
         # Per entry, each title/phrasing as a unit-length IDF-weighted term vector, for the
-        # nearest-phrasing similarity that reranks the best few entries.
-        self.sentences: list[tuple[dict[str, float], ...]] = []
-        # The same vectors inverted per entry: term -> (sentence number, weight), so that the
-        # similarity visits only the sentences that hold a question's term.
+        # nearest-phrasing similarity that reranks the best few entries; stored inverted,
+        # term -> (sentence number, weight), so that the similarity visits only the sentences
+        # that hold a question's term.
         self.sentence_terms: list[dict[str, list[tuple[int, float]]]] = []
         self._build(documents)
 
@@ -133,7 +132,6 @@ class InvertedIndex:
                 norm = math.sqrt(sum(w * w for w in weights.values()))
                 if norm:
                     vectors.append({term: w / norm for term, w in weights.items()})
-            self.sentences.append(tuple(vectors))
             inverted: dict[str, list[tuple[int, float]]] = {}
             for number, vector in enumerate(vectors):
                 for term, weight in vector.items():

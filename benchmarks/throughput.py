@@ -20,8 +20,10 @@ flow that is pure state machine and database::
 2. **Baseline**: the same four steps written the plain PTB way, a ``ConversationHandler`` with
    in-memory state and no persistence, replying with the same texts and inline keyboards; each
    update parsed (``Update.de_json``) and given to ``process_update``.
-3. The two are interleaved in ``R`` rounds (alternating which goes first) because the machine is
-   noisy; the summary gives the median of rounds and the Linkpilot/baseline ratio per round.
+3. The bots are interleaved because the machine is noisy: in each of ``R`` rounds every bot is
+   built and warmed up, then they take turns on the updates 100 at a time (which one goes
+   first alternating turn by turn), so a drift of the machine's speed falls on all of them
+   alike; the summary gives the median of rounds and the Linkpilot/baseline ratio per round.
 4. Memory, each bot in a fresh subprocess: RSS (VmRSS) before and after ``N`` users, then the
    tracemalloc growth over another ``N`` users, per 1,000 users: right after them (the double's
    records of them included) and once the double has forgotten them, which is what the bot
@@ -115,6 +117,8 @@ SCALE_CHUNK = 1_000
 # dicts, ~8 MiB) held at once would leave the interpreter's arenas that much larger for the rest
 # of the run, which is the harness's memory and not the bot's.
 SCALE_FEED = 100
+# The bots of a round take turns this many updates at a time (see `timed_rounds`).
+CHUNK = 100
 TRACE_FRAMES = 8  # enough to name the line of this repository an allocation came from
 PROFILE_TOP = 25
 PROFILE_TOP_OWN = 15
@@ -501,20 +505,59 @@ async def timed_leg(make: BenchFactory, serial: int, users: int,
 
 async def timed_rounds(make: dict[str, BenchFactory], users: int, rounds: int, batch: int = 0
                        ) -> list[dict[str, LegResult]]:
-    """``rounds`` rounds of every leg, alternating which goes first."""
+    """``rounds`` rounds; in each, every bot is built and warmed up, then they take turns on
+    the same updates ``CHUNK`` at a time (the order of turns alternating chunk by chunk), so
+    that the machine's drift, which moves a whole leg by a third within minutes, falls on
+    every bot alike. A bot's time is the sum of its turns."""
     results: list[dict[str, LegResult]] = []
-    order = list(make)
     for r in range(rounds):
-        names = order if r % 2 == 0 else order[::-1]
-        got: dict[str, LegResult] = {}
+        # A fresh database per bot and round: batched rounds take serials of their own.
+        serial = r + (100 if batch else 0)
+        names = list(make) if r % 2 == 0 else list(make)[::-1]
+        got = await interleaved_round({name: make[name] for name in names}, serial, users,
+                                      batch)
         for name in names:
-            # A fresh database per leg: batched rounds take serials of their own.
-            got[name] = await timed_leg(make[name], r + (100 if batch else 0), users,
-                                        batch=batch)
             print(f"  round {r + 1}: {describe(got[name], 'batch ' if batch else '')}",
                   flush=True)
         results.append(got)
     return results
+
+
+async def interleaved_round(make: dict[str, BenchFactory], serial: int, users: int,
+                            batch: int = 0) -> dict[str, LegResult]:
+    """One round of every bot, taking turns chunk by chunk (see ``timed_rounds``)."""
+    prepared_bots = {name: await prepared(factory, serial, users)
+                     for name, factory in make.items()}
+    try:
+        size = max(CHUNK, batch) // max(batch, 1) * max(batch, 1)
+        flat = {name: [update for step in steps for update in step]
+                for name, (_, _, steps, _) in prepared_bots.items()}
+        calls_before = {name: len(bench.api.calls)
+                        for name, (bench, _, _, _) in prepared_bots.items()}
+        seconds = dict.fromkeys(make, 0.0)
+        latencies: dict[str, list[float]] = {name: [] for name in make}
+        order = list(make)
+        total = len(next(iter(flat.values())))
+        gc.collect()
+        for turn, start in enumerate(range(0, total, size)):
+            for name in order if turn % 2 == 0 else order[::-1]:
+                bench = prepared_bots[name][0]
+                chunk = [flat[name][start:start + size]]
+                started = time.perf_counter()
+                latencies[name] += await (feed_batched(bench, chunk, batch) if batch
+                                          else feed(bench, chunk))
+                seconds[name] += time.perf_counter() - started
+        got = {}
+        for name, (bench, script, _, user_ids) in prepared_bots.items():
+            made = bench.api.calls[calls_before[name]:]
+            failures = (await unfinished(bench, script, user_ids)
+                        + sum(1 for c in made if c.error))
+            got[name] = LegResult(bench.name, seconds[name], latencies[name],
+                                  Counter(c.method for c in made), failures)
+        return got
+    finally:
+        for bench, _, _, _ in prepared_bots.values():
+            await bench.close()
 
 
 def describe(result: LegResult, latency: str = "") -> str:

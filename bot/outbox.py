@@ -360,11 +360,18 @@ class Dispatcher:
     async def _write_back(uow: Any, report: Report, now: datetime) -> None:
         for request_id, chat_id, message_id, kind in report.cards:
             await uow.cards.add(request_id, chat_id, message_id, now, kind=kind)
-        for chat_id, question_id in report.questions:
+        questions = list(report.questions)
+        # The usual case, one new question, goes with the sent rows (one statement on
+        # PostgreSQL).
+        last = None
+        if questions and (newest := questions[-1])[1] is not None:
+            last = (newest[0], newest[1])
+            questions.pop()
+        for chat_id, question_id in questions:
             await uow.questions.set(chat_id, question_id)
         for row_id, attempts, next_at, error in report.retries:
             await uow.outbox.retry(row_id, attempts, next_at, error)
-        await uow.outbox.sent(report.sent)
+        await uow.outbox.sent(report.sent, live_question=last)
 
     async def _fall_back(self, uow: Any, row: OutboxRow, now: datetime) -> None:
         if row.kind == "owner_card" and row.request_id is not None:

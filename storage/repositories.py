@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Integer, Table, any_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -848,6 +848,21 @@ def _outbox_insert_rows(count: int) -> Any:
             for i in range(count)]).returning(OUTBOX.c.id))
     return stmt
 _OUTBOX_SENT = hot(OUTBOX.delete().where(OUTBOX.c.id.in_(bindparam("ids", expanding=True))))
+_SENT_WITH_QUESTION: list[Any] = []  # PostgreSQL's, built on first use
+
+
+def _sent_with_question() -> Any:
+    """PostgreSQL: the live question upsert carrying the sent rows' DELETE as a CTE (which
+    runs whether or not the statement reads it)."""
+    if not _SENT_WITH_QUESTION:
+        gone = OUTBOX.delete().where(
+            OUTBOX.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))).cte("gone")
+        stmt = postgresql.insert(LIVE_QUESTIONS).values(chat_id=bindparam("chat"),
+                                                        message_id=bindparam("message"))
+        _SENT_WITH_QUESTION.append(hot(stmt.on_conflict_do_update(
+            index_elements=["chat_id"], set_={"message_id": stmt.excluded.message_id},
+        ).add_cte(gone)))
+    return _SENT_WITH_QUESTION[0]
 
 
 class Outbox:
@@ -915,7 +930,18 @@ class Outbox:
             .returning(*_OUTBOX_COLUMNS))
         return sorted((OutboxRow(*r) for r in rows), key=lambda row: row.id)
 
-    async def sent(self, ids: Sequence[int]) -> None:
+    async def sent(self, ids: Sequence[int], *,
+                   live_question: tuple[int, int] | None = None) -> None:
+        """Forget rows that were sent; with `live_question` (chat, message id), also remember
+        that chat's new live question (see `LiveQuestions`). On PostgreSQL the two go as one
+        statement, a round trip fewer after every update."""
+        if ids and live_question is not None and self._conn.dialect.name == "postgresql":
+            chat_id, message_id = live_question
+            await self._conn.execute(_sent_with_question(), {
+                "ids": list(ids), "chat": chat_id, "message": message_id})
+            return
+        if live_question is not None:
+            await LiveQuestions(self._conn).set(*live_question)
         if ids:
             await self._conn.execute(_OUTBOX_SENT, {"ids": list(ids)})
 

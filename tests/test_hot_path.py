@@ -376,6 +376,27 @@ async def test_an_autocommit_unit_of_work_keeps_each_hot_write_on_postgresql(
         assert await uow.questions.get(ADA) == (7 if backend == "postgresql" else None)
 
 
+async def test_sent_rows_go_and_the_new_live_question_stays_in_one_write_back(
+        db: Database) -> None:
+    # After an update's messages go out, its rows are forgotten and the chat's new question
+    # remembered; on PostgreSQL both ride in one statement. Another chat's rows stay.
+    from flows.records import Notice
+
+    async with db.unit_of_work() as uow:
+        await uow.questions.set(ADA, 3)
+        for chat in (ADA, ADA, ADA + 1):
+            uow.outbox.add(Notice("message", chat, data={}))
+        await uow.commit()
+        owed = uow.owed
+    async with db.unit_of_work(autocommit=True) as uow:
+        await uow.outbox.sent([row.id for row in owed if row.chat_id == ADA],
+                              live_question=(ADA, 9))
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        assert await uow.questions.get(ADA) == 9
+        assert [row.chat_id for row in await uow.outbox.pending()] == [ADA + 1]
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_the_write_ahead_log_is_kept_small_by_a_thread_not_by_commits(
         db: Database, database_url: str) -> None:

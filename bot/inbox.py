@@ -214,7 +214,8 @@ class Processor:
         owed messages are sent."""
         deps = self._deps
         update = Update.de_json(raw, self._app.bot)
-        async with deps.db.unit_of_work() as uow:
+        # Other people's updates in hand: their units of work may share this one's commit.
+        async with deps.db.unit_of_work(others_follow=len(self._workers) > 1) as uow:
             if not stored and not await uow.inbox.record_done(update_id, chat_key(raw),
                                                               deps.clock()):
                 return  # seen before: a redelivery

@@ -241,7 +241,16 @@ def create_inline_engine(url: str) -> tuple[Engine, Checkpointer | None]:
     if path is not None:
         event.listen(engine, "connect", _no_checkpoints_in_commits)
     event.listen(engine, "begin", _sqlite_join_or_begin)
+    # Those units of work also end every transaction on the driver (a commit may be a
+    # savepoint's release in a group commit): SQLAlchemy's record of one it joined ends
+    # without touching the driver.
+    engine.dialect.do_commit = _left_to_the_unit_of_work  # type: ignore[method-assign,assignment]
+    engine.dialect.do_rollback = _left_to_the_unit_of_work  # type: ignore[method-assign,assignment]
     return engine, Checkpointer(path) if path is not None else None
+
+
+def _left_to_the_unit_of_work(_dbapi_connection: Any) -> None:
+    pass
 
 
 def _sqlite_join_or_begin(conn: Connection) -> None:

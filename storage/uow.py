@@ -127,28 +127,80 @@ class DeferredWrites:
         return writes
 
 
+class WriteTurns:
+    """SQLite's one writer at a time, for the units of work of this process: an asyncio lock
+    (first come, first served) that knows how many units wait for it, which is what decides
+    whether a unit's commit is grouped with the next ones' (see `InlineConnection`)."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self.waiting = 0
+        # Called when a waiter gives up (cancelled) and nobody holds the lock: a group left
+        # open for it must not stay open.
+        self.on_idle: Callable[[], None] | None = None
+
+    async def __aenter__(self) -> None:
+        self.waiting += 1
+        try:
+            await self._lock.acquire()
+        except BaseException:
+            self.waiting -= 1
+            if not self._lock.locked() and self.on_idle is not None:
+                self.on_idle()
+            raise
+        self.waiting -= 1
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._lock.release()
+
+
+# At most this many units of work share one commit (see InlineConnection).
+GROUP_MAX = 32
+
+
 class InlineConnection:
     """What repositories see of a SQLite unit of work's connection: the async interface they
     use (`execute`, `dialect`), served on the event loop's thread by one synchronous Connection
     that lives as long as the Database (see `storage.db.create_inline_engine`; units of work
-    take turns on it, under the Database's write lock).
+    take turns on it, under the Database's `WriteTurns`).
 
     The transaction is begun and ended on the driver: BEGIN IMMEDIATE, COMMIT. The statements
     marked hot run on the driver's cursor (see `storage.raw`); any other statement runs through
     SQLAlchemy on the same connection and transaction (SQLAlchemy's own begin then finds the
-    driver in a transaction and leaves it be, see `storage.db`)."""
+    driver in a transaction and leaves it be, and its commit and rollback leave the driver to
+    us, see `storage.db`).
 
-    def __init__(self, url: str) -> None:
+    Group commit: when other units of work are waiting for the write lock as one commits, its
+    transaction is left open for them and its commit becomes a savepoint's release; each of
+    them runs in a savepoint of its own (so one that fails rolls back alone), and the last of
+    the group, the one nobody waits behind (or the GROUP_MAX-th), commits for all. A unit of
+    work's end (`UnitOfWork.__aexit__`) waits for that commit, so nothing it owes is sent
+    before it is durable. Alone, a unit commits at once, as it always did."""
+
+    def __init__(self, url: str, turns: WriteTurns) -> None:
         engine, self._checkpointer = create_inline_engine(url)
         self._engine = engine
+        self._turns = turns
+        turns.on_idle = self._commit_group_if_idle
         self.dialect: Dialect = engine.dialect
         self._conn: Connection | None = None
         self._driver: Any = None  # the sqlite3 connection under self._conn
         self._cursor: Any = None
+        # Units whose work is released into the open transaction, waiting for its commit.
+        self._group: list[asyncio.Future[None]] = []
+        self._nested = False  # this unit runs in a savepoint of the group's transaction
+        self._open = False  # this unit has begun and neither committed nor rolled back
+        self._released = False  # this unit's work waits in the group for the commit
 
     def _database_error(self, sql: str, parameters: Any, error: Exception) -> Exception:
         # Raised as SQLAlchemy raises it, so callers see one kind of database error.
         return DBAPIError.instance(sql, parameters, error, self.dialect.loaded_dbapi.Error)
+
+    def _driver_sql(self, sql: str) -> None:
+        try:
+            self._cursor.execute(sql)
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self._database_error(sql, None, error) from error
 
     def begin(self) -> None:
         if self._conn is None:
@@ -158,15 +210,18 @@ class InlineConnection:
             self._conn = conn
             if self._checkpointer is not None:
                 self._checkpointer.start()
-        elif self._driver.in_transaction:  # left open by a unit of work that failed to end
-            if self._conn.in_transaction():
-                self._conn.rollback()
-            else:
+        self._end_sqlalchemy_record()
+        self._released = False
+        if self._group and self._driver.in_transaction:
+            self._driver_sql("SAVEPOINT unit")  # joins the group's transaction
+            self._nested = True
+        else:
+            if self._driver.in_transaction:  # left open by a unit of work that failed to end
                 self._driver.rollback()
-        try:
-            self._cursor.execute("BEGIN IMMEDIATE")
-        except self.dialect.loaded_dbapi.Error as error:
-            raise self._database_error("BEGIN IMMEDIATE", None, error) from error
+            self._fail_group(None)
+            self._driver_sql("BEGIN IMMEDIATE")
+            self._nested = False
+        self._open = True
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         assert self._conn is not None
@@ -179,30 +234,101 @@ class InlineConnection:
             raise self._database_error(raw.sql, parameters, error) from error
 
     def in_transaction(self) -> bool:
-        return self._driver is not None and bool(self._driver.in_transaction)
+        """Whether this unit of work has begun and not yet committed or rolled back."""
+        return self._open
 
     async def get_raw_connection(self) -> Any:
         assert self._conn is not None
         return self._conn.connection
 
-    async def commit(self) -> None:
-        assert self._conn is not None
-        if self._conn.in_transaction():
-            self._conn.commit()  # SQLAlchemy joined the transaction for a statement of its own
-        else:
-            try:
-                self._driver.commit()
-            except self.dialect.loaded_dbapi.Error as error:
-                raise self._database_error("COMMIT", None, error) from error
+    def _end_sqlalchemy_record(self, commit: bool = False) -> None:
+        # SQLAlchemy's record of a transaction it joined; ending it leaves the driver alone.
+        if self._conn is not None and self._conn.in_transaction():
+            (self._conn.commit if commit else self._conn.rollback)()
+
+    async def commit(self, others_follow: bool = False) -> None:
+        """End the unit's transaction: committed now, or, when other units of work wait for
+        the write lock, left to the group (see the class). With `others_follow` (more units
+        are about to run), it first lets them line up for the lock."""
+        assert self._conn is not None and self._open
+        self._end_sqlalchemy_record(commit=True)
+        if self._nested:
+            self._driver_sql("RELEASE unit")
+        self._open = False
+        if others_follow and len(self._group) + 1 < GROUP_MAX:
+            # Units run start to end without waiting for anything (SQLite is called inline),
+            # so the others reach the lock only if this one yields once.
+            await asyncio.sleep(0)
+        if self._turns.waiting and len(self._group) + 1 < GROUP_MAX:
+            self._released = True  # the next unit carries the transaction on
+            return
+        self._commit_group()
+
+    def _commit_group(self) -> None:
+        """Commit the open transaction: this unit's work and its group's."""
+        group, self._group = self._group, []
+        try:
+            self._driver.commit()
+        except self.dialect.loaded_dbapi.Error as error:
+            failure = self._database_error("COMMIT", None, error)
+            if self._driver.in_transaction:
+                self._driver.rollback()
+            for waiter in group:
+                if not waiter.done():
+                    waiter.set_exception(failure)
+            raise failure from error
+        for waiter in group:
+            if not waiter.done():
+                waiter.set_result(None)
         if self._checkpointer is not None:
             self._checkpointer.committed(self._cursor)
 
+    def _fail_group(self, error: Exception | None) -> None:
+        group, self._group = self._group, []
+        for waiter in group:
+            if not waiter.done():
+                waiter.set_exception(error or RuntimeError(
+                    "the transaction this unit of work's commit waited in was lost"))
+
     async def rollback(self) -> None:
         assert self._conn is not None
-        if self._conn.in_transaction():
-            self._conn.rollback()
-        else:
+        self._end_sqlalchemy_record()
+        self._open = False
+        if self._nested and self._driver.in_transaction:
+            try:
+                self._driver_sql("ROLLBACK TO unit")
+                self._driver_sql("RELEASE unit")
+                return
+            except DBAPIError:
+                pass  # the savepoint is gone with the transaction: the group failed
+        if self._driver.in_transaction:
             self._driver.rollback()
+        self._fail_group(None)
+
+    def end_turn(self) -> asyncio.Future[None] | None:
+        """The unit of work gives up the write lock: what it released into the group waits for
+        the group's commit (the future returned, awaited once the lock is given up); a group
+        nobody else will carry on is committed now."""
+        if self._released:
+            self._released = False
+            if self._turns.waiting:
+                waiter = asyncio.get_running_loop().create_future()
+                self._group.append(waiter)
+                return waiter
+            self._commit_group()  # the waiters went away meanwhile
+        elif self._group and not self._turns.waiting:
+            self._commit_group_logged()
+        return None
+
+    def _commit_group_logged(self) -> None:
+        try:
+            self._commit_group()
+        except DBAPIError:
+            logger.exception("a group commit failed; its units of work were told")
+
+    def _commit_group_if_idle(self) -> None:
+        if self._group and not self._open:
+            self._commit_group_logged()
 
     async def close(self) -> None:
         """The unit of work is over; the connection stays for the next one."""
@@ -211,6 +337,8 @@ class InlineConnection:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         if self._conn is not None:
+            if self._group:
+                self._commit_group_logged()
             self._cursor.close()
             self._conn.close()
             self._conn = self._driver = self._cursor = None
@@ -396,14 +524,15 @@ class UnitOfWork:
     bans: Bans
     trail: Trail
 
-    def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None,
+    def __init__(self, engine: AsyncEngine, write_lock: WriteTurns | None,
                  clock: Callable[[], datetime], worker: str = "main",
                  deferred: DeferredWrites | None = None,
                  inline: InlineConnection | None = None,
                  postgres: PostgresConnections | None = None,
-                 autocommit: bool = False) -> None:
+                 autocommit: bool = False, others_follow: bool = False) -> None:
         self._engine = engine
         self._autocommit = autocommit
+        self._others_follow = others_follow
         self._inline = inline
         self._postgres = postgres
         self._deferred = deferred
@@ -456,10 +585,14 @@ class UnitOfWork:
         return self
 
     async def commit(self) -> None:
-        """Write the owed messages, then make this unit's writes durable, all or nothing."""
+        """Write the owed messages, then make this unit's writes durable, all or nothing (on
+        SQLite, in a group commit, by the time the unit of work ends)."""
         assert self._conn is not None
         await self.outbox.flush(self._clock())
-        await self._conn.commit()
+        if isinstance(self._conn, InlineConnection):
+            await self._conn.commit(self._others_follow)
+        else:
+            await self._conn.commit()
         self._carried = []
 
     @property
@@ -474,6 +607,7 @@ class UnitOfWork:
             self._deferred.put_back(self._carried)  # rolled back with this unit: they wait on
             self._carried = []
         conn = self._conn
+        group_commit: asyncio.Future[None] | None = None
         try:
             if conn.in_transaction():
                 await conn.rollback()
@@ -482,18 +616,23 @@ class UnitOfWork:
                 if isinstance(conn, PostgresConnection):
                     assert self._postgres is not None
                     await self._postgres.give_back(conn)
+                elif isinstance(conn, InlineConnection):
+                    group_commit = conn.end_turn()
                 else:
                     await conn.close()
             finally:
                 self._conn = None
                 await self._lock.__aexit__(None, None, None)
+        if group_commit is not None:
+            await group_commit  # durable (or failed) with the units of work after this one
 
 
 class Database:
     """The engine and the way to open units of work on it.
 
     SQLite allows one writer at a time; units of work in this process queue for it on an
-    asyncio lock (first come, first served) instead of spinning on SQLite's busy timeout.
+    asyncio lock (first come, first served, `WriteTurns`) instead of spinning on SQLite's busy
+    timeout, and those that queue behind one another share a commit.
     SQLite is the single-process backend, so there writes that only record what already happened
     elsewhere (a message was sent) may be deferred to the next unit of work (`defer`).
     """
@@ -504,20 +643,26 @@ class Database:
         self.engine = create_engine(url)
         self.clock = clock
         self.worker = worker  # this process's name among the workers sharing the database
-        self._write_lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._write_lock = WriteTurns() if self.engine.dialect.name == "sqlite" else None
         self._deferred = DeferredWrites(self) if self._write_lock is not None else None
-        self._inline = InlineConnection(url) if self._write_lock is not None else None
+        self._inline = (InlineConnection(url, self._write_lock)
+                        if self._write_lock is not None else None)
         self._postgres = (PostgresConnections(self.engine, POSTGRES_CONNECTIONS)
                           if self.engine.dialect.name == "postgresql" else None)
 
-    def unit_of_work(self, *, autocommit: bool = False) -> UnitOfWork:
+    def unit_of_work(self, *, autocommit: bool = False,
+                     others_follow: bool = False) -> UnitOfWork:
         """A unit of work; with `autocommit`, on PostgreSQL its hot statements (see
         `storage.raw`) each commit on their own, sparing the BEGIN and COMMIT round trips: for
         a single read, or for records of what already happened elsewhere (a message was sent),
         where a crash between two statements costs no promise. Other statements still share
-        one transaction, committed by `commit()`. On SQLite it changes nothing."""
+        one transaction, committed by `commit()`. On SQLite it changes nothing.
+
+        `others_follow` says more units of work are about to run (other people's updates in
+        hand): on SQLite its commit lets them line up and is grouped with theirs, one COMMIT
+        for all (see `InlineConnection`). On PostgreSQL it changes nothing."""
         return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker, self._deferred,
-                          self._inline, self._postgres, autocommit)
+                          self._inline, self._postgres, autocommit, others_follow)
 
     @property
     def defers_writes(self) -> bool:

@@ -6,7 +6,9 @@ real SQLite file (and, where PostgreSQL behaves differently, on a real PostgreSQ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -395,6 +397,78 @@ async def test_sent_rows_go_and_the_new_live_question_stays_in_one_write_back(
     async with db.unit_of_work() as uow:
         assert await uow.questions.get(ADA) == 9
         assert [row.chat_id for row in await uow.outbox.pending()] == [ADA + 1]
+
+
+# --- Group commit (SQLite): units of work that queue behind one another share one COMMIT ------
+
+
+def stored_questions(database_url: str, chats: range) -> dict[int, int | None]:
+    """Each chat's live question as another process reads the file at this instant."""
+    from storage.db import sqlite_file
+
+    path = sqlite_file(database_url)
+    assert path is not None
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        found = dict(conn.execute("SELECT chat_id, message_id FROM live_questions").fetchall())
+    return {n: found.get(ADA + n) for n in chats}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_units_of_work_in_line_share_a_commit_and_none_ends_before_it(
+        db: Database, database_url: str) -> None:
+    after_commit: dict[int, int | None] = {}
+    at_end: dict[int, int | None] = {}
+
+    async def one(n: int) -> None:
+        async with db.unit_of_work(others_follow=True) as uow:
+            await uow.questions.set(ADA + n, n)
+            await uow.commit()
+            after_commit[n] = stored_questions(database_url, range(n, n + 1))[n]
+        at_end[n] = stored_questions(database_url, range(n, n + 1))[n]
+
+    await asyncio.gather(*(one(n) for n in range(5)))
+    # The first four found others in line and left their work to the group; the fifth, with
+    # nobody behind it, committed all five. No unit of work ended before its work was durable.
+    assert after_commit == {0: None, 1: None, 2: None, 3: None, 4: 4}
+    assert at_end == {n: n for n in range(5)}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_unit_of_work_that_fails_in_a_group_takes_back_only_its_own_writes(
+        db: Database, database_url: str) -> None:
+    class Boom(Exception):
+        pass
+
+    async def one(n: int) -> None:
+        async with db.unit_of_work(others_follow=True) as uow:
+            await uow.questions.set(ADA + n, n)
+            if n in (0, 2):  # the one that opened the transaction, and one inside the group
+                raise Boom
+            await uow.commit()
+
+    results = await asyncio.gather(*(one(n) for n in range(5)), return_exceptions=True)
+    assert [type(r).__name__ for r in results] == ["Boom", "NoneType", "Boom", "NoneType",
+                                                  "NoneType"]
+    assert stored_questions(database_url, range(5)) == {0: None, 1: 1, 2: None, 3: 3, 4: 4}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_long_line_of_units_of_work_is_committed_in_bounded_groups(
+        db: Database, database_url: str) -> None:
+    from storage.uow import GROUP_MAX
+
+    durable_at_end: list[bool] = []
+
+    async def one(n: int) -> None:
+        async with db.unit_of_work(others_follow=True) as uow:
+            await uow.questions.set(ADA + n, n)
+            await uow.commit()
+        durable_at_end.append(stored_questions(database_url, range(n, n + 1))[n] == n)
+
+    count = 2 * GROUP_MAX + 3
+    await asyncio.gather(*(one(n) for n in range(count)))
+    assert durable_at_end == [True] * count
+    assert stored_questions(database_url, range(count)) == {n: n for n in range(count)}
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -168,6 +168,24 @@ STATES = [s.value for s in S]
 INITIAL: str = S.PLATFORM.value
 
 
+def _copied(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of conversation data, which is JSON-shaped (dicts, lists, scalars): a third
+    of what `copy.deepcopy` costs, which keeps a memo for shapes JSON can't have."""
+    return {key: _copied_value(value) for key, value in data.items()}
+
+
+def _copied_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_copied_value(v) for v in value]
+    if isinstance(value, dict):
+        return _copied(value)
+    if isinstance(value, tuple):
+        return tuple(_copied_value(v) for v in value)
+    if isinstance(value, str | int | float | bool | None):
+        return value
+    return copy.deepcopy(value)
+
+
 class Draft:
     """The model attached to the shared machine for the length of one event."""
 
@@ -179,7 +197,7 @@ class Draft:
 
     def reset(self, data: Mapping[str, Any]) -> None:
         """Load a copy of a conversation's data (the caller's dict is never changed)."""
-        self.data = copy.deepcopy(dict(data))
+        self.data = _copied(data)
         self.data.setdefault("history", [])
         self.data.setdefault("scopes", [])
 

@@ -157,6 +157,8 @@ class RawStatement:
 
 
 def _is_datetime(type_: Any) -> bool:
+    # A TypeDecorator (our UtcDateTime) names no Python type of its own: its impl's counts.
+    type_ = getattr(type_, "impl_instance", type_)
     try:
         return type_.python_type is datetime
     except NotImplementedError:
@@ -176,16 +178,22 @@ def _datetime_processor(type_: Any, dialect: Dialect) -> Processor:
 
 
 def _once_per_value(process: Processor) -> Processor:
-    """A datetime's processor that remembers its last value: a unit of work passes the same
-    `now` to most of its statements, and formatting it for SQLite is the costly part."""
+    """A datetime's processor that remembers its last two values: a unit of work passes the
+    same `now` to most of its statements (and the owed messages a lease's end besides), and
+    formatting it for SQLite is the costly part."""
     if process is None:
         return None
-    last: list[Any] = [_NOTHING, None]
+    last: list[Any] = [_NOTHING, None, _NOTHING, None]  # newest value and text, then the other
 
     def remembered(value: Any) -> Any:
-        if value is not last[0]:  # datetimes are immutable: the same object, the same text
-            last[1] = process(value)
-            last[0] = value
+        # Datetimes are immutable: the same object, the same text.
+        if value is last[0]:
+            return last[1]
+        if value is not last[2]:
+            last[2:] = last[:2]
+            last[0], last[1] = value, process(value)
+            return last[1]
+        last[:] = [last[2], last[3], last[0], last[1]]
         return last[1]
 
     return remembered

@@ -887,10 +887,11 @@ class Outbox:
         if not self.buffered:
             return
         notices, self.buffered = self.buffered, []
+        until = now + LEASE
         values = [{"chat_id": n.chat_id, "kind": n.kind, "request_id": n.request_id,
                    "payload": n.data, "status": "pending", "attempts": 0, "next_at": now,
                    "created_at": now, "claimed_by": self.worker,
-                   "claimed_until": now + LEASE} for n in notices]
+                   "claimed_until": until} for n in notices]
         if 1 < len(values) <= _OUTBOX_ROWS_AT_ONCE:
             result = await self._conn.execute(_outbox_insert_rows(len(values)), {
                 f"{name}_{i}": value for i, row in enumerate(values)

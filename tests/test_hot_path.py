@@ -317,6 +317,22 @@ async def test_owed_messages_are_written_in_the_order_they_were_owed(
     assert [stored[row.id] for row in owed] == list(range(count))
 
 
+async def test_every_timestamp_of_the_owed_messages_is_written_as_given(db: Database) -> None:
+    # Each row carries two instants (now, and its lease's end) among its columns; the hot path
+    # formats each once and reuses it, and no row may get the other's.
+    from flows.records import Notice
+    from storage.repositories import LEASE, OUTBOX
+
+    async with db.unit_of_work() as uow:
+        for n in range(3):
+            uow.outbox.add(Notice("message", ADA, data={"n": n}))
+        await uow.commit()
+    async with db.engine.connect() as conn:  # read back through SQLAlchemy's own types
+        rows = (await conn.execute(select(
+            OUTBOX.c.next_at, OUTBOX.c.created_at, OUTBOX.c.claimed_until))).all()
+    assert rows == [(NOW, NOW, NOW + LEASE)] * 3
+
+
 async def server_connections(db: Database) -> int:
     """Connections the PostgreSQL server has open to this database, this one excluded."""
     async with db.engine.connect() as conn:

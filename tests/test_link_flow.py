@@ -183,6 +183,18 @@ def test_choosing_offered_platform_asks_first_prerequisite() -> None:
     assert p.can_go_back
 
 
+def test_a_move_leaves_every_earlier_position_as_it_was() -> None:
+    """Positions are values: each step gets its own copy of the answers, down to the nested
+    history and scope lists, so an earlier position (a stored row, an undo) never changes."""
+    walked = [start()]
+    for event, kwargs in [("choose_platform", {"platform": "tiktok"}), ("answer_yes", {}),
+                          ("back", {}), ("answer_yes", {}), ("answer_yes", {})]:
+        before = [copy.deepcopy(p) for p in walked]
+        walked.append(fire(walked[-1], event, **kwargs))
+        assert walked[:-1] == before
+    assert walked[-1].data["history"] is not walked[-2].data["history"]
+
+
 @pytest.mark.parametrize("platform", ["threads", "TikTok", "", None, "tiktok "])
 def test_platform_not_offered_is_unknown_choice(platform: str | None) -> None:
     """A stale or forged platform button is refused and the conversation stays put."""

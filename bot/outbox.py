@@ -282,6 +282,9 @@ class Dispatcher:
         """Take the buttons off the chat's previous question before a newer one is asked."""
         async with self._db.unit_of_work(autocommit=True) as uow:
             message_id = await uow.questions.get(chat_id)
+            # Nothing of its own to keep, but on SQLite the write-backs it carried (and read)
+            # are kept with it rather than rolled back for the next unit to run again.
+            await uow.commit()
         if message_id is None:
             return
         # BadRequest: already without buttons (answered by a press), or gone.

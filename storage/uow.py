@@ -255,13 +255,14 @@ class InlineConnection:
         if self._nested:
             self._driver_sql("RELEASE unit")
         self._open = False
+        self._released = True  # from here on, this unit's work is committed with the group's
         if others_follow and len(self._group) + 1 < GROUP_MAX:
             # Units run start to end without waiting for anything (SQLite is called inline),
             # so the others reach the lock only if this one yields once.
             await asyncio.sleep(0)
         if self._turns.waiting and len(self._group) + 1 < GROUP_MAX:
-            self._released = True  # the next unit carries the transaction on
-            return
+            return  # the next unit carries the transaction on
+        self._released = False
         self._commit_group()
 
     def _commit_group(self) -> None:

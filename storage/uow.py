@@ -557,7 +557,11 @@ class UnitOfWork:
                 conn = await self._engine.connect()
                 await conn.begin()
         except BaseException:
-            await self._lock.__aexit__(None, None, None)
+            try:
+                if self._inline is not None:
+                    self._inline.end_turn()  # a group left to this unit is committed, not left
+            finally:
+                await self._lock.__aexit__(None, None, None)
             raise
         self._conn = conn
         self.users = Users(conn)

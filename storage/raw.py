@@ -178,28 +178,25 @@ def _datetime_processor(type_: Any, dialect: Dialect) -> Processor:
 
 
 def _once_per_value(process: Processor) -> Processor:
-    """A datetime's processor that remembers its last two values: a unit of work passes the
-    same `now` to most of its statements (and the owed messages a lease's end besides), and
-    formatting it for SQLite is the costly part."""
+    """A datetime's processor that remembers the texts of the last few values: a unit of work
+    passes the same `now` to most of its statements (and the owed messages a lease's end
+    besides), and formatting it for SQLite is the costly part."""
     if process is None:
         return None
-    last: list[Any] = [_NOTHING, None, _NOTHING, None]  # newest value and text, then the other
+    texts: dict[Any, Any] = {}
 
     def remembered(value: Any) -> Any:
-        # Datetimes are immutable: the same object, the same text.
-        if value is last[0]:
-            return last[1]
-        if value is not last[2]:
-            last[2:] = last[:2]
-            last[0], last[1] = value, process(value)
-            return last[1]
-        last[:] = [last[2], last[3], last[0], last[1]]
-        return last[1]
+        text = texts.get(value)
+        if text is None:
+            if len(texts) >= _REMEMBERED:
+                texts.clear()
+            text = texts[value] = process(value)
+        return text
 
     return remembered
 
 
-_NOTHING = object()
+_REMEMBERED = 4  # distinct timestamps a unit of work writes, and a margin
 
 
 class RawResult:

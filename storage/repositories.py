@@ -848,21 +848,21 @@ def _outbox_insert_rows(count: int) -> Any:
             for i in range(count)]).returning(OUTBOX.c.id))
     return stmt
 _OUTBOX_SENT = hot(OUTBOX.delete().where(OUTBOX.c.id.in_(bindparam("ids", expanding=True))))
-_SENT_WITH_QUESTION: list[Any] = []  # PostgreSQL's, built on first use
 
 
 def _sent_with_question() -> Any:
     """PostgreSQL: the live question upsert carrying the sent rows' DELETE as a CTE (which
     runs whether or not the statement reads it)."""
-    if not _SENT_WITH_QUESTION:
-        gone = OUTBOX.delete().where(
-            OUTBOX.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))).cte("gone")
-        stmt = postgresql.insert(LIVE_QUESTIONS).values(chat_id=bindparam("chat"),
-                                                        message_id=bindparam("message"))
-        _SENT_WITH_QUESTION.append(hot(stmt.on_conflict_do_update(
-            index_elements=["chat_id"], set_={"message_id": stmt.excluded.message_id},
-        ).add_cte(gone)))
-    return _SENT_WITH_QUESTION[0]
+    gone = OUTBOX.delete().where(
+        OUTBOX.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))).cte("gone")
+    stmt = postgresql.insert(LIVE_QUESTIONS).values(chat_id=bindparam("chat"),
+                                                    message_id=bindparam("message"))
+    return stmt.on_conflict_do_update(
+        index_elements=["chat_id"], set_={"message_id": stmt.excluded.message_id},
+    ).add_cte(gone)
+
+
+_SENT_WITH_QUESTION = hot(_sent_with_question())
 
 
 class Outbox:
@@ -938,7 +938,7 @@ class Outbox:
         statement, a round trip fewer after every update."""
         if ids and live_question is not None and self._conn.dialect.name == "postgresql":
             chat_id, message_id = live_question
-            await self._conn.execute(_sent_with_question(), {
+            await self._conn.execute(_SENT_WITH_QUESTION, {
                 "ids": list(ids), "chat": chat_id, "message": message_id})
             return
         if live_question is not None:

@@ -39,7 +39,7 @@ from bot.inbox import ALLOWED_UPDATES, FloodGate, Processor, poll
 from bot.outbox import Dispatcher
 from bot.settings import Settings, logins_enabled
 from flows.teams import INVITE_PREFIX
-from storage.repositories import StaleWrite
+from storage.repositories import AlreadyDone, StaleWrite
 from storage.uow import Database
 
 logger = logging.getLogger(__name__)
@@ -368,6 +368,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(context.error, StaleWrite):
         logger.info("update %s (%s) lost a race (stale row or database deadlock); asked to "
                     "try again", update_id, kind)
+    elif isinstance(context.error, AlreadyDone):
+        logger.info("update %s (%s) was a redelivery, processed meanwhile", update_id, kind)
     else:
         logger.error("update %s (%s) failed", update_id, kind, exc_info=context.error)
 

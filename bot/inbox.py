@@ -29,7 +29,7 @@ from bot import texts
 from bot.context import Deps, Turn, _turn
 from bot.outbox import Dispatcher
 from flows.records import Notice
-from storage.repositories import StaleWrite
+from storage.repositories import AlreadyDone, StaleWrite
 
 logger = logging.getLogger(__name__)
 
@@ -220,12 +220,14 @@ class Processor:
                                                               deps.clock()):
                 return  # seen before: a redelivery
             error = await self._run(uow, update, update_id, stored)
-            owed = uow.owed
+            owed = uow.owed if error is None else []
         await self._finish(update, update_id, error, stored, owed)
 
     async def _run(self, uow: Any, update: Update, update_id: int,
                    stored: bool) -> BaseException | None:
-        """The handlers, inside `uow`; committed with the inbox mark unless a handler failed."""
+        """The handlers, inside `uow`; committed with the inbox mark unless a handler failed.
+        Returns what failed: a handler's error, or a race the commit found (on PostgreSQL a
+        unit of work may hold its writes until then, see `storage.raw.write`)."""
         turn = Turn(uow, update_id)
         token = _turn.set(turn)
         try:
@@ -235,11 +237,16 @@ class Processor:
         if turn.error is None:
             if stored:
                 await uow.inbox.done(update_id, self._deps.clock())
-            await uow.commit()
+            try:
+                await uow.commit()
+            except (StaleWrite, AlreadyDone) as race:
+                return race
         return turn.error
 
     async def _finish(self, update: Update, update_id: int, error: BaseException | None,
                       stored: bool, owed: list[Any]) -> None:
+        if isinstance(error, AlreadyDone):
+            return  # a redelivery, processed meanwhile by its first delivery: nothing stays
         if error is not None:
             owed = await self._failed(update, update_id, error, stored)
         crash_point("after_commit", owed)
@@ -284,7 +291,7 @@ class Processor:
                         return
                     update = Update.de_json(row.payload, self._app.bot)
                     error = await self._run(uow, update, row.update_id, True)
-                    owed = uow.owed
+                    owed = uow.owed if error is None else []
                 await self._finish(update, row.update_id, error, True, owed)
 
     async def sweep_forever(self, stop: asyncio.Event, every: float = 1.0) -> None:

@@ -280,7 +280,7 @@ class Dispatcher:
 
     async def _retire(self, chat_id: int) -> None:
         """Take the buttons off the chat's previous question before a newer one is asked."""
-        async with self._db.unit_of_work(autocommit=True) as uow:
+        async with self._db.unit_of_work() as uow:
             message_id = await uow.questions.get(chat_id)
             # Nothing of its own to keep, but on SQLite the write-backs it carried (and read)
             # are kept with it rather than rolled back for the next unit to run again.
@@ -335,12 +335,12 @@ class Dispatcher:
         if not (report.given_up or report.unreachable):
             # Only records of what was sent. On SQLite the next unit of work in this process
             # carries them (before it reads anything), which spares a transaction per update;
-            # elsewhere another worker may read next, so they are written now, each statement
-            # committing on its own (a crash between two only means a message is sent again).
+            # elsewhere another worker may read next, so they are written now (on PostgreSQL
+            # in one statement, a round trip, see `storage.uow.PostgresConnection`).
             if self._db.defers_writes:
                 self._db.defer(lambda uow: self._write_back(uow, report, now))
                 return
-            async with self._db.unit_of_work(autocommit=True) as uow:
+            async with self._db.unit_of_work() as uow:
                 await self._write_back(uow, report, now)
                 await uow.commit()
             return

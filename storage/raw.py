@@ -17,6 +17,7 @@ way; `tests/test_hot_path.py` checks that on both backends.
 """
 from __future__ import annotations
 
+import re
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -24,7 +25,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
+from sqlalchemy.schema import Table
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.visitors import iterate
 
 Processor = Callable[[Any], Any] | None
 S = TypeVar("S", bound=ClauseElement)
@@ -82,6 +85,15 @@ class RawStatement:
                             for c in columns]
         self._any_result = any(p is not None for p in self.results)
         self._expanded: dict[int, str] = {}
+        # What `storage.uow.PostgresConnection` needs to hold a write for its commit: whether
+        # it writes, the tables it reads or writes, and whether it may be one part of a
+        # combined statement (one with a WITH of its own may not: data-modifying WITHs must be
+        # at the top level).
+        self.writes: bool = bool(getattr(statement, "is_dml", False))
+        self.tables: frozenset[str] = frozenset(
+            e.name for e in iterate(statement) if isinstance(e, Table))
+        self.combinable = self.writes and not self.sql.lstrip().upper().startswith("WITH") \
+            and len(columns) <= 1 and self.expanding is None
 
     def parameters(self, given: Mapping[str, Any]) -> list[Any]:
         values = {**self.defaults, **given} if self.defaults else given
@@ -130,22 +142,33 @@ class RawStatement:
         cursor.execute(sql, values)
         return RawResult([], cursor.rowcount)
 
-    async def run_asyncpg(self, connection: Any, parameters: Mapping[str, Any]) -> RawResult:
-        """Run on an asyncpg connection (one parameter set): `fetch` when the statement returns
-        rows, else `execute`, whose status ("UPDATE 1") carries the row count."""
+    def prepare(self, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL and the values in its order, for one parameter set (asyncpg's `$n` style)."""
         if self.expanding is not None:
-            sql, values = self._expand(parameters)
-            if not values:
-                return RawResult([], 0)
-        else:
-            sql, values = self.sql, self.parameters(parameters or {})
+            return self._expand(parameters)
+        return self.sql, self.parameters(parameters)
+
+    async def run_asyncpg(self, connection: Any, parameters: Mapping[str, Any]) -> RawResult:
+        """Run on an asyncpg connection (one parameter set)."""
+        sql, values = self.prepare(parameters)
+        return await self.run_prepared(connection, sql, values)
+
+    async def run_prepared(self, connection: Any, sql: str, values: list[Any]) -> RawResult:
+        """Run `prepare`'s output on an asyncpg connection: `fetch` when the statement returns
+        rows, else `execute`, whose status ("UPDATE 1") carries the row count."""
+        if self.expanding is not None and not values:
+            return RawResult([], 0)  # IN () matches nothing
         if self.row_type is not None:
             rows = await connection.fetch(sql, *values)
             return RawResult(self._rows(rows), len(rows))
         status = await connection.execute(sql, *values)
         return RawResult([], int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0)
 
-    def _rows(self, rows: list[Any]) -> list[Any]:
+    def rows(self, rows: Sequence[Any]) -> list[Any]:
+        """Rows as the driver returned them, as this statement's rows (processed, named)."""
+        return self._rows(rows)
+
+    def _rows(self, rows: Sequence[Any]) -> list[Any]:
         make = self.row_type
         if make is None:
             return []
@@ -154,6 +177,55 @@ class RawStatement:
         results = self.results
         return [make(*(v if p is None else p(v) for v, p in zip(row, results, strict=True)))
                 for row in rows]
+
+
+# PostgreSQL: the SQLSTATE that `linkpilot_expect` (migration 0012) raises when a part of a
+# combined statement changed other than the rows expected; its DETAIL is the part's number.
+EXPECT_SQLSTATE = "LP001"
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+_COMBINED: dict[tuple[tuple[str, int, bool, int | None], ...], str] = {}
+_COMBINED_KEPT = 256  # distinct combinations remembered (a handful occur)
+
+
+def combined(parts: Sequence[tuple[str, int, bool, int | None]]) -> str:
+    """PostgreSQL: several writes as one statement, each a data-modifying WITH of it, so that
+    they take one round trip and, run on their own, commit or fail together.
+
+    Each part is (its SQL, how many `$n` values it takes, whether it returns a column, the
+    row count it must change or None). The statement returns one row: for each part in turn,
+    the array of the column it returns (if it does), then its row count (if one is
+    expected). A count other than the one expected fails the whole statement (EXPECT_SQLSTATE,
+    from `linkpilot_expect`), and with it every part. The parts run on one snapshot: none
+    sees another's rows, so they must touch different tables (the caller's rule)."""
+    key = tuple(parts)
+    sql = _COMBINED.get(key)
+    if sql is not None:
+        return sql
+    withs: list[str] = []
+    columns: list[str] = []
+    offset = 0
+    for n, (text, count, returns, expect) in enumerate(parts):
+        if offset:
+            text = _shifted(text, offset)
+        offset += count
+        if returns:
+            withs.append(f"w{n}(c) AS ({text})")
+            columns.append(f"ARRAY(SELECT c FROM w{n})")
+        elif expect is not None:
+            withs.append(f"w{n} AS ({text} RETURNING 1)")
+        else:
+            withs.append(f"w{n} AS ({text})")  # runs although nothing reads it
+        if expect is not None:
+            columns.append(f"linkpilot_expect((SELECT count(*) FROM w{n}), {int(expect)}, {n})")
+    sql = f"WITH {', '.join(withs)} SELECT {', '.join(columns) or 'NULL'}"
+    if len(_COMBINED) < _COMBINED_KEPT:
+        _COMBINED[key] = sql
+    return sql
+
+
+def _shifted(sql: str, by: int) -> str:
+    """The SQL with its parameters `$n` renumbered `$(n + by)`."""
+    return _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + by}", sql)
 
 
 def _is_datetime(type_: Any) -> bool:
@@ -208,6 +280,11 @@ class RawResult:
         self._rows = rows
         self.rowcount = rowcount
 
+    def fill(self, rows: list[Any], rowcount: int) -> None:
+        """Results of a write that was held and sent later (`storage.uow.PostgresConnection`)."""
+        self._rows = rows
+        self.rowcount = rowcount
+
     def __iter__(self) -> Iterator[Any]:
         return iter(self._rows)
 
@@ -227,3 +304,35 @@ class RawResult:
 
     def scalar_one(self) -> Any:
         return self.one()[0]
+
+
+Otherwise = Callable[[], Exception]
+
+
+async def write(conn: Any, statement: Any, parameters: Any, *, expect: int | None = None,
+                otherwise: Otherwise | None = None) -> Any:
+    """Run a write whose result the caller needs no sooner than the commit: the number of rows
+    it must change (`expect`; `otherwise()` is raised if it changes another number, and the
+    unit of work's writes are not kept) and the rows it returns (read from the result once
+    the unit of work has committed).
+
+    A PostgreSQL unit of work may hold it until it commits and send it with the others in one
+    statement (`storage.uow.PostgresConnection.write`); elsewhere it runs now."""
+    hold = getattr(conn, "write", None)
+    if hold is not None:
+        return await hold(statement, parameters, expect=expect, otherwise=otherwise)
+    result = await conn.execute(statement, parameters)
+    check_count(result.rowcount, expect, otherwise)
+    return result
+
+
+def check_count(count: int, expect: int | None, otherwise: Otherwise | None) -> None:
+    if expect is not None and count != expect:
+        raise refused(expect, otherwise)
+
+
+def refused(expect: int | None, otherwise: Otherwise | None) -> Exception:
+    """The error of a write that changed other than the `expect` rows it had to."""
+    if otherwise is not None:
+        return otherwise()
+    return LookupError(f"a write changed other than the {expect} rows it had to")

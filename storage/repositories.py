@@ -38,7 +38,7 @@ from storage.models import (
     SparkCode,
     User,
 )
-from storage.raw import hot
+from storage.raw import hot, write
 
 USERS: Table = User.__table__  # type: ignore[assignment]
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
@@ -60,6 +60,11 @@ __all__ = ["CardRow", "ClaimRow", "ConversationRow", "RequestRow", "UserRow"]
 
 class StaleWrite(Exception):
     """A row changed between our read and our write (another update for the same user won)."""
+
+
+class AlreadyDone(Exception):
+    """The update was recorded as processed by another unit of work (a redelivery that raced
+    the first delivery); nothing of this one is kept."""
 
 
 def hash_token(token: str) -> str:
@@ -117,8 +122,8 @@ class Users:
                  "created_at": bindparam("now", type_=USERS.c.created_at.type),
                  "last_seen_at": bindparam("now"), "deleted_at": None},
                 ["first_name", "username", "last_seen_at", "deleted_at"]))
-        await self._conn.execute(stmt, {"id": user_id, "first_name": first_name,
-                                        "username": username, "now": now})
+        await write(self._conn, stmt, {"id": user_id, "first_name": first_name,
+                                       "username": username, "now": now})
 
     async def get(self, user_id: int) -> UserRow | None:
         c = USERS.c
@@ -175,8 +180,13 @@ class Conversations:
 
     async def save(self, before: ConversationRow, state: str, data: dict[str, Any],
                    now: datetime) -> ConversationRow:
-        """Write the new state over `before`; StaleWrite if someone else wrote in between."""
+        """Write the new state over `before`; StaleWrite if someone else wrote in between
+        (here, or at the commit when the unit of work held the write, see `storage.raw.write`).
+        """
         self._primed.clear()
+
+        def stale() -> StaleWrite:
+            return StaleWrite(f"conversation {before.user_id}/{before.flow}")
         if before.version == 0:
             stmt = _START_CONVERSATION.get(self._conn.dialect.name)
             if stmt is None:
@@ -187,17 +197,15 @@ class Conversations:
                             data=bindparam("data", type_=_C.data.type), version=1,
                             created_at=bindparam("now", type_=_C.created_at.type),
                             updated_at=bindparam("now")))
-            result = await self._conn.execute(stmt, {
+            await write(self._conn, stmt, {
                 "user_id": before.user_id, "flow": before.flow, "state": state, "data": data,
-                "now": now})
+                "now": now}, expect=1, otherwise=stale)
         else:
-            result = await self._conn.execute(_SAVE_CONVERSATION, {
+            await write(self._conn, _SAVE_CONVERSATION, {
                 "for_user": before.user_id, "for_flow": before.flow,
                 "read_version": before.version,
                 "new_state": state, "new_data": data, "new_version": before.version + 1,
-                "now": now})
-        if result.rowcount != 1:
-            raise StaleWrite(f"conversation {before.user_id}/{before.flow}")
+                "now": now}, expect=1, otherwise=stale)
         return ConversationRow(before.user_id, before.flow, state, data, before.version + 1)
 
     async def delete(self, user_id: int, flow: str) -> None:
@@ -754,7 +762,9 @@ class Inbox:
         return [r[0] for r in fresh]
 
     async def record_done(self, update_id: int, chat_key: int | None, now: datetime) -> bool:
-        """Record an update processed in this same transaction; False if it was seen before."""
+        """Record an update processed in this same transaction; False if it was seen before.
+        A PostgreSQL unit of work holds the mark for its commit (`storage.raw.write`), so there
+        a redelivery may be found only then: the commit raises AlreadyDone and keeps nothing."""
         stmt = _RECORD_DONE.get(self._conn.dialect.name)
         if stmt is None:
             stmt = _RECORD_DONE[self._conn.dialect.name] = hot(_insert_ignoring_conflict(
@@ -762,11 +772,15 @@ class Inbox:
                 update_id=bindparam("uid"), chat_key=bindparam("key"), payload=None,
                 received_at=bindparam("now", type_=INBOX.c.received_at.type),
                 done_at=bindparam("now")))
-        result = await self._conn.execute(stmt, {"uid": update_id, "key": chat_key, "now": now})
-        return result.rowcount == 1
+        try:
+            await write(self._conn, stmt, {"uid": update_id, "key": chat_key, "now": now},
+                        expect=1, otherwise=lambda: AlreadyDone(update_id))
+        except AlreadyDone:
+            return False
+        return True
 
     async def done(self, update_id: int, now: datetime) -> None:
-        await self._conn.execute(_INBOX_DONE, {"uid": update_id, "now": now})
+        await write(self._conn, _INBOX_DONE, {"uid": update_id, "now": now})
 
     async def unfinished(self, limit: int = 10_000) -> list[InboxRow]:
         """Updates stored but not processed (the process stopped first), oldest first."""
@@ -874,7 +888,21 @@ class Outbox:
         self._conn = conn
         self.worker = worker
         self.buffered: list[Notice] = []
-        self.written: list[OutboxRow] = []  # what the last flush stored, in order
+        # What flushes stored: each write's result (filled in by the commit at the latest, see
+        # `storage.raw.write`), the notices it holds and when.
+        self._flushed: list[tuple[Any, list[Notice], datetime, bool]] = []
+
+    @property
+    def written(self) -> list[OutboxRow]:
+        """The rows the flushes stored, in order (read once the unit of work committed)."""
+        rows: list[OutboxRow] = []
+        for result, notices, now, ordered in self._flushed:
+            ids = [row_id for (row_id,) in result.all()]
+            if len(ids) != len(notices):
+                raise RuntimeError("owed messages read before their unit of work committed")
+            rows += [OutboxRow(row_id, n.chat_id, n.kind, n.request_id, n.data, 0, now)
+                     for row_id, n in zip(ids if ordered else sorted(ids), notices, strict=True)]
+        return rows
 
     def add(self, notice: Notice, *, first: bool = False) -> None:
         if first:
@@ -892,16 +920,15 @@ class Outbox:
                    "payload": n.data, "status": "pending", "attempts": 0, "next_at": now,
                    "created_at": now, "claimed_by": self.worker,
                    "claimed_until": until} for n in notices]
-        if 1 < len(values) <= _OUTBOX_ROWS_AT_ONCE:
-            result = await self._conn.execute(_outbox_insert_rows(len(values)), {
+        if len(values) == 1:
+            result = await write(self._conn, _OUTBOX_INSERT, values[0])
+        elif len(values) <= _OUTBOX_ROWS_AT_ONCE:
+            result = await write(self._conn, _outbox_insert_rows(len(values)), {
                 f"{name}_{i}": value for i, row in enumerate(values)
                 for name, value in row.items()})
-            ids = sorted(row_id for (row_id,) in result.all())
-        else:
+        else:  # many: one execution per row, ids in the rows' order
             result = await self._conn.execute(_OUTBOX_INSERT, values)
-            ids = [row_id for (row_id,) in result.all()]
-        self.written += [OutboxRow(row_id, n.chat_id, n.kind, n.request_id, n.data, 0, now)
-                         for row_id, n in zip(ids, notices, strict=True)]
+        self._flushed.append((result, notices, now, len(values) > _OUTBOX_ROWS_AT_ONCE))
 
     async def pending(self, limit: int = 500, chat_id: int | None = None) -> list[OutboxRow]:
         """Unsent rows (of one chat, or all), by chat then in the order they were owed."""
@@ -938,13 +965,13 @@ class Outbox:
         statement, a round trip fewer after every update."""
         if ids and live_question is not None and self._conn.dialect.name == "postgresql":
             chat_id, message_id = live_question
-            await self._conn.execute(_SENT_WITH_QUESTION, {
+            await write(self._conn, _SENT_WITH_QUESTION, {
                 "ids": list(ids), "chat": chat_id, "message": message_id})
             return
         if live_question is not None:
             await LiveQuestions(self._conn).set(*live_question)
         if ids:
-            await self._conn.execute(_OUTBOX_SENT, {"ids": list(ids)})
+            await write(self._conn, _OUTBOX_SENT, {"ids": list(ids)})
 
     async def retry(self, row_id: int, attempts: int, next_at: datetime, error: str) -> None:
         await self._conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(
@@ -996,7 +1023,7 @@ class LiveQuestions:
                 self._conn, LIVE_QUESTIONS, ["chat_id"],
                 {"chat_id": bindparam("chat"), "message_id": bindparam("message")},
                 ["message_id"]))
-        await self._conn.execute(stmt, {"chat": chat_id, "message": message_id})
+        await write(self._conn, stmt, {"chat": chat_id, "message": message_id})
 
 
 class Blocks:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -22,7 +22,16 @@ from storage.db import (
     create_inline_engine,
     migrate,
 )
-from storage.raw import compiled_for
+from storage.raw import (
+    EXPECT_SQLSTATE,
+    Otherwise,
+    RawResult,
+    RawStatement,
+    check_count,
+    combined,
+    compiled_for,
+    refused,
+)
 from storage.repositories import (
     Audit,
     Blocks,
@@ -346,29 +355,68 @@ class InlineConnection:
         self._engine.dispose()
 
 
+T = TypeVar("T")
+
+
+class _HeldWrite:
+    """A write a PostgreSQL unit of work holds for its commit, and the result it will fill."""
+
+    __slots__ = ("expect", "otherwise", "raw", "result", "sql", "values")
+
+    def __init__(self, raw: RawStatement, sql: str, values: list[Any], expect: int | None,
+                 otherwise: Otherwise | None) -> None:
+        self.raw, self.sql, self.values = raw, sql, values
+        self.expect, self.otherwise = expect, otherwise
+        self.result = RawResult([], -1)  # filled in when it is sent
+
+
+class _CountRefused(Exception):
+    """`linkpilot_expect` failed a combined statement for this part (see `storage.raw`)."""
+
+    def __init__(self, part: int) -> None:
+        super().__init__(part)
+        self.part = part
+
+
 class PostgresConnection:
     """What repositories see of a PostgreSQL unit of work's connection: SQLAlchemy's
     AsyncConnection, except that the statements marked hot (see `storage.raw`) go to asyncpg
-    directly, in the same transaction: every statement here is a round trip to the server, and
-    SQLAlchemy's async layers (a greenlet switch, the driver adapter, its result objects) cost
-    more than the round trip itself.
+    directly: every statement here is a round trip to the server, and SQLAlchemy's async
+    layers (a greenlet switch, the driver adapter, its result objects) cost more than the
+    round trip itself.
+
+    Round trips, not the server's work, are what an update costs here, so a unit of work
+    spends as few as its statements allow:
+    - Writes that need no answer before the commit (`storage.raw.write`: the versioned
+      conversation write, the inbox mark, the owed messages) are held, and the commit sends
+      them as one statement that commits on its own (`storage.raw.combined`): no BEGIN, no
+      COMMIT, one round trip for all. A held write that must change one row and does not (a
+      stale version) fails the statement, and none of it stays.
+    - Until a transaction is begun, a hot read runs on its own, outside one, unless it reads a
+      table that a held write writes. PostgreSQL's READ COMMITTED takes a new snapshot for
+      every statement anyway, so it reads the same either way.
+    - Anything else (a statement SQLAlchemy runs, a hot write whose answer is needed now, a
+      second held write to the same table, a read of a table written) begins the transaction
+      first, sends what is held into it, and from then on every statement runs at once in it,
+      ended by COMMIT or ROLLBACK as before.
+    An update that reads, then writes its conversation, inbox mark and owed messages takes two
+    round trips instead of six.
 
     It outlives the unit of work: the Database keeps a few idle ones checked out of the pool
     (`PostgresConnections`), so a unit of work pays no pool checkout, return and reset.
 
     asyncpg has no DB-API transaction: SQLAlchemy's adapter begins one on the first statement
-    and so does a hot statement that comes first, the same way, so either side joins it. The
-    transaction ends on asyncpg (COMMIT, ROLLBACK) unless SQLAlchemy ran a statement in it, in
-    which case SQLAlchemy ends it, as it would have done alone."""
+    and so does this class, the same way, so either side joins it. The transaction ends on
+    asyncpg (COMMIT, ROLLBACK) unless SQLAlchemy ran a statement in it, in which case
+    SQLAlchemy ends it, as it would have done alone."""
 
     def __init__(self, conn: AsyncConnection, adapter: Any) -> None:
         self._conn = conn
         self.dialect: Dialect = conn.dialect
         self._adapter = adapter  # SQLAlchemy's asyncpg adapter; its asyncpg connection
         self._driver = adapter._connection
-        # Hot statements commit one by one (no BEGIN, no COMMIT: a round trip each saved), for
-        # a unit of work that only reads once or records what already happened elsewhere.
-        self.autocommit = False
+        self._held: list[_HeldWrite] = []  # writes waiting for the commit (see the class)
+        self._held_tables: set[str] = set()
         self._broken = False  # a statement or its end failed outside the database's own errors
 
     @classmethod
@@ -385,16 +433,77 @@ class PostgresConnection:
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         raw = compiled_for(statement, self.dialect)
         if raw is None or not (parameters is None or isinstance(parameters, dict)):
+            await self._begin()
             return await self._conn.execute(statement, parameters)
-        adapter = self._adapter
+        if raw.writes or not self._held_tables.isdisjoint(raw.tables):
+            await self._begin()
+        sql, values = raw.prepare(parameters or {})
+        return await self._run(raw.run_prepared(self._driver, sql, values), sql, parameters)
+
+    async def write(self, statement: Any, parameters: Any, *, expect: int | None = None,
+                    otherwise: Otherwise | None = None) -> Any:
+        """A write held for the commit when it can be (see the class and `storage.raw.write`);
+        its result is filled in by then."""
+        raw = compiled_for(statement, self.dialect)
+        if (raw is None or not isinstance(parameters, dict)
+                or self._adapter._transaction is not None
+                or (self._held and not (raw.combinable and self._held[0].raw.combinable
+                                        and self._held_tables.isdisjoint(raw.tables)))):
+            # Not to be held, or not with what is held: the transaction begins.
+            result = await self.execute(statement, parameters)
+            check_count(result.rowcount, expect, otherwise)
+            return result
+        sql, values = raw.prepare(parameters)
+        held = _HeldWrite(raw, sql, values, expect, otherwise)
+        self._held.append(held)
+        self._held_tables |= raw.tables
+        return held.result
+
+    async def _begin(self) -> None:
+        """Begin the transaction, if not yet, and send what is held into it."""
+        if self._adapter._transaction is None:
+            await self._run(self._adapter._start_transaction(), "BEGIN", None)
+        if self._held:
+            await self._send_held()
+
+    async def _send_held(self) -> None:
+        """The held writes as one statement (or the one alone as itself), their results filled
+        in; in the transaction if one is begun, else committing on its own."""
+        held, self._held = self._held, []
+        self._held_tables = set()
+        if len(held) == 1:
+            one = held[0]
+            got = await self._run(one.raw.run_prepared(self._driver, one.sql, one.values),
+                                  one.sql, None)
+            one.result.fill(got.all(), got.rowcount)
+            check_count(got.rowcount, one.expect, one.otherwise)
+            return
+        sql = combined([(h.sql, len(h.values), h.raw.row_type is not None, h.expect)
+                        for h in held])
         try:
-            if adapter._transaction is None and not self.autocommit:
-                await adapter._start_transaction()
-            return await raw.run_asyncpg(self._driver, parameters or {})
+            row = await self._run(self._driver.fetchrow(sql, *[v for h in held
+                                                                for v in h.values]), sql, None)
+        except _CountRefused as failed:
+            part = held[failed.part]
+            raise refused(part.expect, part.otherwise) from None
+        columns = iter(row)
+        for h in held:
+            if h.raw.row_type is not None:
+                returned = next(columns)
+                h.result.fill(h.raw.rows([(v,) for v in returned]), len(returned))
+            if h.expect is not None:
+                h.result.fill(h.result.all(), int(next(columns)))
+
+    async def _run(self, call: Awaitable[T], sql: str, parameters: Any) -> T:
+        """Await a call on the driver; its errors as SQLAlchemy would raise them."""
+        try:
+            return await call
         except StatementError:
             raise  # a value its column's type refused, already raised as SQLAlchemy does
         except Exception as error:
-            raise self._database_error(raw.sql, parameters, error) from error
+            if getattr(error, "sqlstate", None) == EXPECT_SQLSTATE:
+                raise _CountRefused(int(error.detail)) from error  # type: ignore[attr-defined]
+            raise self._database_error(sql, parameters, error) from error
         except BaseException:
             self._broken = True  # cancelled in the middle of a round trip: state unknown
             raise
@@ -419,7 +528,9 @@ class PostgresConnection:
         return DBAPIError.instance(sql, parameters, dbapi_error, self.dialect.loaded_dbapi.Error)
 
     def in_transaction(self) -> bool:
-        return self._conn.in_transaction() or self._adapter._transaction is not None
+        """Whether the unit of work has writes to keep or drop: held, or in a transaction."""
+        return (bool(self._held) or self._conn.in_transaction()
+                or self._adapter._transaction is not None)
 
     async def get_raw_connection(self) -> Any:
         return await self._conn.get_raw_connection()
@@ -443,9 +554,14 @@ class PostgresConnection:
             self._adapter._transaction = None
 
     async def commit(self) -> None:
+        if self._held:  # no transaction was begun: the held writes commit on their own
+            await self._send_held()
+            return
         await self._end(commit=True)
 
     async def rollback(self) -> None:
+        self._held = []
+        self._held_tables = set()
         await self._end(commit=False)
 
     async def discard(self) -> None:
@@ -481,7 +597,6 @@ class PostgresConnections:
             raise
 
     async def give_back(self, conn: PostgresConnection) -> None:
-        conn.autocommit = False
         try:
             if conn.usable:
                 self._idle.append(conn)
@@ -530,9 +645,8 @@ class UnitOfWork:
                  deferred: DeferredWrites | None = None,
                  inline: InlineConnection | None = None,
                  postgres: PostgresConnections | None = None,
-                 autocommit: bool = False, others_follow: bool = False) -> None:
+                 others_follow: bool = False) -> None:
         self._engine = engine
-        self._autocommit = autocommit
         self._others_follow = others_follow
         self._inline = inline
         self._postgres = postgres
@@ -551,8 +665,7 @@ class UnitOfWork:
                 self._inline.begin()
                 conn = self._inline
             elif self._postgres is not None:
-                conn = await self._postgres.take()  # begins on its first statement
-                conn.autocommit = self._autocommit
+                conn = await self._postgres.take()  # begins when it must (see the class)
             else:
                 conn = await self._engine.connect()
                 await conn.begin()
@@ -655,19 +768,13 @@ class Database:
         self._postgres = (PostgresConnections(self.engine, POSTGRES_CONNECTIONS)
                           if self.engine.dialect.name == "postgresql" else None)
 
-    def unit_of_work(self, *, autocommit: bool = False,
-                     others_follow: bool = False) -> UnitOfWork:
-        """A unit of work; with `autocommit`, on PostgreSQL its hot statements (see
-        `storage.raw`) each commit on their own, sparing the BEGIN and COMMIT round trips: for
-        a single read, or for records of what already happened elsewhere (a message was sent),
-        where a crash between two statements costs no promise. Other statements still share
-        one transaction, committed by `commit()`. On SQLite it changes nothing.
-
-        `others_follow` says more units of work are about to run (other people's updates in
-        hand): on SQLite its commit lets them line up and is grouped with theirs, one COMMIT
-        for all (see `InlineConnection`). On PostgreSQL it changes nothing."""
+    def unit_of_work(self, *, others_follow: bool = False) -> UnitOfWork:
+        """A unit of work. `others_follow` says more units of work are about to run (other
+        people's updates in hand): on SQLite its commit lets them line up and is grouped with
+        theirs, one COMMIT for all (see `InlineConnection`). On PostgreSQL it changes nothing
+        (there a unit of work spares round trips on its own, see `PostgresConnection`)."""
         return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker, self._deferred,
-                          self._inline, self._postgres, autocommit, others_follow)
+                          self._inline, self._postgres, others_follow)
 
     @property
     def defers_writes(self) -> bool:

@@ -337,6 +337,44 @@ async def test_a_redelivered_update_has_no_effect(world: World, ada: Person) -> 
     assert "permission" in ada.last.plain.lower()
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_race_lost_at_the_commit_is_told_and_keeps_nothing(
+        world: World, ada: Person) -> None:
+    """On PostgreSQL an update's writes go at its commit (`PostgresConnection`), so a race is
+    found there: another worker moves Ada's conversation on between this update's read and
+    its commit. She is asked to try again, the other worker's state stands, and nothing this
+    update owed is sent."""
+    from sqlalchemy import text
+
+    await ada.send("/link")
+    question = ada.last
+    other = world.deps.db.engine  # another worker's connection, as far as the bot knows
+    async with other.connect() as conn:
+        await conn.execute(text(  # holds the row: the update's write waits behind it
+            "SELECT 1 FROM conversations WHERE user_id = :u AND flow = 'link' FOR UPDATE"),
+            {"u": ada.user_id})
+        press = asyncio.create_task(ada.press("TikTok", question))
+        for _ in range(500):  # until the update's write waits for the row
+            waiting = (await conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND pid <> pg_backend_pid()"))).scalar()
+            if waiting or press.done():
+                break
+            await asyncio.sleep(0.01)
+        assert waiting, "the update's write never waited for the row"
+        await conn.execute(text(
+            "UPDATE conversations SET state = 'cancelled', version = version + 1 "
+            "WHERE user_id = :u AND flow = 'link'"), {"u": ada.user_id})
+        await conn.commit()
+    await press
+    assert ada.last_answer == texts.TRY_AGAIN
+    assert ada.last.message_id == question.message_id  # no next question
+    async with world.deps.db.unit_of_work() as uow:
+        row = await uow.conversations.load(ada.user_id, "link")
+        assert row is not None and row.state == "cancelled"
+        assert await uow.outbox.pending() == []
+
+
 async def test_updates_stored_before_a_crash_are_processed_after_restart(
         world: World, ada: Person) -> None:
     """What `receive` stored is the promise: a new process finishes it (the real kill -9 is in

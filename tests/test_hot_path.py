@@ -261,6 +261,7 @@ async def test_a_deadlock_on_hot_statements_is_a_race_lost_by_one_side(db: Datab
 
     async def crosswise(process: Database, mine: int, theirs: int, state: str) -> None:
         async with process.unit_of_work() as uow:
+            await uow.users.get(mine)  # begins the transaction: writes now run at once
             await uow.conversations.save(ConversationRow(mine, "link", "platform", {}, 1),
                                          state, {}, NOW)
             await both_hold_a_row.wait()
@@ -293,8 +294,10 @@ async def test_a_constraint_broken_by_a_hot_statement_is_sqlalchemys_integrity_e
         await uow.commit()
     with pytest.raises(IntegrityError):  # state is NOT NULL
         async with db.unit_of_work() as uow:
+            # Refused at once on SQLite, at the commit on PostgreSQL (which held the write).
             await uow.conversations.save(ConversationRow(ADA, "link", "platform", {}, 1),
                                          None, {}, NOW)  # type: ignore[arg-type]
+            await uow.commit()
     assert await durable_state(db) == "platform"
 
 
@@ -383,15 +386,123 @@ async def test_units_of_work_at_once_share_a_bounded_set_of_connections(db: Data
     assert counts == [POSTGRES_CONNECTIONS]
 
 
-async def test_an_autocommit_unit_of_work_keeps_each_hot_write_on_postgresql(
-        db: Database, backend: str) -> None:
-    # For records of what already happened (a message was sent): on PostgreSQL each hot
-    # statement commits on its own, sparing BEGIN and COMMIT; on SQLite nothing changes.
-    async with db.unit_of_work(autocommit=True) as uow:
-        await uow.questions.set(ADA, 7)
-        # no commit
+# --- Held writes (PostgreSQL): an update's writes go at its commit, in one statement ----------
+
+
+async def inbox_and_outbox(db: Database) -> tuple[list[int], list[int]]:
+    """The update ids marked and the chats owed a message, as another connection reads them."""
+    async with db.engine.connect() as conn:
+        marked = (await conn.execute(text("SELECT update_id FROM inbox ORDER BY 1"))).scalars()
+        owed = (await conn.execute(text("SELECT chat_id FROM outbox ORDER BY id"))).scalars()
+        return list(marked), list(owed)
+
+
+async def test_an_updates_writes_are_kept_together_or_not_at_all(db: Database) -> None:
+    # The inbox mark, the conversation write and an owed message: a stale conversation write
+    # (found at once on SQLite, at the commit on PostgreSQL) keeps none of them; a fresh one
+    # keeps all three.
+    from flows.records import Notice
+    from storage.repositories import StaleWrite
+
     async with db.unit_of_work() as uow:
-        assert await uow.questions.get(ADA) == (7 if backend == "postgresql" else None)
+        await start_conversation(uow)
+        await uow.commit()
+    for read_version, update_id in ((7, 501), (1, 502)):
+        try:
+            async with db.unit_of_work() as uow:
+                assert await uow.inbox.record_done(update_id, ADA, NOW)
+                await uow.conversations.save(
+                    ConversationRow(ADA, "link", "platform", {}, read_version), "prerequisite",
+                    {"step": update_id}, NOW)
+                uow.outbox.add(Notice("message", ADA + update_id, data={"text": "next"}))
+                await uow.commit()
+                owed = uow.owed
+        except StaleWrite:
+            assert read_version == 7
+            assert await inbox_and_outbox(db) == ([], [])
+            assert await durable_state(db) == "platform"
+        else:
+            assert read_version == 1
+            assert [row.chat_id for row in owed] == [ADA + 502]
+            assert await inbox_and_outbox(db) == ([502], [ADA + 502])
+            assert await durable_state(db) == "prerequisite"
+
+
+async def test_a_unit_of_work_reads_its_own_writes_and_may_write_a_row_twice(
+        db: Database) -> None:
+    # Held writes on PostgreSQL: a second write to the same table, or a read of it, sends
+    # what is held first (the writes of one statement would not see each other).
+    async with db.unit_of_work() as uow:
+        await start_conversation(uow)
+        second = await uow.conversations.save(ConversationRow(ADA, "link", "platform", {}, 1),
+                                              "prerequisite", {}, NOW)
+        await uow.conversations.save(second, "handle", {"n": 2}, NOW)
+        seen = await uow.conversations.load(ADA, "link")
+        assert seen is not None and (seen.state, seen.version) == ("handle", 3)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        row = await uow.conversations.load(ADA, "link")
+    assert row is not None and (row.state, row.data, row.version) == ("handle", {"n": 2}, 3)
+
+
+async def test_a_redelivery_found_at_the_commit_keeps_nothing(db: Database) -> None:
+    # The same update twice: the second is refused at once (SQLite), or its handlers run and
+    # the commit finds the mark (PostgreSQL, which held it): nothing of it stays either way.
+    from flows.records import Notice
+    from storage.repositories import AlreadyDone
+
+    async with db.unit_of_work() as uow:
+        assert await uow.inbox.record_done(601, ADA, NOW)
+        await uow.commit()
+    try:
+        async with db.unit_of_work() as uow:
+            if await uow.inbox.record_done(601, ADA, NOW):
+                await start_conversation(uow)
+                uow.outbox.add(Notice("message", ADA, data={"text": "twice?"}))
+                await uow.commit()
+    except AlreadyDone:
+        assert db.engine.dialect.name == "postgresql"
+    else:
+        assert db.engine.dialect.name == "sqlite"
+    assert await inbox_and_outbox(db) == ([601], [])
+    assert await durable_state(db) is None
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_an_update_that_reads_then_writes_takes_two_round_trips(db: Database) -> None:
+    # The ban gate's read (which brings the conversation along), then the inbox mark, the
+    # versioned write and an owed message in one statement that commits on its own: no BEGIN,
+    # no COMMIT. Counted by asyncpg's own query log on the unit of work's connection.
+    from flows.records import Notice
+
+    async with db.unit_of_work() as uow:
+        await start_conversation(uow)
+        await uow.commit()
+    sent: list[str] = []
+
+    def log(record: object) -> None:
+        sent.append(str(getattr(record, "query", "")))
+
+    for update_id, state in ((701, "prerequisite"), (702, "handle")):
+        sent.clear()  # the first time round, asyncpg also prepares and learns types, once
+        async with db.unit_of_work() as uow:
+            driver = uow._conn._driver  # type: ignore[union-attr]  # asyncpg, under the unit
+            driver.add_query_logger(log)
+            try:
+                assert not await uow.bans.turned_away(ADA, "link")
+                row = await uow.conversations.load(ADA, "link")
+                assert row is not None
+                assert await uow.inbox.record_done(update_id, ADA, NOW)
+                await uow.conversations.save(row, state, {}, NOW)
+                uow.outbox.add(Notice("message", ADA, data={"text": "next"}))
+                await uow.commit()
+                await asyncio.sleep(0)  # query loggers are called soon after, not at once
+            finally:
+                driver.remove_query_logger(log)
+    assert len(sent) == 2, "\n".join(q[:60] for q in sent)
+    assert sent[0].lstrip().startswith("SELECT") and sent[1].lstrip().startswith("WITH")
+    assert await inbox_and_outbox(db) == ([701, 702], [ADA, ADA])
+    assert await durable_state(db) == "handle"
 
 
 async def test_sent_rows_go_and_the_new_live_question_stays_in_one_write_back(
@@ -406,7 +517,7 @@ async def test_sent_rows_go_and_the_new_live_question_stays_in_one_write_back(
             uow.outbox.add(Notice("message", chat, data={}))
         await uow.commit()
         owed = uow.owed
-    async with db.unit_of_work(autocommit=True) as uow:
+    async with db.unit_of_work() as uow:
         await uow.outbox.sent([row.id for row in owed if row.chat_id == ADA],
                               live_question=(ADA, 9))
         await uow.commit()

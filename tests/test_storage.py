@@ -90,7 +90,7 @@ async def test_migration_is_idempotent(db: Database) -> None:
     async with db.engine.connect() as conn:
         versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         users = (await conn.execute(text("SELECT count(*) FROM users"))).scalar_one()
-    assert versions == [("0011",)]
+    assert versions == [("0012",)]
     assert users == 3
 
 
@@ -206,9 +206,10 @@ async def test_conversation_save_over_a_stale_version_raises(db: Database) -> No
     async with db.unit_of_work() as uow:
         await uow.conversations.save(read, "prerequisite", {"a": 1}, NOW)
         await uow.commit()
-    async with db.unit_of_work() as uow:
-        with pytest.raises(StaleWrite):
+    with pytest.raises(StaleWrite):  # at once, or at the commit where the write was held
+        async with db.unit_of_work() as uow:
             await uow.conversations.save(read, "cancelled", {"b": 2}, NOW)
+            await uow.commit()
     async with db.unit_of_work() as uow:
         final = await uow.conversations.load(ADA, "link")
     assert final is not None
@@ -221,9 +222,11 @@ async def test_second_first_insert_of_a_conversation_raises(db: Database) -> Non
     async with db.unit_of_work() as uow:
         await uow.conversations.save(fresh, "platform", {"x": 1}, NOW)
         await uow.commit()
-    async with db.unit_of_work() as uow:
-        with pytest.raises(StaleWrite):
+    with pytest.raises(StaleWrite):
+        async with db.unit_of_work() as uow:
             await uow.conversations.save(fresh, "platform", {"x": 2}, NOW)
+            await uow.commit()
+    async with db.unit_of_work() as uow:
         loaded = await uow.conversations.load(ADA, "link")
     assert loaded is not None and loaded.data == {"x": 1}
 

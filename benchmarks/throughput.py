@@ -160,6 +160,10 @@ async def linkpilot_bench(database_url: str, name: str = "linkpilot") -> Bench:
     freeze_start_up_heap()  # as `linkpilot run` does after start-up
 
     async def stored(user_ids: Sequence[int]) -> int:
+        # Read on a connection of its own, which on SQLite takes the write lock (BEGIN
+        # IMMEDIATE): what the bot deferred goes first, or its timer could fire meanwhile and
+        # wait on that lock from the event loop's thread, which the read needs to finish.
+        await deps_of(app).db.flush_deferred()
         async with deps_of(app).db.engine.connect() as conn:
             count = (await conn.execute(
                 text("SELECT count(*) FROM conversations WHERE flow = 'link' AND version = :v"

@@ -131,6 +131,16 @@ class Processor:
             await self._store(rows, dropped, warned)
             return
         update_id, key, _ = rows[0]
+        caller = asyncio.current_task()
+        if key not in self._workers and caller is not None:
+            # Nobody is on this chat: the update runs in the caller's own task, which spares a
+            # task and two turns of the event loop per update. Updates of the chat that arrive
+            # meanwhile queue behind it, and this task finishes them as a worker would.
+            self._queues[key] = deque([(update_id, raw, False)])
+            self._workers[key] = caller
+            self._idle.clear()
+            await self._work(key)
+            return
         done = self._waiters[update_id] = asyncio.get_running_loop().create_future()
         self._queue(update_id, key, raw, stored=False)
         await done
@@ -199,14 +209,21 @@ class Processor:
                 waiter = self._waiters.pop(update_id, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
-                # Give the other people's workers their turn: an update may run start to end
-                # without waiting for anything (SQLite is called inline), and one person's
-                # backlog must not hold everyone else's first message.
-                await asyncio.sleep(0)
+                if queue:
+                    # Give the other people's workers their turn: an update may run start to
+                    # end without waiting for anything (SQLite is called inline), and one
+                    # person's backlog must not hold everyone else's first message.
+                    await asyncio.sleep(0)
         finally:
-            del self._queues[key], self._workers[key]
-            if not self._workers:
-                self._idle.set()
+            if queue:
+                # Stopped with updates left: cancelled, as when the caller of `handle` that
+                # was working the chat went away. A worker of its own finishes them (the one
+                # under way was rolled back and runs again).
+                self._workers[key] = asyncio.create_task(self._work(key))
+            else:
+                del self._queues[key], self._workers[key]
+                if not self._workers:
+                    self._idle.set()
 
     async def process(self, update_id: int, raw: JSON, *, stored: bool = True) -> None:
         """Run one update: the handlers' effects, the update marked done (or, when not

@@ -314,6 +314,9 @@ class LocalBotApi(BaseRequest):
         self.touched: list[tuple[int, int]] = []  # (chat_id, message_id) per send/edit
         self._commands: dict[tuple[str, str], list[JSON]] = {}
         self._faults: dict[str, list[_Fault]] = {}
+        # Calls made to wait (a slow network): method -> [(chat id or None, its release)].
+        self._holds: dict[str, list[tuple[int | None, asyncio.Event]]] = {}
+        self.held: list[str] = []  # the methods of the calls waiting now
         self._queries: dict[str, int] = {}  # unanswered callback query id -> user id
         self._update_seq = itertools.count(1)
         self._query_seq = itertools.count(4_200_000_000_000_000_001)
@@ -359,6 +362,7 @@ class LocalBotApi(BaseRequest):
         """Run Bot API method ``name`` with decoded ``params`` and uploaded ``files`` (multipart
         file parts by field name): ``(HTTP status, JSON body)``."""
         name = _METHODS.get(name.lower(), name)
+        await self._wait_if_held(name, params)
         try:
             fault = self._take_fault(name, params)
             if fault and fault.code == 0:
@@ -433,6 +437,26 @@ class LocalBotApi(BaseRequest):
         self._faults.setdefault(method.lower(), []).append(
             _Fault(error_code, description, retry_after, times, chat_id)
         )
+
+    def hold_next(self, method: str, chat_id: int | None = None) -> asyncio.Event:
+        """Make the next call of ``method`` (for ``chat_id``, if given) wait, as on a slow
+        network, until the returned event is set; while it waits its method is in ``held``."""
+        release = asyncio.Event()
+        self._holds.setdefault(method.lower(), []).append((chat_id, release))
+        return release
+
+    async def _wait_if_held(self, method: str, params: JSON) -> None:
+        holds = self._holds.get(method.lower()) or []
+        chat = params.get("chat_id")
+        for hold in holds:
+            if hold[0] is None or str(hold[0]) == str(chat):
+                holds.remove(hold)
+                self.held.append(method)
+                try:
+                    await hold[1].wait()
+                finally:
+                    self.held.remove(method)
+                return
 
     def clear_faults(self) -> None:
         """Forget every fault not yet used: the trouble is over."""

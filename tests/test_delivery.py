@@ -7,6 +7,7 @@ are injected on the double (the far side of the network) and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -373,6 +374,33 @@ async def test_a_race_lost_at_the_commit_is_told_and_keeps_nothing(
         row = await uow.conversations.load(ada.user_id, "link")
         assert row is not None and row.state == "cancelled"
         assert await uow.outbox.pending() == []
+
+
+async def test_a_caller_that_goes_away_leaves_the_chats_next_update_processed(
+        world: World, ada: Person) -> None:
+    """`handle` runs an update in its caller's task when nobody is on that chat, and updates
+    of the chat that come meanwhile queue behind it. If that caller is cancelled (while
+    Telegram is slow to take the reply), the update queued behind still runs and is answered,
+    and its caller is not left waiting."""
+    processor = world.deps.processor
+    assert processor is not None
+    release = world.api.hold_next("sendMessage", chat_id=ada.user_id)
+    first = asyncio.create_task(processor.handle(raw_text(world, ada, "/help")))
+    for _ in range(500):
+        if world.api.held:
+            break
+        await asyncio.sleep(0.01)
+    assert world.api.held == ["sendMessage"]  # the first reply is on its way, slowly
+    second = asyncio.create_task(processor.handle(raw_text(world, ada, "/accounts")))
+    await asyncio.sleep(0.05)
+    assert not second.done()  # queued behind the first
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    release.set()
+    await asyncio.wait_for(second, 10)
+    assert ada.last.plain == texts.ACCOUNTS_EMPTY
+    await processor.drain()
 
 
 async def test_updates_stored_before_a_crash_are_processed_after_restart(

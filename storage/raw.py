@@ -8,8 +8,12 @@ owed messages, the live question) are therefore marked `hot`: they stay ordinary
 statements, defined once in the repositories, but each is compiled once per dialect into its
 SQL text, parameter order and type processors, and run on the sqlite3 cursor of SQLite's
 inline connection (`storage.uow.InlineConnection`) or on the asyncpg connection under a
-PostgreSQL unit of work (`storage.uow.PostgresConnection`), in the same transaction as
+PostgreSQL unit of work (`storage.uow.PostgresConnection`), in the same unit of work as
 everything else. Any other statement goes through SQLAlchemy as before.
+
+Writes whose answer is needed no sooner than the commit go through `write`: a PostgreSQL unit
+of work may hold them and send them at its commit as one statement (`combined`), where a
+round trip costs more than the statements themselves.
 
 Values go through the same type processors SQLAlchemy applies (JSON, the UTC timestamps), and
 errors come out as SQLAlchemy raises them, so a row written one way reads back the same the other

@@ -416,7 +416,6 @@ class PostgresConnection:
         self._adapter = adapter  # SQLAlchemy's asyncpg adapter; its asyncpg connection
         self._driver = adapter._connection
         self._held: list[_HeldWrite] = []  # writes waiting for the commit (see the class)
-        self._held_tables: set[str] = set()
         self._broken = False  # a statement or its end failed outside the database's own errors
 
     @classmethod
@@ -435,7 +434,7 @@ class PostgresConnection:
         if raw is None or not (parameters is None or isinstance(parameters, dict)):
             await self._begin()
             return await self._conn.execute(statement, parameters)
-        if raw.writes or not self._held_tables.isdisjoint(raw.tables):
+        if raw.writes or self._holds_any(raw.tables):
             await self._begin()
         sql, values = raw.prepare(parameters or {})
         return await self._run(raw.run_prepared(self._driver, sql, values), sql, parameters)
@@ -448,7 +447,7 @@ class PostgresConnection:
         if (raw is None or not isinstance(parameters, dict)
                 or self._adapter._transaction is not None
                 or (self._held and not (raw.combinable and self._held[0].raw.combinable
-                                        and self._held_tables.isdisjoint(raw.tables)))):
+                                        and not self._holds_any(raw.tables)))):
             # Not to be held, or not with what is held: the transaction begins.
             result = await self.execute(statement, parameters)
             check_count(result.rowcount, expect, otherwise)
@@ -456,8 +455,11 @@ class PostgresConnection:
         sql, values = raw.prepare(parameters)
         held = _HeldWrite(raw, sql, values, expect, otherwise)
         self._held.append(held)
-        self._held_tables |= raw.tables
         return held.result
+
+    def _holds_any(self, tables: frozenset[str]) -> bool:
+        """Whether a held write touches any of these tables."""
+        return any(not held.raw.tables.isdisjoint(tables) for held in self._held)
 
     async def _begin(self) -> None:
         """Begin the transaction, if not yet, and send what is held into it."""
@@ -470,7 +472,6 @@ class PostgresConnection:
         """The held writes as one statement (or the one alone as itself), their results filled
         in; in the transaction if one is begun, else committing on its own."""
         held, self._held = self._held, []
-        self._held_tables = set()
         if len(held) == 1:
             one = held[0]
             got = await self._run(one.raw.run_prepared(self._driver, one.sql, one.values),
@@ -486,13 +487,12 @@ class PostgresConnection:
         except _CountRefused as failed:
             part = held[failed.part]
             raise refused(part.expect, part.otherwise) from None
-        columns = iter(row)
+        columns = iter(row)  # per part: the column it returns, if any, then its count
         for h in held:
-            if h.raw.row_type is not None:
-                returned = next(columns)
-                h.result.fill(h.raw.rows([(v,) for v in returned]), len(returned))
-            if h.expect is not None:
-                h.result.fill(h.result.all(), int(next(columns)))
+            rows = h.raw.rows([(v,) for v in next(columns)]) if h.raw.row_type else []
+            count = (int(next(columns)) if h.expect is not None
+                     else len(rows) if h.raw.row_type else -1)  # -1: not counted
+            h.result.fill(rows, count)
 
     async def _run(self, call: Awaitable[T], sql: str, parameters: Any) -> T:
         """Await a call on the driver; its errors as SQLAlchemy would raise them."""
@@ -561,7 +561,6 @@ class PostgresConnection:
 
     async def rollback(self) -> None:
         self._held = []
-        self._held_tables = set()
         await self._end(commit=False)
 
     async def discard(self) -> None:

@@ -152,7 +152,9 @@ async def linkpilot_bench(database_url: str, name: str = "linkpilot") -> Bench:
     api = LocalBotApi()
     settings = Settings(_env_file=None,  # type: ignore[call-arg]
                         database_url=database_url, telegram_bot_token=None)
-    app = build_application(settings, token=api.token, request=api, run_jobs=False)
+    # The polling bot, as `linkpilot run` builds it: the only process on its database.
+    app = build_application(settings, token=api.token, request=api, run_jobs=False,
+                            alone=True)
     processor = deps_of(app).processor
     assert processor is not None
     api.attach(app, deliver=processor.handle)

@@ -66,12 +66,16 @@ def build_application(
     clock: Callable[[], datetime] = utc_now,
     rate_limit: bool = False,
     run_jobs: bool = True,
+    alone: bool = False,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """Build the bot: database, knowledge base, handlers in order, jobs and commands.
 
     `request` replaces the HTTP layer (the in-process Bot API double in tests and chat mode).
+    `alone`: no other process processes updates or sends messages on this database (the
+    polling bot, the terminal chat; not webhook workers), so write-backs may be deferred on
+    PostgreSQL too (`storage.uow.Database`).
     """
-    db = Database(settings.database_url, clock, worker=settings.worker_id)
+    db = Database(settings.database_url, clock, worker=settings.worker_id, alone=alone)
     deps = Deps(settings=settings, db=db, faq=FaqService(), clock=clock)
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder()

@@ -125,7 +125,8 @@ class Keyboard:
 async def run_chat(settings: Settings, lines: Any = None) -> None:
     """Run the chat loop; `lines` (an iterator of input lines) replaces the keyboard in tests."""
     api = LocalBotApi()
-    application = build_application(settings, token=api.token, request=api, run_jobs=True)
+    application = build_application(settings, token=api.token, request=api, run_jobs=True,
+                                    alone=True)
     deps = deps_of(application)
     assert deps.processor is not None and deps.dispatcher is not None
     api.attach(application, deliver=deps.processor.handle)

@@ -40,7 +40,9 @@ def run_bot(settings: Settings, webhook: bool = False) -> None:
     if webhook:
         settings.require_webhook_secret()
         settings.webhook_address()
-    application = build_application(settings, token=token, rate_limit=True)
+    # Polling, this process is the only one on the database (Telegram serves getUpdates to
+    # one consumer); webhook workers share it.
+    application = build_application(settings, token=token, rate_limit=True, alone=not webhook)
     try:
         asyncio.run(serve_webhook(application) if webhook else serve(application))
     except InvalidToken:

@@ -8,8 +8,12 @@ Rows of one chat go out in the order they were owed. Telegram's answers decide w
   for the advertiser, said with why.
 - 400 "message is not modified", a vanished message or an expired button answer: nothing left to do.
 A sent row is deleted in one transaction per batch, together with what its sending taught us (the
-card's message id, so a decision can take its buttons off). On SQLite (one process) that write
-rides on the next unit of work instead of a transaction of its own (`Database.defer`).
+card's message id, so a decision can take its buttons off). Where this process is alone on the
+database (SQLite; PostgreSQL when polling) that write is deferred (`Database.defer`): the
+write-backs of everything sent meanwhile are merged into one, which on SQLite rides on the next
+unit of work and on PostgreSQL is one statement of its own within DEFER_SECONDS. Until it lands,
+the rows stay claimed (a background pass does not send them again) and the chats' new questions
+are known here (a newer question takes the right buttons off).
 """
 
 from __future__ import annotations
@@ -51,12 +55,24 @@ class Report:
     retries: list[tuple[int, int, datetime, str]] = field(default_factory=list)
     given_up: list[tuple[OutboxRow, str]] = field(default_factory=list)
     unreachable: list[OutboxRow] = field(default_factory=list)
-    # (chat, the new question's message id, or None when it has no buttons to take off later)
-    questions: list[tuple[int, int | None]] = field(default_factory=list)
+    # chat -> its newest question's message id, or None when it has no buttons to take off
+    questions: dict[int, int | None] = field(default_factory=dict)
+    # The rows this round claimed (see `Dispatcher._claimed`), released once it is written.
+    claimed: list[int] = field(default_factory=list)
+    # Deferred: its write has run in a unit of work, so nothing more may be merged into it.
+    taken: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.sent or self.cards or self.retries or self.given_up or self.unreachable
                     or self.questions)
+
+    def merge(self, later: Report) -> None:
+        """Take in what a later round of sending recorded (a chat's newer question wins)."""
+        self.sent += later.sent
+        self.cards += later.cards
+        self.retries += later.retries
+        self.questions.update(later.questions)
+        self.claimed += later.claimed
 
 
 class Dispatcher:
@@ -76,6 +92,9 @@ class Dispatcher:
         # Rows a task of this process is sending or has sent but not yet written back: a
         # background pass that read them as pending must not send them again.
         self._claimed: set[int] = set()
+        # Deferred write-backs not yet seen by every unit of work (oldest first); the last
+        # takes in later rounds until its write runs.
+        self._unlanded: list[Report] = []
         self._wake = asyncio.Event()
 
     # --- entry points -------------------------------------------------------------------------
@@ -86,18 +105,19 @@ class Dispatcher:
             by_chat[row.chat_id].append(row)
         if not by_chat:
             return
-        report, claimed = Report(), []
+        report, deferred = Report(), False
         try:
             for chat_id, chat_rows in by_chat.items():
                 async with self._lock(chat_id):
                     if chat_id in self._backlog:
                         self._wake.set()  # older rows go first; the background pass sends these
                         continue
-                    claimed += self._claim(chat_rows)
+                    report.claimed += self._claim(chat_rows)
                     await self._send_in_order(chat_id, chat_rows, report)
-            await self._write(report)
+            deferred = await self._write(report)
         finally:
-            self._claimed.difference_update(claimed)
+            if not deferred:  # else they stay claimed until the write-back lands
+                self._claimed.difference_update(report.claimed)
 
     async def run_due(self) -> int:
         """One pass over everything unsent: each chat's rows in order, as far as they are due.
@@ -109,7 +129,7 @@ class Dispatcher:
         for row in pending:
             by_chat[row.chat_id].append(row)
         now = self._clock()
-        report, claimed, tried = Report(), [], 0
+        report, tried, deferred = Report(), 0, False
         try:
             for chat_id, chat_rows in by_chat.items():
                 if chat_rows[0].next_at > now or self._held.get(chat_id, now) > now:
@@ -123,13 +143,14 @@ class Dispatcher:
                     async with self._db.unit_of_work() as uow:
                         fresh = await uow.outbox.claim_chat(chat_id, now)
                         await uow.commit()
-                    if not fresh:
-                        continue
-                    claimed += self._claim(fresh)
+                    if not fresh or any(row.id in self._claimed for row in fresh):
+                        continue  # sent meanwhile, its write-back still to land
+                    report.claimed += self._claim(fresh)
                     tried += await self._send_in_order(chat_id, fresh, report)
-            await self._write(report)
+            deferred = await self._write(report)
         finally:
-            self._claimed.difference_update(claimed)
+            if not deferred:  # else they stay claimed until the write-back lands
+                self._claimed.difference_update(report.claimed)
         return tried
 
     def _claim(self, rows: list[OutboxRow]) -> list[int]:
@@ -226,7 +247,7 @@ class Dispatcher:
             return True
         chat_id, message_id, has_buttons = sent
         if row.payload.get("question"):
-            report.questions.append((chat_id, message_id if has_buttons else None))
+            report.questions[chat_id] = message_id if has_buttons else None
         kind = notices.CARD_KINDS.get(row.kind)
         if kind is not None and row.request_id is not None:
             report.cards.append((row.request_id, chat_id, message_id, kind))
@@ -280,11 +301,16 @@ class Dispatcher:
 
     async def _retire(self, chat_id: int) -> None:
         """Take the buttons off the chat's previous question before a newer one is asked."""
-        async with self._db.unit_of_work() as uow:
-            message_id = await uow.questions.get(chat_id)
-            # Nothing of its own to keep, but on SQLite the write-backs it carried (and read)
-            # are kept with it rather than rolled back for the next unit to run again.
-            await uow.commit()
+        for report in reversed(self._unlanded):  # asked lately: its write-back has not landed
+            if chat_id in report.questions:
+                message_id = report.questions[chat_id]
+                break
+        else:
+            async with self._db.unit_of_work() as uow:
+                message_id = await uow.questions.get(chat_id)
+                # Nothing of its own to keep, but on SQLite the write-backs it carried (and
+                # read) are kept with it rather than rolled back for the next unit to run again.
+                await uow.commit()
         if message_id is None:
             return
         # BadRequest: already without buttons (answered by a press), or gone.
@@ -328,22 +354,25 @@ class Dispatcher:
         return f"https://t.me/{self._bot_username()}?start={token}"
 
     # --- writing back -------------------------------------------------------------------------
-    async def _write(self, report: Report) -> None:
+    async def _write(self, report: Report) -> bool:
+        """Write back what a round of sending changed; True when it was deferred."""
         if not report:
-            return
+            return False
         now = self._clock()
         if not (report.given_up or report.unreachable):
-            # Only records of what was sent. On SQLite the next unit of work in this process
-            # carries them (before it reads anything), which spares a transaction per update;
-            # elsewhere another worker may read next, so they are written now (on PostgreSQL
-            # in one statement, a round trip, see `storage.uow.PostgresConnection`).
-            if self._db.defers_writes:
-                self._db.defer(lambda uow: self._write_back(uow, report, now))
-                return
+            # Only records of what was sent. Where this process is alone on the database they
+            # are deferred (see the module's docstring), which spares a transaction per update,
+            # except a card's message id where the next unit of work does not carry them: the
+            # owner's decision, any moment now, reads it to take the card's buttons off. Where
+            # another worker may read next, they are written now (on PostgreSQL in one
+            # statement, a round trip, see `storage.uow.PostgresConnection`).
+            if self._db.defers_writes and not (report.cards and not self._db.carries_deferred):
+                self._defer(report, now)
+                return True
             async with self._db.unit_of_work() as uow:
                 await self._write_back(uow, report, now)
                 await uow.commit()
-            return
+            return False
         async with self._db.unit_of_work() as uow:
             await self._write_back(uow, report, now)
             for row, error in report.given_up:
@@ -358,23 +387,33 @@ class Dispatcher:
             owed = uow.owed
         if owed:
             await self.deliver(owed)
+        return False
+
+    def _defer(self, report: Report, now: datetime) -> None:
+        """Defer a write-back: merged into the one still waiting, or waiting itself."""
+        waiting = self._unlanded[-1] if self._unlanded else None
+        if waiting is not None and not waiting.taken:
+            waiting.merge(report)
+            return
+        self._unlanded.append(report)
+
+        async def write(uow: Any) -> None:
+            report.taken = True
+            await self._write_back(uow, report, now)
+
+        def landed() -> None:
+            self._unlanded.remove(report)
+            self._claimed.difference_update(report.claimed)
+
+        self._db.defer(write, landed)
 
     @staticmethod
     async def _write_back(uow: Any, report: Report, now: datetime) -> None:
         for request_id, chat_id, message_id, kind in report.cards:
             await uow.cards.add(request_id, chat_id, message_id, now, kind=kind)
-        questions = list(report.questions)
-        # The usual case, one new question, goes with the sent rows (one statement on
-        # PostgreSQL).
-        last = None
-        if questions and (newest := questions[-1])[1] is not None:
-            last = (newest[0], newest[1])
-            questions.pop()
-        for chat_id, question_id in questions:
-            await uow.questions.set(chat_id, question_id)
         for row_id, attempts, next_at, error in report.retries:
             await uow.outbox.retry(row_id, attempts, next_at, error)
-        await uow.outbox.sent(report.sent, live_question=last)
+        await uow.outbox.sent(report.sent, live_questions=report.questions)
 
     async def _fall_back(self, uow: Any, row: OutboxRow, now: datetime) -> None:
         if row.kind == "owner_card" and row.request_id is not None:

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Table, any_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -864,19 +875,23 @@ def _outbox_insert_rows(count: int) -> Any:
 _OUTBOX_SENT = hot(OUTBOX.delete().where(OUTBOX.c.id.in_(bindparam("ids", expanding=True))))
 
 
-def _sent_with_question() -> Any:
-    """PostgreSQL: the live question upsert carrying the sent rows' DELETE as a CTE (which
-    runs whether or not the statement reads it)."""
+def _sent_with_questions() -> Any:
+    """PostgreSQL: a write-back in one statement. The live questions' upsert (one row per chat,
+    from two arrays) carries the sent rows' DELETE and the DELETE of the chats whose latest
+    question has no buttons as CTEs (which run whether or not the statement reads them)."""
     gone = OUTBOX.delete().where(
         OUTBOX.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))).cte("gone")
-    stmt = postgresql.insert(LIVE_QUESTIONS).values(chat_id=bindparam("chat"),
-                                                    message_id=bindparam("message"))
+    forgot = LIVE_QUESTIONS.delete().where(LIVE_QUESTIONS.c.chat_id == any_(
+        bindparam("forget", type_=postgresql.ARRAY(BigInteger)))).cte("forgot")
+    pairs = select(func.unnest(bindparam("chats", type_=postgresql.ARRAY(BigInteger))),
+                   func.unnest(bindparam("messages", type_=postgresql.ARRAY(BigInteger))))
+    stmt = postgresql.insert(LIVE_QUESTIONS).from_select(["chat_id", "message_id"], pairs)
     return stmt.on_conflict_do_update(
         index_elements=["chat_id"], set_={"message_id": stmt.excluded.message_id},
-    ).add_cte(gone)
+    ).add_cte(gone).add_cte(forgot)
 
 
-_SENT_WITH_QUESTION = hot(_sent_with_question())
+_SENT_WITH_QUESTIONS = hot(_sent_with_questions())
 
 
 class Outbox:
@@ -959,17 +974,22 @@ class Outbox:
         return sorted((OutboxRow(*r) for r in rows), key=lambda row: row.id)
 
     async def sent(self, ids: Sequence[int], *,
-                   live_question: tuple[int, int] | None = None) -> None:
-        """Forget rows that were sent; with `live_question` (chat, message id), also remember
-        that chat's new live question (see `LiveQuestions`). On PostgreSQL the two go as one
-        statement, a round trip fewer after every update."""
-        if ids and live_question is not None and self._conn.dialect.name == "postgresql":
-            chat_id, message_id = live_question
-            await write(self._conn, _SENT_WITH_QUESTION, {
-                "ids": list(ids), "chat": chat_id, "message": message_id})
+                   live_questions: Mapping[int, int | None] | None = None) -> None:
+        """Forget rows that were sent; with `live_questions` (chat -> message id, or None for a
+        question without buttons), also remember those chats' new live questions (see
+        `LiveQuestions`). On PostgreSQL all of it is one statement."""
+        questions = live_questions or {}
+        if self._conn.dialect.name == "postgresql":
+            if ids or questions:
+                asked = [(chat, message) for chat, message in questions.items()
+                         if message is not None]
+                await write(self._conn, _SENT_WITH_QUESTIONS, {
+                    "ids": list(ids), "chats": [chat for chat, _ in asked],
+                    "messages": [message for _, message in asked],
+                    "forget": [chat for chat, message in questions.items() if message is None]})
             return
-        if live_question is not None:
-            await LiveQuestions(self._conn).set(*live_question)
+        for chat, message in questions.items():
+            await LiveQuestions(self._conn).set(chat, message)
         if ids:
             await write(self._conn, _OUTBOX_SENT, {"ids": list(ids)})
 

@@ -55,6 +55,9 @@ logger = logging.getLogger(__name__)
 
 # A write that may wait for the next unit of work in this process (see `Database.defer`).
 Deferred = Callable[["UnitOfWork"], Awaitable[None]]
+# Told once every later unit of work of this process sees a deferred write.
+Landed = Callable[[], None]
+Queued = tuple[Deferred, Landed | None]
 # How long a unit of work waits for a PostgreSQL connection when all are busy (SQLAlchemy's
 # pool default).
 POOL_TIMEOUT = 30.0
@@ -67,33 +70,40 @@ def _utc_now() -> datetime:
 
 
 class DeferredWrites:
-    """Writes queued for the next unit of work of this process.
+    """Writes queued for a later unit of work of this process.
 
-    A unit of work runs them first, before it reads anything, so everything this process reads
-    afterwards sees them; they become durable with that unit's commit, or go back in the queue
-    when it rolls back. A timer makes sure they are committed within DEFER_SECONDS even if no
-    unit of work comes along.
+    On SQLite the next unit of work carries them: it runs them first, before it reads
+    anything, so everything this process reads afterwards sees them; they become durable with
+    that unit's commit, or go back in the queue when it rolls back. On PostgreSQL (one polling
+    process, see `Database`) no unit carries them: a unit of work there holds its writes for
+    one combined statement, which a write-back to the same tables would break up, so they wait
+    for a unit of their own. Either way a timer makes sure they are committed within
+    DEFER_SECONDS, and all that waited meanwhile go in one unit.
+
+    A write may come with `landed`, called once every later unit of work of this process sees
+    it (on SQLite when its carrier commits, on PostgreSQL when its own unit commits).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, carried: bool) -> None:
         self._db = db
-        self._writes: list[Deferred] = []
+        self.carried = carried  # whether any unit of work carries them (else only `flush`)
+        self._writes: list[Queued] = []
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
         return len(self._writes)
 
-    def add(self, write: Deferred) -> None:
-        self._writes.append(write)
+    def add(self, write: Deferred, landed: Landed | None = None) -> None:
+        self._writes.append((write, landed))
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(DEFER_SECONDS, self._on_timer)
 
-    def take(self) -> list[Deferred]:
+    def take(self) -> list[Queued]:
         writes, self._writes = self._writes, []
         return writes
 
-    def put_back(self, writes: list[Deferred]) -> None:
+    def put_back(self, writes: list[Queued]) -> None:
         self._writes[:0] = writes
         if self._writes and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(DEFER_SECONDS, self._on_timer)
@@ -113,7 +123,8 @@ class DeferredWrites:
             self._flushing = None
 
     async def flush(self) -> None:
-        """Commit the queued writes now (on its own, when no other unit of work carried them)."""
+        """Commit the queued writes now (on their own, when no other unit of work carried
+        them)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -121,12 +132,12 @@ class DeferredWrites:
         if running is not None and running is not asyncio.current_task():
             await running  # the timer's flush, under way: it ends before the engine may close
         while self._writes:
-            async with self._db.unit_of_work() as uow:
+            async with self._db.unit_of_work(carry=True) as uow:
                 await uow.commit()
 
-    async def apply(self, uow: UnitOfWork) -> list[Deferred]:
+    async def apply(self, uow: UnitOfWork) -> list[Queued]:
         writes = self.take()
-        for write in writes:
+        for write, _ in writes:
             try:
                 await write(uow)
             except Exception:
@@ -134,6 +145,12 @@ class DeferredWrites:
                 # that carries it; it is dropped, as if the process had stopped before it.
                 logger.exception("a deferred write failed and was dropped")
         return writes
+
+    @staticmethod
+    def landed(writes: list[Queued]) -> None:
+        for _, landed in writes:
+            if landed is not None:
+                landed()
 
 
 class WriteTurns:
@@ -649,13 +666,14 @@ class UnitOfWork:
                  deferred: DeferredWrites | None = None,
                  inline: InlineConnection | None = None,
                  postgres: PostgresConnections | None = None,
-                 others_follow: bool = False) -> None:
+                 others_follow: bool = False, carry: bool = False) -> None:
         self._engine = engine
         self._others_follow = others_follow
+        self._carry = carry
         self._inline = inline
         self._postgres = postgres
         self._deferred = deferred
-        self._carried: list[Deferred] = []
+        self._carried: list[Queued] = []
         self._worker = worker
         self._lock: AbstractAsyncContextManager[object] = write_lock or nullcontext()
         self._clock = clock
@@ -702,7 +720,7 @@ class UnitOfWork:
         self.operator_log = OperatorLog(conn)
         self.bans = Bans(conn, self.conversations)
         self.trail = Trail(conn)
-        if self._deferred is not None and len(self._deferred):
+        if self._carry and self._deferred is not None and len(self._deferred):
             self._carried = await self._deferred.apply(self)
         return self
 
@@ -715,7 +733,9 @@ class UnitOfWork:
             await self._conn.commit(self._others_follow)
         else:
             await self._conn.commit()
-        self._carried = []
+        carried, self._carried = self._carried, []
+        if carried:
+            DeferredWrites.landed(carried)
 
     @property
     def owed(self) -> list[OutboxRow]:
@@ -755,45 +775,62 @@ class Database:
     SQLite allows one writer at a time; units of work in this process queue for it on an
     asyncio lock (first come, first served, `WriteTurns`) instead of spinning on SQLite's busy
     timeout, and those that queue behind one another share a commit.
-    SQLite is the single-process backend, so there writes that only record what already happened
-    elsewhere (a message was sent) may be deferred to the next unit of work (`defer`).
+    Writes that only record what already happened elsewhere (a message was sent) may be
+    deferred (`defer`) where this process is the only one on the database: SQLite, the
+    single-process backend, and PostgreSQL with `alone` (the polling bot).
     """
 
     def __init__(self, url: str, clock: Callable[[], datetime] = _utc_now,
-                 worker: str = "main") -> None:
+                 worker: str = "main", *, alone: bool = False) -> None:
         self.url = url
         self.engine = create_engine(url)
         self.clock = clock
         self.worker = worker  # this process's name among the workers sharing the database
-        self._write_lock = WriteTurns() if self.engine.dialect.name == "sqlite" else None
-        self._deferred = DeferredWrites(self) if self._write_lock is not None else None
-        self._inline = (InlineConnection(url, self._write_lock)
-                        if self._write_lock is not None else None)
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._write_lock = WriteTurns() if sqlite else None
+        # SQLite is one process's; a PostgreSQL database is this process's alone when it
+        # polls (Telegram serves getUpdates to one consumer), and shared by webhook workers.
+        self._deferred = (DeferredWrites(self, carried=sqlite) if sqlite or alone else None)
+        self._inline = InlineConnection(url, self._write_lock) if self._write_lock else None
         self._postgres = (PostgresConnections(self.engine, POSTGRES_CONNECTIONS)
                           if self.engine.dialect.name == "postgresql" else None)
 
-    def unit_of_work(self, *, others_follow: bool = False) -> UnitOfWork:
+    def unit_of_work(self, *, others_follow: bool = False, carry: bool | None = None
+                     ) -> UnitOfWork:
         """A unit of work. `others_follow` says more units of work are about to run (other
         people's updates in hand): on SQLite its commit lets them line up and is grouped with
         theirs, one COMMIT for all (see `InlineConnection`). On PostgreSQL it changes nothing
-        (there a unit of work spares round trips on its own, see `PostgresConnection`)."""
-        return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker, self._deferred,
-                          self._inline, self._postgres, others_follow)
+        (there a unit of work spares round trips on its own, see `PostgresConnection`).
+        `carry`: whether it runs the deferred writes first (by default where they are carried,
+        see `DeferredWrites`)."""
+        deferred = self._deferred
+        if carry is None:
+            carry = deferred is not None and deferred.carried
+        return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker, deferred,
+                          self._inline, self._postgres, others_follow, carry)
 
     @property
     def defers_writes(self) -> bool:
-        """Whether `defer` may hold a write back (SQLite, one process) or not (PostgreSQL,
-        where another worker may read next and must see it)."""
+        """Whether `defer` may hold a write back: on SQLite, and on PostgreSQL when this
+        process is alone on it (not when webhook workers share it: another worker may read
+        next and must see it)."""
         return self._deferred is not None
 
-    def defer(self, write: Deferred) -> None:
-        """Queue a write for the next unit of work of this process, which runs it before it
-        reads anything and commits it with its own writes; a timer commits it within
-        DEFER_SECONDS otherwise. For write-backs a crash may lose without breaking a promise
-        (the outbox sends again a row whose deletion was lost). Without deferral it is up to
-        the caller to write at once."""
-        assert self._deferred is not None, "only SQLite defers writes"
-        self._deferred.add(write)
+    @property
+    def carries_deferred(self) -> bool:
+        """Whether the next unit of work runs the deferred writes before it reads anything
+        (SQLite), so that everything read afterwards sees them; on PostgreSQL only this
+        process's own bookkeeping (`landed`) knows of them until they land."""
+        return self._deferred is not None and self._deferred.carried
+
+    def defer(self, write: Deferred, landed: Landed | None = None) -> None:
+        """Queue a write for a later unit of work of this process (see `DeferredWrites`);
+        `landed` is told once every later unit of work here sees it. Committed within
+        DEFER_SECONDS. For write-backs a crash may lose without breaking a promise (the
+        outbox sends again a row whose deletion was lost). Without deferral it is up to the
+        caller to write at once."""
+        assert self._deferred is not None, "this database does not defer writes"
+        self._deferred.add(write, landed)
 
     async def flush_deferred(self) -> None:
         if self._deferred is not None:

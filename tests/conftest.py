@@ -135,8 +135,9 @@ class World:
     people: dict[int, Person] = field(default_factory=dict)
 
     async def boot(self) -> None:
+        # One process on the database, as the polling bot is (webhook workers: test_webhook).
         self.app = build_application(self.settings, token=self.api.token, request=self.api,
-                                     clock=self.clock, run_jobs=False)
+                                     clock=self.clock, run_jobs=False, alone=True)
         self.api.attach(self.app, deliver=deps_of(self.app).processor.handle)
         await prepare(self.app)
 

@@ -370,6 +370,7 @@ async def test_a_race_lost_at_the_commit_is_told_and_keeps_nothing(
     await press
     assert ada.last_answer == texts.TRY_AGAIN
     assert ada.last.message_id == question.message_id  # no next question
+    await world.deps.db.flush_deferred()  # what was sent before is written back
     async with world.deps.db.unit_of_work() as uow:
         row = await uow.conversations.load(ada.user_id, "link")
         assert row is not None and row.state == "cancelled"

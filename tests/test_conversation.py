@@ -3,9 +3,11 @@ Application, a real SQLite file and the Bot API double."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.local_api import Person
 from storage.repositories import KB_QUESTIONS
-from tests.conftest import World, fill_request, send_request
+from tests.conftest import BACKENDS, World, fill_request, send_request
 
 
 async def misses(world: World) -> list[str]:
@@ -113,7 +115,10 @@ async def test_what_am_i_allowing_explains_each_permission(ada: Person, owen: Pe
     assert next(m for m in owen.inbox if m.message_id == card.message_id).has_buttons
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 async def test_only_the_latest_question_keeps_its_buttons(ada: Person) -> None:
+    # On PostgreSQL too, where what the last question's sending taught the bot (its message
+    # id) may not be written back yet when the next question is asked.
     def live() -> list[int]:
         return [m.message_id for m in ada.inbox if m.has_buttons]
 

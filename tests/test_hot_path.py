@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -19,7 +20,7 @@ from sqlalchemy import select, text
 from flows.records import ConversationRow
 from storage.repositories import CONVERSATIONS
 from storage.uow import DEFER_SECONDS, Database, UnitOfWork
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, World
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ADA = 1001
@@ -637,3 +638,52 @@ async def test_the_write_ahead_log_is_kept_small_by_a_thread_not_by_commits(
     async with db.unit_of_work() as uow:
         row = await uow.conversations.load(ADA, "link")
         assert row is not None and row.data["n"] == 5999
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_the_polling_bot_writes_back_many_presses_in_one_statement(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On PostgreSQL the polling bot is alone on its database: a press takes its read and one
+    # statement with all its writes; what sending its reply taught the bot (the row sent, the
+    # chat's new question) waits, merged with the other presses', for one statement more.
+    # Counted by asyncpg's own query log on every connection the bot opens.
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    import storage.uow
+
+    monkeypatch.setattr(storage.uow, "DEFER_SECONDS", 60.0)  # lands when flushed, below
+    people = [world.person(5001 + n, f"P{n}") for n in range(4)]
+    sent: list[str] = []
+
+    def log_queries(dbapi_connection: Any, _record: object) -> None:
+        dbapi_connection._connection.add_query_logger(
+            lambda record: sent.append(" ".join(str(record.query).split())))
+
+    async def logged() -> None:
+        for _ in range(3):
+            await asyncio.sleep(0)  # asyncpg tells its query loggers on a later turn
+
+    event.listen(Pool, "connect", log_queries)
+    try:
+        await world.restart()  # connections opened from here on are logged
+        for person in people:
+            await person.send("/link")
+        await world.deps.db.flush_deferred()
+        await logged()
+        sent.clear()
+        for person in people:
+            await person.press("TikTok")
+            assert "check 1 of 3" in person.last.plain
+        await world.deps.db.flush_deferred()
+        await logged()
+    finally:
+        event.remove(Pool, "connect", log_queries)
+    written_back = [q for q in sent if "DELETE FROM outbox" in q]
+    presses = [q for q in sent if q not in written_back]
+    assert len(presses) == 2 * len(people), "\n".join(q[:70] for q in presses)
+    assert len(written_back) == 1 and "DELETE FROM outbox" in written_back[0]
+    async with world.deps.db.unit_of_work() as uow:
+        assert await uow.outbox.pending() == []  # every reply sent and written back
+        assert [await uow.questions.get(p.user_id) for p in people] == [
+            p.last.message_id for p in people]

@@ -414,10 +414,11 @@ class PostgresConnection:
       every statement anyway, so it reads the same either way.
     - Anything else (a statement SQLAlchemy runs, a hot write whose answer is needed now, a
       second held write to the same table, a read of a table written) begins the transaction
-      first, sends what is held into it, and from then on every statement runs at once in it,
-      ended by COMMIT or ROLLBACK as before.
+      first and sends what is held into it. Writes are held in a transaction too, under the
+      same rules, and the commit sends them as one statement before COMMIT.
     An update that reads, then writes its conversation, inbox mark and owed messages takes two
-    round trips instead of six.
+    round trips instead of six; one that needs a transaction (a webhook worker's, which takes
+    its chat's lock) takes BEGIN, its reads, one statement of writes and COMMIT.
 
     It outlives the unit of work: the Database keeps a few idle ones checked out of the pool
     (`PostgresConnections`), so a unit of work pays no pool checkout, return and reset.
@@ -451,7 +452,7 @@ class PostgresConnection:
         if raw is None or not (parameters is None or isinstance(parameters, dict)):
             await self._begin()
             return await self._conn.execute(statement, parameters)
-        if raw.writes or self._holds_any(raw.tables):
+        if raw.writes or raw.locks or self._holds_any(raw.tables):
             await self._begin()
         sql, values = raw.prepare(parameters or {})
         return await self._run(raw.run_prepared(self._driver, sql, values), sql, parameters)
@@ -462,7 +463,6 @@ class PostgresConnection:
         its result is filled in by then."""
         raw = compiled_for(statement, self.dialect)
         if (raw is None or not isinstance(parameters, dict)
-                or self._adapter._transaction is not None
                 or (self._held and not (raw.combinable and self._held[0].raw.combinable
                                         and not self._holds_any(raw.tables)))):
             # Not to be held, or not with what is held: the transaction begins.
@@ -571,10 +571,11 @@ class PostgresConnection:
             self._adapter._transaction = None
 
     async def commit(self) -> None:
-        if self._held:  # no transaction was begun: the held writes commit on their own
+        begun = self._adapter._transaction is not None
+        if self._held:  # as one statement: in the transaction, or committing on its own
             await self._send_held()
-            return
-        await self._end(commit=True)
+        if begun:
+            await self._end(commit=True)
 
     async def rollback(self) -> None:
         self._held = []

@@ -213,6 +213,7 @@ async def test_a_stale_hot_write_is_refused_and_nothing_of_its_unit_stays(db: Da
             await uow.users.erase(ADA, NOW)
             await uow.conversations.save(ConversationRow(ADA, "link", "platform", {}, 7),
                                          "prerequisite", {}, NOW)
+            await uow.commit()  # on PostgreSQL the write is held, and refused, until here
     async with db.unit_of_work() as uow:
         user = await uow.users.get(ADA)
         assert user is not None and not user.deleted

@@ -296,20 +296,27 @@ class Processor:
 
     async def drain_chat(self, key: int | None) -> None:
         """Process a chat's stored updates oldest first, whichever worker stored them. The
-        chat's database lock (PostgreSQL advisory lock) makes one worker at a time do it."""
+        chat's database lock (PostgreSQL advisory lock, taken with the update it reads) makes
+        one worker at a time do it."""
         deps = self._deps
         while True:
             async with self._slots:
                 async with deps.db.unit_of_work() as uow:
-                    if not await uow.inbox.lock_chat(key):
-                        return  # another worker is on this chat; it takes what we stored
-                    row = await uow.inbox.next_for(key)
+                    # None: another worker is on this chat (it takes what we stored too), or
+                    # nothing is left.
+                    _, row = await uow.inbox.claim(key)
                     if row is None:
                         return
                     update = Update.de_json(row.payload, self._app.bot)
                     error = await self._run(uow, update, row.update_id, True)
                     owed = uow.owed if error is None else []
                 await self._finish(update, row.update_id, error, True, owed)
+                # The lock went with the commit. Whatever another worker stored for the chat
+                # before its attempt on the lock failed is seen here and taken next; what it
+                # stores after this read, it takes itself.
+                async with deps.db.unit_of_work() as uow:
+                    if not await uow.inbox.waiting(key):
+                        return
 
     async def sweep_forever(self, stop: asyncio.Event, every: float = 1.0) -> None:
         """Pick up stored updates nobody is processing (their worker stopped, or it finished a

@@ -39,12 +39,17 @@ S = TypeVar("S", bound=ClauseElement)
 # The statements marked hot, by identity (they are built once, at import or once per dialect,
 # and live as long as the process), and what each compiles to on the dialect that ran it.
 _HOT: set[int] = set()
+_LOCKING: set[int] = set()  # hot statements that take locks a transaction must hold
 _COMPILED: dict[tuple[int, str, str], RawStatement] = {}
 
 
-def hot(statement: S) -> S:
-    """Mark a statement built once as one every update runs (see the module's docstring)."""
+def hot(statement: S, *, locks: bool = False) -> S:
+    """Mark a statement built once as one every update runs (see the module's docstring).
+    `locks`: it takes locks (FOR UPDATE, an advisory lock) that only a transaction holds, so
+    it never runs on its own outside one."""
     _HOT.add(id(statement))
+    if locks:
+        _LOCKING.add(id(statement))
     return statement
 
 
@@ -94,6 +99,7 @@ class RawStatement:
         # combined statement (one with a WITH of its own may not: data-modifying WITHs must be
         # at the top level).
         self.writes: bool = bool(getattr(statement, "is_dml", False))
+        self.locks = id(statement) in _LOCKING
         self.tables: frozenset[str] = frozenset(
             e.name for e in iterate(statement) if isinstance(e, Table))
         self.combinable = self.writes and not self.sql.lstrip().upper().startswith("WITH") \

@@ -10,14 +10,19 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Integer,
     Table,
     any_,
     bindparam,
+    case,
+    exists,
     func,
     insert,
+    null,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -744,7 +749,53 @@ class InboxRow:
 
 _INBOX_DONE = hot(update(INBOX).where(INBOX.c.update_id == bindparam("uid")).values(
     done_at=bindparam("now", type_=INBOX.c.done_at.type), payload=None))
+
+
+def _claim_oldest() -> Any:
+    """PostgreSQL: a chat's processing lock for the transaction and, only when it was taken,
+    the chat's oldest update not processed yet, in one statement."""
+    i = INBOX.c
+    lock = select(func.pg_try_advisory_xact_lock(bindparam("lock", type_=BigInteger))
+                  .label("got")).subquery("l")
+    oldest = (select(i.update_id, i.chat_key, i.payload)
+              .where(lock.c.got, i.chat_key == bindparam("key", type_=BigInteger),
+                     i.done_at.is_(None))
+              .order_by(i.update_id).limit(1).with_for_update(skip_locked=True).lateral("i"))
+    return select(lock.c.got, oldest.c.update_id, oldest.c.chat_key, oldest.c.payload) \
+        .select_from(lock.outerjoin(oldest, true()))
+
+
+_CLAIM_OLDEST = hot(_claim_oldest(), locks=True)
+_WAITING = hot(select(exists().where(INBOX.c.chat_key == bindparam("key", type_=BigInteger),
+                                     INBOX.c.done_at.is_(None)).label("waiting")))
 _RECORD_DONE: dict[str, Any] = {}  # per dialect: INSERT ... ON CONFLICT DO NOTHING
+
+
+_STORE_UPDATES: dict[str, Any] = {}  # per dialect (see `_store_updates`)
+
+
+def _store_updates(conn: AsyncConnection) -> Any:
+    """Store updates not stored yet, returning the ids that were new: on SQLite one row per
+    execution, on PostgreSQL all rows from arrays in one statement."""
+    i = INBOX.c
+    now = bindparam("now", type_=i.received_at.type)
+    if conn.dialect.name != "postgresql":
+        return _insert_ignoring_conflict(conn, INBOX, ["update_id"]).values(
+            update_id=bindparam("uid"), chat_key=bindparam("key"),
+            payload=bindparam("payload", type_=i.payload.type), received_at=now,
+            done_at=bindparam("done", type_=i.done_at.type)).returning(i.update_id)
+    rows = select(
+        func.unnest(bindparam("uids", type_=postgresql.ARRAY(BigInteger))).label("uid"),
+        func.unnest(bindparam("keys", type_=postgresql.ARRAY(BigInteger))).label("key"),
+        func.unnest(bindparam("payloads", type_=postgresql.ARRAY(i.payload.type)))
+        .label("payload"),
+        func.unnest(bindparam("finished", type_=postgresql.ARRAY(Boolean))).label("finished"),
+    ).subquery("u")
+    return postgresql.insert(INBOX).from_select(
+        ["update_id", "chat_key", "payload", "received_at", "done_at"],
+        select(rows.c.uid, rows.c.key, rows.c.payload, now,
+               case((rows.c.finished, now), else_=null())),
+    ).on_conflict_do_nothing(index_elements=["update_id"]).returning(i.update_id)
 
 
 class Inbox:
@@ -759,18 +810,23 @@ class Inbox:
         Ids in `done` are stored already processed (a flood's dropped updates), no payload."""
         if not rows:
             return []
-        ids = [r[0] for r in rows]
-        known = set((await self._conn.execute(
-            select(INBOX.c.update_id).where(INBOX.c.update_id.in_(ids)))).scalars())
         finished = set(done)
-        fresh = [r for r in rows if r[0] not in known]
-        if fresh:
-            await self._conn.execute(insert(INBOX), [
-                {"update_id": uid, "chat_key": key,
-                 "payload": None if uid in finished else payload, "received_at": now,
-                 "done_at": now if uid in finished else None}
-                for uid, key, payload in fresh])
-        return [r[0] for r in fresh]
+        dialect = self._conn.dialect.name
+        stmt = _STORE_UPDATES.get(dialect)
+        if stmt is None:
+            stmt = _STORE_UPDATES[dialect] = hot(_store_updates(self._conn))
+        if dialect == "postgresql":  # one statement, the rows as arrays
+            got = await self._conn.execute(stmt, {
+                "uids": [uid for uid, _, _ in rows], "keys": [key for _, key, _ in rows],
+                "payloads": [None if uid in finished else payload for uid, _, payload in rows],
+                "finished": [uid in finished for uid, _, _ in rows], "now": now})
+        else:  # one execution per row, on the driver
+            got = await self._conn.execute(stmt, [
+                {"uid": uid, "key": key, "payload": None if uid in finished else payload,
+                 "now": now, "done": now if uid in finished else None}
+                for uid, key, payload in rows])
+        new = {uid for (uid,) in got}
+        return [uid for uid, _, _ in rows if uid in new]
 
     async def record_done(self, update_id: int, chat_key: int | None, now: datetime) -> bool:
         """Record an update processed in this same transaction; False if it was seen before.
@@ -800,6 +856,27 @@ class Inbox:
             select(i.update_id, i.chat_key, i.payload).where(i.done_at.is_(None))
             .order_by(i.update_id).limit(limit))
         return [InboxRow(*r) for r in rows]
+
+    async def claim(self, chat_key: int | None) -> tuple[bool, InboxRow | None]:
+        """Take this chat's processing lock for the transaction and its oldest update not
+        processed yet: (False, None) when another worker holds the lock, (True, None) when
+        nothing is left. One statement on PostgreSQL."""
+        if self._conn.dialect.name == "postgresql" and chat_key is not None:
+            row = (await self._conn.execute(
+                _CLAIM_OLDEST, {"lock": chat_key, "key": chat_key})).one()
+            if not row.got:
+                return False, None
+            return True, (None if row.update_id is None else
+                          InboxRow(row.update_id, row.chat_key, row.payload))
+        if not await self.lock_chat(chat_key):
+            return False, None
+        return True, await self.next_for(chat_key)
+
+    async def waiting(self, chat_key: int | None) -> bool:
+        """Whether the chat has stored updates not processed yet (read without its lock)."""
+        if chat_key is None:
+            return await self.next_for(None) is not None
+        return bool((await self._conn.execute(_WAITING, {"key": chat_key})).scalar())
 
     async def lock_chat(self, chat_key: int | None) -> bool:
         """Take this chat's processing lock for the transaction; False if another worker holds

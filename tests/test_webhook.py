@@ -198,3 +198,56 @@ async def test_two_workers_give_exactly_what_one_worker_gives(
         await pg.drop_database(postgres, other)
     assert two == one
     assert "step 6 of 6" in one[-2].lower() and "Send it to the account owner?" in one[-1]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_what_another_worker_stores_while_one_holds_the_chat_is_taken_by_that_one(
+        settings: Settings) -> None:
+    """Worker a is committing Ada's press, her chat's lock held (its commit waits for her
+    conversation's row, which another connection holds). Worker b stores her next update
+    meanwhile, cannot take the lock and leaves it: a takes it once its commit is through, with
+    no sweep to wait for (none runs here)."""
+    from sqlalchemy import text
+
+    from bot.app import finish, prepare
+    from bot.context import deps_of
+
+    api = LocalBotApi()
+    apps = [build_application(settings.model_copy(update={"worker_id": name}), token=api.token,
+                              request=api, run_jobs=False) for name in ("a", "b")]
+    for app in apps:
+        await prepare(app)
+    a, b = (deps_of(app).processor for app in apps)
+    assert a is not None and b is not None
+    try:
+        ada = Person(api, 1001, "Ada", "ada_ads")
+        api.attach(apps[0], deliver=a.handle)
+        await ada.send("/link")
+        press, status = press_update(ada, "TikTok"), text_update(ada, "/status")
+        seen = len(ada.inbox)
+        async with deps_of(apps[0]).db.engine.connect() as conn:
+            await conn.execute(text(
+                "SELECT 1 FROM conversations WHERE user_id = :u AND flow = 'link' FOR UPDATE"),
+                {"u": ada.user_id})
+            assert await a.store([press]) == {ada.user_id}
+            working = asyncio.create_task(a.drain_chat(ada.user_id))
+            for _ in range(500):  # until a's commit waits for the row, the chat's lock held
+                waiting = (await conn.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND pid <> pg_backend_pid()"))).scalar()
+                if waiting or working.done():
+                    break
+                await asyncio.sleep(0.01)
+            assert waiting, "worker a's commit never waited for the row"
+            assert await b.store([status]) == {ada.user_id}
+            await b.drain_chat(ada.user_id)  # the chat is a's for now
+            assert len(ada.inbox) == seen
+            await conn.rollback()  # the row is free: a's commit goes through
+        await asyncio.wait_for(working, 20)
+        assert "check 1 of 3" in ada.inbox[seen].plain  # the press's next question
+        assert any("Link request: step 2 of 6" in m.plain for m in ada.inbox[seen:])  # /status
+        async with deps_of(apps[0]).db.unit_of_work() as uow:
+            assert await uow.inbox.unfinished() == []
+    finally:
+        for app in apps:
+            await finish(app)

@@ -146,15 +146,18 @@ class Bench:
     feed_batch: Callable[[list[JSON]], Awaitable[None]] | None = None
 
 
-async def linkpilot_bench(database_url: str, name: str = "linkpilot") -> Bench:
+async def linkpilot_bench(database_url: str, name: str = "linkpilot", *,
+                          webhook: bool = False) -> Bench:
     """Linkpilot as the tests build it, with its state in a fresh database (a SQLite file, or a
-    PostgreSQL database made for the leg)."""
+    PostgreSQL database made for the leg). By default the polling bot, as `linkpilot run`
+    builds it, the only process on its database; with `webhook`, one webhook worker of
+    several (`linkpilot run --webhook`): each update stored, then its chat's stored updates
+    processed under the chat's lock, as a webhook request has them."""
     api = LocalBotApi()
     settings = Settings(_env_file=None,  # type: ignore[call-arg]
                         database_url=database_url, telegram_bot_token=None)
-    # The polling bot, as `linkpilot run` builds it: the only process on its database.
     app = build_application(settings, token=api.token, request=api, run_jobs=False,
-                            alone=True)
+                            alone=not webhook)
     processor = deps_of(app).processor
     assert processor is not None
     api.attach(app, deliver=processor.handle)
@@ -180,11 +183,23 @@ async def linkpilot_bench(database_url: str, name: str = "linkpilot") -> Bench:
         await processor.receive(raws)
         await processor.drain()
 
+    async def take_request(raw: JSON) -> None:
+        # What a webhook worker does with one request: store the update (Telegram is answered
+        # then), then process the chat's stored updates.
+        for key in await processor.store([raw]):
+            await processor.drain_chat(key)
+
+    async def take_requests(raws: list[JSON]) -> None:
+        # As many webhook requests in flight at once.
+        await asyncio.gather(*(take_request(raw) for raw in raws))
+
     async def close() -> None:
         await finish(app)
         # The next leg (maybe the other bot, in this same process) starts from an ordinary heap.
         gc.unfreeze()
 
+    if webhook:
+        return Bench(name, app, api, close, take_request, stored, take_requests)
     return Bench(name, app, api, close, processor.handle, stored, feed_batch)
 
 
@@ -307,6 +322,12 @@ def factories(workdir: Path, *, settle: bool, pickle: bool = False,
         return await linkpilot_bench(postgres.url(await pg.create_database(postgres)),
                                      name="linkpilot-pg")
 
+    async def linkpilot_webhook(serial: int) -> Bench:
+        from tests import pg
+
+        return await linkpilot_bench(postgres.url(await pg.create_database(postgres)),
+                                     name="linkpilot-wh", webhook=True)
+
     async def baseline(serial: int) -> Bench:
         return await baseline_bench(settle=settle)
 
@@ -321,6 +342,7 @@ def factories(workdir: Path, *, settle: bool, pickle: bool = False,
     made: dict[str, BenchFactory] = {"linkpilot": linkpilot, "baseline": baseline}
     if postgres is not None:
         made["linkpilot-pg"] = linkpilot_pg
+        made["linkpilot-wh"] = linkpilot_webhook
     if pickle:
         made |= {"pickle-each": pickle_every, "pickle-60s": pickle_60s}
     return made
@@ -828,9 +850,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="also time every bot with the updates coming N at a time, as "
                              "long polling gets them (getUpdates returns at most 100)")
     parser.add_argument("--postgres", action="store_true",
-                        help="also time Linkpilot on PostgreSQL: a server of its own in a "
-                             "temporary folder, as the tests start it (needs its binaries and "
-                             "the postgres extra)")
+                        help="also time Linkpilot on PostgreSQL, as the polling bot and as "
+                             "one webhook worker: a server of its own in a temporary folder, as "
+                             "the tests start it (needs its binaries and the postgres extra)")
     parser.add_argument("--scale", type=int, default=0, metavar="N",
                         help="also measure resident memory from 1,000 to N users who walked "
                              "the flow (each bot in a fresh process; slow: 4 updates per user)")
@@ -855,13 +877,14 @@ def summary(results: list[dict[str, LegResult]], latency: str = "") -> None:
     print("\nMedian of rounds:")
     for name in results[0]:
         legs = [r[name] for r in results]
-        print(f"  {name:<11} {statistics.median(x.per_second for x in legs):7.0f} updates/s  "
+        print(f"  {name:<12} {statistics.median(x.per_second for x in legs):7.0f} updates/s  "
               f"{latency}median {statistics.median(x.median_ms for x in legs):6.2f} ms  "
               f"p99 {statistics.median(x.p99_ms for x in legs):6.2f} ms  "
               f"Bot API calls/update {legs[0].calls_per_update:.2f}")
     ours = [n for n in results[0] if n.startswith("linkpilot")]
     for mine in ours:
-        label = "Linkpilot" if mine == "linkpilot" else "Linkpilot on PostgreSQL"
+        label = {"linkpilot": "Linkpilot", "linkpilot-pg": "Linkpilot on PostgreSQL",
+                 "linkpilot-wh": "Linkpilot webhook worker (PostgreSQL)"}[mine]
         for peer in [n for n in results[0] if not n.startswith("linkpilot")]:
             speed = [r[mine].per_second / r[peer].per_second for r in results]
             print(f"  {label}/{peer} throughput: {statistics.median(speed):.2f} "

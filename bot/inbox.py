@@ -165,11 +165,11 @@ class Processor:
                      warned: list[int]) -> set[int]:
         deps = self._deps
         async with deps.db.unit_of_work() as uow:
-            fresh = set(await uow.inbox.store(rows, deps.clock(), done=dropped))
+            stored = await uow.inbox.store(rows, deps.clock(), done=dropped)
             for key in warned:
                 uow.outbox.add(Notice("message", key, data={"text": texts.SLOW_DOWN}))
             await uow.commit()
-            owed = uow.owed
+            fresh, owed = set(stored.fresh), uow.owed
         if owed:
             await self._dispatcher.deliver(owed)
         return fresh

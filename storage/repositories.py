@@ -54,7 +54,7 @@ from storage.models import (
     SparkCode,
     User,
 )
-from storage.raw import hot, write
+from storage.raw import RawResult, hot, write
 
 USERS: Table = User.__table__  # type: ignore[assignment]
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
@@ -774,6 +774,22 @@ _RECORD_DONE: dict[str, Any] = {}  # per dialect: INSERT ... ON CONFLICT DO NOTH
 _STORE_UPDATES: dict[str, Any] = {}  # per dialect (see `_store_updates`)
 
 
+class Stored:
+    """What `Inbox.store` stored. Which updates were new is known once the unit of work
+    committed: a PostgreSQL unit of work holds the write until then (`storage.raw.write`)."""
+
+    def __init__(self, ids: list[int], result: Any) -> None:
+        self._ids, self._result = ids, result
+
+    @property
+    def fresh(self) -> list[int]:
+        """The ids that were not stored before, in the order given."""
+        if self._result.rowcount < 0:
+            raise RuntimeError("stored updates read before their unit of work committed")
+        new = {uid for (uid,) in self._result}
+        return [uid for uid in self._ids if uid in new]
+
+
 def _store_updates(conn: AsyncConnection) -> Any:
     """Store updates not stored yet, returning the ids that were new: on SQLite one row per
     execution, on PostgreSQL all rows from arrays in one statement."""
@@ -805,18 +821,19 @@ class Inbox:
         self._conn = conn
 
     async def store(self, rows: Sequence[tuple[int, int | None, dict[str, Any] | None]],
-                    now: datetime, *, done: Sequence[int] = ()) -> list[int]:
-        """Store a batch of (update_id, chat key, payload); returns the ids that were new.
-        Ids in `done` are stored already processed (a flood's dropped updates), no payload."""
+                    now: datetime, *, done: Sequence[int] = ()) -> Stored:
+        """Store a batch of (update_id, chat key, payload); which ids were new is read once the
+        unit of work committed (`Stored.fresh`). Ids in `done` are stored already processed (a
+        flood's dropped updates), no payload."""
         if not rows:
-            return []
+            return Stored([], RawResult([], 0))
         finished = set(done)
         dialect = self._conn.dialect.name
         stmt = _STORE_UPDATES.get(dialect)
         if stmt is None:
             stmt = _STORE_UPDATES[dialect] = hot(_store_updates(self._conn))
-        if dialect == "postgresql":  # one statement, the rows as arrays
-            got = await self._conn.execute(stmt, {
+        if dialect == "postgresql":  # one statement, the rows as arrays; may be held
+            got = await write(self._conn, stmt, {
                 "uids": [uid for uid, _, _ in rows], "keys": [key for _, key, _ in rows],
                 "payloads": [None if uid in finished else payload for uid, _, payload in rows],
                 "finished": [uid in finished for uid, _, _ in rows], "now": now})
@@ -825,8 +842,7 @@ class Inbox:
                 {"uid": uid, "key": key, "payload": None if uid in finished else payload,
                  "now": now, "done": now if uid in finished else None}
                 for uid, key, payload in rows])
-        new = {uid for (uid,) in got}
-        return [uid for uid, _, _ in rows if uid in new]
+        return Stored([uid for uid, _, _ in rows], got)
 
     async def record_done(self, update_id: int, chat_key: int | None, now: datetime) -> bool:
         """Record an update processed in this same transaction; False if it was seen before.

@@ -304,7 +304,7 @@ class Processor:
                 async with deps.db.unit_of_work() as uow:
                     # None: another worker is on this chat (it takes what we stored too), or
                     # nothing is left.
-                    _, row = await uow.inbox.claim(key)
+                    row = await uow.inbox.claim(key)
                     if row is None:
                         return
                     update = Update.de_json(row.payload, self._app.bot)

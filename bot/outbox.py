@@ -359,21 +359,25 @@ class Dispatcher:
         if not report:
             return False
         now = self._clock()
-        if not (report.given_up or report.unreachable):
-            # Only records of what was sent. Where this process is alone on the database they
-            # are deferred (see the module's docstring), which spares a transaction per update,
-            # except a card's message id where the next unit of work does not carry them: the
-            # owner's decision, any moment now, reads it to take the card's buttons off. Where
-            # another worker may read next, they are written now (on PostgreSQL in one
-            # statement, a round trip, see `storage.uow.PostgresConnection`).
-            if self._db.defers_writes and not (report.cards and not self._db.carries_deferred):
-                self._defer(report, now)
-                return True
-            async with self._db.unit_of_work() as uow:
+        db = self._db
+        records_only = not (report.given_up or report.unreachable)
+        # Only records of what was sent: where this process is alone on the database they are
+        # deferred (see the module's docstring), which spares a transaction per update, except
+        # a card's message id where the next unit of work does not carry them: the owner's
+        # decision, any moment now, reads it to take the card's buttons off. Where another
+        # worker may read next, they are written now (on PostgreSQL in one statement, a round
+        # trip, see `storage.uow.PostgresConnection`).
+        if records_only and db.defers_writes and (db.carries_deferred or not report.cards):
+            self._defer(report, now)
+            return True
+        if db.defers_writes and not db.carries_deferred:
+            await db.flush_deferred()  # older write-backs first, or they would land over this
+        if records_only:
+            async with db.unit_of_work() as uow:
                 await self._write_back(uow, report, now)
                 await uow.commit()
             return False
-        async with self._db.unit_of_work() as uow:
+        async with db.unit_of_work() as uow:
             await self._write_back(uow, report, now)
             for row, error in report.given_up:
                 logger.warning("outbox %s (%s) to chat %s given up: %s", row.id, row.kind,

@@ -873,20 +873,18 @@ class Inbox:
             .order_by(i.update_id).limit(limit))
         return [InboxRow(*r) for r in rows]
 
-    async def claim(self, chat_key: int | None) -> tuple[bool, InboxRow | None]:
+    async def claim(self, chat_key: int | None) -> InboxRow | None:
         """Take this chat's processing lock for the transaction and its oldest update not
-        processed yet: (False, None) when another worker holds the lock, (True, None) when
-        nothing is left. One statement on PostgreSQL."""
+        processed yet; None when another worker holds the lock or nothing is left. One
+        statement on PostgreSQL."""
         if self._conn.dialect.name == "postgresql" and chat_key is not None:
             row = (await self._conn.execute(
                 _CLAIM_OLDEST, {"lock": chat_key, "key": chat_key})).one()
-            if not row.got:
-                return False, None
-            return True, (None if row.update_id is None else
-                          InboxRow(row.update_id, row.chat_key, row.payload))
+            return (None if row.update_id is None else
+                    InboxRow(row.update_id, row.chat_key, row.payload))
         if not await self.lock_chat(chat_key):
-            return False, None
-        return True, await self.next_for(chat_key)
+            return None
+        return await self.next_for(chat_key)
 
     async def waiting(self, chat_key: int | None) -> bool:
         """Whether the chat has stored updates not processed yet (read without its lock)."""

@@ -571,11 +571,9 @@ class PostgresConnection:
             self._adapter._transaction = None
 
     async def commit(self) -> None:
-        begun = self._adapter._transaction is not None
         if self._held:  # as one statement: in the transaction, or committing on its own
             await self._send_held()
-        if begun:
-            await self._end(commit=True)
+        await self._end(commit=True)  # nothing to end when no transaction was begun
 
     async def rollback(self) -> None:
         self._held = []

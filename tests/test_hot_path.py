@@ -271,9 +271,11 @@ async def test_a_deadlock_on_hot_statements_is_a_race_lost_by_one_side(db: Datab
 
     async def crosswise(process: Database, mine: int, theirs: int, state: str) -> None:
         async with process.unit_of_work() as uow:
-            await uow.users.get(mine)  # begins the transaction: writes now run at once
+            await uow.users.get(mine)
             await uow.conversations.save(ConversationRow(mine, "link", "platform", {}, 1),
                                          state, {}, NOW)
+            # On PostgreSQL the write is held; reading its table sends it: the row is held now.
+            await uow.conversations.load(mine, "prerequisites")
             await both_hold_a_row.wait()
             await uow.conversations.save(ConversationRow(theirs, "link", "platform", {}, 1),
                                          state, {}, NOW)

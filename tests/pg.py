@@ -7,6 +7,7 @@ as root): the `postgres` account the Debian package creates, or `nobody`.
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import pwd
@@ -17,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy.engine import URL
 
@@ -218,3 +219,18 @@ async def create_database(server: PostgresServer) -> str:
 async def drop_database(server: PostgresServer, name: str) -> None:
     # FORCE: a test that failed half-way may have left a connection open.
     await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def until_a_lock_is_waited_for(conn: Any, task: asyncio.Task[Any]) -> bool:
+    """Poll on `conn` (a SQLAlchemy AsyncConnection holding a row lock) until another session
+    waits for a lock, or `task` ends first; whether one waits."""
+    from sqlalchemy import text
+
+    for _ in range(500):
+        waiting = (await conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND pid <> pg_backend_pid()"))).scalar()
+        if waiting or task.done():
+            return bool(waiting)
+        await asyncio.sleep(0.01)
+    return False

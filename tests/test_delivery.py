@@ -21,6 +21,7 @@ from bot.settings import Settings
 from flows import usecases
 from storage.repositories import AUDIT, OUTBOX, REQUESTS
 from storage.uow import Database
+from tests import pg
 from tests.conftest import (
     BACKENDS,
     Clock,
@@ -355,14 +356,8 @@ async def test_a_race_lost_at_the_commit_is_told_and_keeps_nothing(
             "SELECT 1 FROM conversations WHERE user_id = :u AND flow = 'link' FOR UPDATE"),
             {"u": ada.user_id})
         press = asyncio.create_task(ada.press("TikTok", question))
-        for _ in range(500):  # until the update's write waits for the row
-            waiting = (await conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND pid <> pg_backend_pid()"))).scalar()
-            if waiting or press.done():
-                break
-            await asyncio.sleep(0.01)
-        assert waiting, "the update's write never waited for the row"
+        assert await pg.until_a_lock_is_waited_for(conn, press), \
+            "the update's write never waited for the row"
         await conn.execute(text(
             "UPDATE conversations SET state = 'cancelled', version = version + 1 "
             "WHERE user_id = :u AND flow = 'link'"), {"u": ada.user_id})

@@ -21,6 +21,7 @@ from bot.local_api import LocalBotApi, Person, serve_http
 from bot.settings import Settings
 from storage.repositories import INBOX
 from storage.uow import Database
+from tests import pg
 from tests.updates import JSON, press_update, text_update
 
 SECRET = "s3cret-token_for-tests"
@@ -190,7 +191,6 @@ async def test_two_workers_give_exactly_what_one_worker_gives(
                 assert "Traceback" not in workers.log(name), workers.log(name)
 
     one = await run(["solo"], database_url, tmp_path / "one")
-    from tests import pg
     other = await pg.create_database(postgres)
     try:
         two = await run(["a", "b"], postgres.url(other), tmp_path / "two")
@@ -231,14 +231,9 @@ async def test_what_another_worker_stores_while_one_holds_the_chat_is_taken_by_t
                 {"u": ada.user_id})
             assert await a.store([press]) == {ada.user_id}
             working = asyncio.create_task(a.drain_chat(ada.user_id))
-            for _ in range(500):  # until a's commit waits for the row, the chat's lock held
-                waiting = (await conn.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND pid <> pg_backend_pid()"))).scalar()
-                if waiting or working.done():
-                    break
-                await asyncio.sleep(0.01)
-            assert waiting, "worker a's commit never waited for the row"
+            # Until a's commit waits for the row, the chat's lock held.
+            assert await pg.until_a_lock_is_waited_for(conn, working), \
+                "worker a's commit never waited for the row"
             assert await b.store([status]) == {ada.user_id}
             await b.drain_chat(ada.user_id)  # the chat is a's for now
             assert len(ada.inbox) == seen

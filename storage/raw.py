@@ -122,7 +122,7 @@ class RawStatement:
         if isinstance(parameters, Mapping) or parameters is None:
             cursor.execute(self.sql, self.parameters(parameters or {}))
             rows = cursor.fetchall() if self.row_type is not None else []
-            return RawResult(self._rows(rows), cursor.rowcount)
+            return RawResult(self.rows(rows), cursor.rowcount)
         got: list[Any] = []  # several parameter sets: one execution each, rows in that order
         count = 0
         for one in parameters:
@@ -130,7 +130,7 @@ class RawStatement:
             if self.row_type is not None:
                 got += cursor.fetchall()
             count += cursor.rowcount
-        return RawResult(self._rows(got), count)
+        return RawResult(self.rows(got), count)
 
     def _expand(self, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
         """The SQL and values of a statement whose one parameter is a list (`IN (...)`)."""
@@ -158,11 +158,6 @@ class RawStatement:
             return self._expand(parameters)
         return self.sql, self.parameters(parameters)
 
-    async def run_asyncpg(self, connection: Any, parameters: Mapping[str, Any]) -> RawResult:
-        """Run on an asyncpg connection (one parameter set)."""
-        sql, values = self.prepare(parameters)
-        return await self.run_prepared(connection, sql, values)
-
     async def run_prepared(self, connection: Any, sql: str, values: list[Any]) -> RawResult:
         """Run `prepare`'s output on an asyncpg connection: `fetch` when the statement returns
         rows, else `execute`, whose status ("UPDATE 1") carries the row count."""
@@ -170,15 +165,12 @@ class RawStatement:
             return RawResult([], 0)  # IN () matches nothing
         if self.row_type is not None:
             rows = await connection.fetch(sql, *values)
-            return RawResult(self._rows(rows), len(rows))
+            return RawResult(self.rows(rows), len(rows))
         status = await connection.execute(sql, *values)
         return RawResult([], int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0)
 
     def rows(self, rows: Sequence[Any]) -> list[Any]:
         """Rows as the driver returned them, as this statement's rows (processed, named)."""
-        return self._rows(rows)
-
-    def _rows(self, rows: Sequence[Any]) -> list[Any]:
         make = self.row_type
         if make is None:
             return []

@@ -802,11 +802,9 @@ class Database:
         (there a unit of work spares round trips on its own, see `PostgresConnection`).
         `carry`: whether it runs the deferred writes first (by default where they are carried,
         see `DeferredWrites`)."""
-        deferred = self._deferred
-        if carry is None:
-            carry = deferred is not None and deferred.carried
-        return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker, deferred,
-                          self._inline, self._postgres, others_follow, carry)
+        return UnitOfWork(self.engine, self._write_lock, self.clock, self.worker, self._deferred,
+                          self._inline, self._postgres, others_follow,
+                          self.carries_deferred if carry is None else carry)
 
     @property
     def defers_writes(self) -> bool:

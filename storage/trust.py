@@ -3,7 +3,9 @@ log and operator blocks. Core statements on one connection; they never commit.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, delete, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -202,17 +204,24 @@ class OperatorLog:
             operator=operator, action=action, target=target[:128], at=now))
 
 
-# The ban gate runs before every update's handlers. The same statement reads one of the
-# person's conversations (the bot asks for the link flow's, which most updates read next), so
-# the handler gets it without a statement of its own: those updates pay no extra read.
+# The ban gate runs before every update's handlers. The same statement reads the person's
+# conversations in the flows the bot names (the link flow's, which most updates read next, and the
+# prerequisites', which /link reads when it starts a walk), so the handler gets them without a
+# statement of its own. One statement per number of flows, built once (see `storage.raw`).
 _CONV = CONVERSATIONS.c
-_GATE = hot(
-    select(select(BANS.c.user_id).where(BANS.c.user_id == bindparam("user_id"))
-           .exists().label("banned"), _CONV.state, _CONV.data, _CONV.version)
-    .select_from(select(literal(1).label("one")).subquery("one").outerjoin(
-        CONVERSATIONS, and_(_CONV.user_id == bindparam("user_id"),
-                            _CONV.flow == bindparam("flow"))))
-)
+_GATES: dict[int, Any] = {}
+
+
+def _gate(flows: int) -> Any:
+    stmt = _GATES.get(flows)
+    if stmt is None:
+        stmt = _GATES[flows] = hot(
+            select(select(BANS.c.user_id).where(BANS.c.user_id == bindparam("user_id"))
+                   .exists().label("banned"), _CONV.flow, _CONV.state, _CONV.data, _CONV.version)
+            .select_from(select(literal(1).label("one")).subquery("one").outerjoin(
+                CONVERSATIONS, and_(_CONV.user_id == bindparam("user_id"), _CONV.flow.in_(
+                    [bindparam(f"flow{n}") for n in range(flows)])))))
+    return stmt
 
 
 class Bans:
@@ -223,15 +232,19 @@ class Bans:
         self._conn = conn
         self._conversations = conversations
 
-    async def turned_away(self, user_id: int, flow: str) -> bool:
-        """Whether an operator blocked this person: one read, shared with their conversation
-        in `flow`, which `conversations.load` then serves without reading again."""
-        row = (await self._conn.execute(_GATE, {"user_id": user_id, "flow": flow})).one()
+    async def turned_away(self, user_id: int, flows: Sequence[str]) -> bool:
+        """Whether an operator blocked this person: one read, shared with their conversations
+        in `flows`, which `conversations.load` then serves without reading again."""
+        rows = (await self._conn.execute(_gate(len(flows)), {
+            "user_id": user_id, **{f"flow{n}": flow for n, flow in enumerate(flows)}})).all()
         if self._conversations is not None:
-            self._conversations.prime(user_id, flow, None if row.version is None else
-                                      ConversationRow(user_id, flow, row.state, row.data,
-                                                      row.version))
-        return bool(row.banned)
+            found = {row.flow: row for row in rows if row.version is not None}
+            for flow in flows:
+                row = found.get(flow)
+                self._conversations.prime(user_id, flow, None if row is None else
+                                          ConversationRow(user_id, flow, row.state, row.data,
+                                                          row.version))
+        return bool(rows[0].banned)
 
     async def add(self, user_id: int, by: str, now: datetime) -> bool:
         stmt = _insert_ignoring_conflict(self._conn, BANS, ["user_id"])

@@ -50,25 +50,48 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 async def test_the_gate_reads_the_conversation_the_handler_then_sees(db: Database) -> None:
     async with db.unit_of_work() as uow:
-        assert await uow.bans.turned_away(ADA, "link") is False
+        assert await uow.bans.turned_away(ADA, ["link"]) is False
         assert await uow.conversations.load(ADA, "link") is None
         saved = await uow.conversations.save(ConversationRow(ADA, "link", "", {}, 0),
                                              "platform", {"a": 1}, NOW)
         await uow.commit()
     async with db.unit_of_work() as uow:
-        assert await uow.bans.turned_away(ADA, "link") is False
+        assert await uow.bans.turned_away(ADA, ["link"]) is False
         assert await uow.conversations.load(ADA, "link") == saved
         after = await uow.conversations.save(saved, "prerequisite", {"a": 2}, NOW)
         # Read again after a write: the row as written, not the one the gate read.
         assert await uow.conversations.load(ADA, "link") == after
         await uow.commit()
     async with db.unit_of_work() as uow:
-        assert await uow.bans.turned_away(ADA, "link") is False
+        assert await uow.bans.turned_away(ADA, ["link"]) is False
         await uow.conversations.delete(ADA, "link")
         assert await uow.conversations.load(ADA, "link") is None
         await uow.bans.add(ADA, "operator:1", NOW)
-        assert await uow.bans.turned_away(ADA, "link") is True
+        assert await uow.bans.turned_away(ADA, ["link"]) is True
         await uow.commit()
+
+
+async def test_the_gate_reads_every_conversation_it_is_asked_for_present_or_not(
+        db: Database) -> None:
+    flows = ["link", "prerequisites"]
+    async with db.unit_of_work() as uow:
+        assert await uow.bans.turned_away(ADA, flows) is False
+        assert await uow.conversations.load(ADA, "prerequisites") is None
+        known = await uow.conversations.save(ConversationRow(ADA, "prerequisites", "", {}, 0),
+                                             "known", {"platforms": ["tiktok"]}, NOW)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        assert await uow.bans.turned_away(ADA, flows) is False
+        assert await uow.conversations.load(ADA, "prerequisites") == known
+        assert await uow.conversations.load(ADA, "link") is None
+        link = await uow.conversations.save(ConversationRow(ADA, "link", "", {}, 0),
+                                            "platform", {}, NOW)
+        await uow.bans.add(ADA, "operator:1", NOW)
+        await uow.commit()
+    async with db.unit_of_work() as uow:  # two rows found, and the block still seen
+        assert await uow.bans.turned_away(ADA, flows) is True
+        assert await uow.conversations.load(ADA, "link") == link
+        assert await uow.conversations.load(ADA, "prerequisites") == known
 
 
 @pytest.fixture

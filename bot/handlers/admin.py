@@ -46,13 +46,17 @@ def _about_own_data(update: Update) -> bool:
     return bool(words) and words[0].split("@")[0].lower() in _OWN_DATA_COMMANDS
 
 
+_READ_WITH_THE_GATE = (usecases.LINK_FLOW, usecases.PREREQUISITES_FLOW)
+
+
 async def gate(update: Update, context: Context) -> None:
     """Before any handler: a person an operator blocked gets one fixed, polite reply."""
     user = update.effective_user
     if user is None or user.id in operators(context.deps.settings) or _about_own_data(update):
         return
-    # The link conversation comes with the same read: most updates load it next.
-    if not await context.uow.bans.turned_away(user.id, usecases.LINK_FLOW):
+    # The link conversation comes with the same read (most updates load it next), and the
+    # prerequisites the person confirmed before (/link reads them when it starts a walk).
+    if not await context.uow.bans.turned_away(user.id, _READ_WITH_THE_GATE):
         return
     if update.callback_query is not None:
         await answer(update.callback_query, texts.BANNED)

@@ -27,7 +27,7 @@ from telegram.ext import Application
 
 from bot import texts
 from bot.context import Deps, Turn, _turn
-from bot.outbox import Dispatcher
+from bot.outbox import Dispatcher, Mark
 from flows.records import Notice
 from storage.repositories import AlreadyDone, StaleWrite
 
@@ -231,6 +231,9 @@ class Processor:
         owed messages are sent."""
         deps = self._deps
         update = Update.de_json(raw, self._app.bot)
+        chat = update.effective_chat
+        # Before the gate reads the chat's question with the rest (see `Dispatcher.mark`).
+        mark = self._dispatcher.mark(chat.id) if chat is not None else None
         # Other people's updates in hand: their units of work may share this one's commit.
         async with deps.db.unit_of_work(others_follow=len(self._workers) > 1) as uow:
             if not stored and not await uow.inbox.record_done(update_id, chat_key(raw),
@@ -238,7 +241,7 @@ class Processor:
                 return  # seen before: a redelivery
             error = await self._run(uow, update, update_id, stored)
             owed = uow.owed if error is None else []
-        await self._finish(update, update_id, error, stored, owed)
+        await self._finish(update, update_id, error, stored, owed, uow.questions.read, mark)
 
     async def _run(self, uow: Any, update: Update, update_id: int,
                    stored: bool) -> BaseException | None:
@@ -261,13 +264,17 @@ class Processor:
         return turn.error
 
     async def _finish(self, update: Update, update_id: int, error: BaseException | None,
-                      stored: bool, owed: list[Any]) -> None:
+                      stored: bool, owed: list[Any], read: dict[int, int | None] | None = None,
+                      mark: Mark | None = None) -> None:
+        """Send what the update owes; `read` and `mark`, what its unit of work read of the
+        chats' questions (see `Dispatcher.mark`)."""
         if isinstance(error, AlreadyDone):
             return  # a redelivery, processed meanwhile by its first delivery: nothing stays
         if error is not None:
             owed = await self._failed(update, update_id, error, stored)
+            read = mark = None  # owed by another unit of work
         crash_point("after_commit", owed)
-        await self._dispatcher.deliver(owed)
+        await self._dispatcher.deliver(owed, read=read, mark=mark)
 
     # --- several workers on one database (webhook mode) ---------------------------------------
     async def store(self, raws: Sequence[JSON]) -> set[int | None]:

@@ -61,6 +61,9 @@ class Report:
     claimed: list[int] = field(default_factory=list)
     # Deferred: its write has run in a unit of work, so nothing more may be merged into it.
     taken: bool = False
+    # What the update's own unit of work read of its chat's question (`Dispatcher.mark`).
+    read: dict[int, int | None] = field(default_factory=dict)
+    mark: Mark | None = None
 
     def __bool__(self) -> bool:
         return bool(self.sent or self.cards or self.retries or self.given_up or self.unreachable
@@ -73,6 +76,11 @@ class Report:
         self.retries += later.retries
         self.questions.update(later.questions)
         self.claimed += later.claimed
+
+
+# A chat, and how many questions this process had asked when that chat had none waiting to be
+# written back (see `Dispatcher.mark`).
+Mark = tuple[int, int]
 
 
 class Dispatcher:
@@ -95,17 +103,29 @@ class Dispatcher:
         # Deferred write-backs not yet seen by every unit of work (oldest first); the last
         # takes in later rounds until its write runs.
         self._unlanded: list[Report] = []
+        self._asked = 0  # questions asked by this process (see `mark`)
         self._wake = asyncio.Event()
 
     # --- entry points -------------------------------------------------------------------------
-    async def deliver(self, rows: Iterable[OutboxRow]) -> None:
-        """Send rows just committed (the fast path, right after an update or a job)."""
+    def mark(self, chat_id: int) -> Mark | None:
+        """Taken before a unit of work reads the chat's question: if no question is asked here
+        between the mark and the sending, what it read is still the chat's question, and
+        `deliver` spares a read. None when that read could miss one (a question asked here
+        and not yet written back, or another worker on the database)."""
+        if not self._db.defers_writes or any(chat_id in r.questions for r in self._unlanded):
+            return None
+        return chat_id, self._asked
+
+    async def deliver(self, rows: Iterable[OutboxRow], *, read: dict[int, int | None] | None = None,
+                      mark: Mark | None = None) -> None:
+        """Send rows just committed (the fast path, right after an update or a job); `read`,
+        the chats' questions as the unit of work that owed them read them after `mark`."""
         by_chat: dict[int, list[OutboxRow]] = defaultdict(list)
         for row in rows:
             by_chat[row.chat_id].append(row)
         if not by_chat:
             return
-        report, deferred = Report(), False
+        report, deferred = Report(read=read or {}, mark=mark), False
         try:
             for chat_id, chat_rows in by_chat.items():
                 async with self._lock(chat_id):
@@ -206,7 +226,7 @@ class Dispatcher:
     async def _send(self, row: OutboxRow, report: Report) -> bool:
         """Try one row; True when the chat may go on to its next row."""
         try:
-            message = await self._perform(row)
+            message = await self._perform(row, report)
         except RetryAfter as exc:
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
@@ -248,12 +268,13 @@ class Dispatcher:
         chat_id, message_id, has_buttons = sent
         if row.payload.get("question"):
             report.questions[chat_id] = message_id if has_buttons else None
+            self._asked += 1
         kind = notices.CARD_KINDS.get(row.kind)
         if kind is not None and row.request_id is not None:
             report.cards.append((row.request_id, chat_id, message_id, kind))
         return True
 
-    async def _perform(self, row: OutboxRow) -> Message | JSON | bool | None:
+    async def _perform(self, row: OutboxRow, report: Report) -> Message | JSON | bool | None:
         """Render one row into its Bot API call and make it."""
         bot, data = self._bot, row.payload
         if row.kind == "answer":
@@ -268,7 +289,7 @@ class Dispatcher:
             return await self._call("editmessagereplymarkup", params)
         if row.kind in ("message", "edit"):
             if data.get("retire"):
-                await self._retire(row.chat_id)
+                await self._retire(row.chat_id, report)
             params = {"chat_id": row.chat_id, "text": data["text"], "parse_mode": "HTML",
                       "link_preview_options": _NO_PREVIEW}
             if data.get("markup"):
@@ -299,24 +320,31 @@ class Dispatcher:
         result: JSON | bool = await self._bot.do_api_request(method, api_kwargs=params)
         return result
 
-    async def _retire(self, chat_id: int) -> None:
+    async def _retire(self, chat_id: int, current: Report) -> None:
         """Take the buttons off the chat's previous question before a newer one is asked."""
         for report in reversed(self._unlanded):  # asked lately: its write-back has not landed
             if chat_id in report.questions:
                 message_id = report.questions[chat_id]
                 break
         else:
-            async with self._db.unit_of_work() as uow:
-                message_id = await uow.questions.get(chat_id)
-                # Nothing of its own to keep, but on SQLite the write-backs it carried (and
-                # read) are kept with it rather than rolled back for the next unit to run again.
-                await uow.commit()
+            if current.mark == (chat_id, self._asked) and chat_id in current.read:
+                message_id = current.read[chat_id]  # read since the mark, and still so
+            else:
+                message_id = await self._question(chat_id)
         if message_id is None:
             return
         # BadRequest: already without buttons (answered by a press), or gone.
         with contextlib.suppress(BadRequest):
             await self._bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
                                                       reply_markup=None)
+
+    async def _question(self, chat_id: int) -> int | None:
+        async with self._db.unit_of_work() as uow:
+            message_id = await uow.questions.get(chat_id)
+            # Nothing of its own to keep, but on SQLite the write-backs it carried (and read)
+            # are kept with it rather than rolled back for the next unit to run again.
+            await uow.commit()
+        return message_id
 
     async def _render_notice(self, row: OutboxRow) -> notices.Reply | None:
         now = self._clock()

@@ -1118,6 +1118,8 @@ class LiveQuestions:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        # chat -> its question as another statement of this transaction read it (the gate's)
+        self.read: dict[int, int | None] = {}
 
     async def get(self, chat_id: int) -> int | None:
         return (await self._conn.execute(_LIVE_QUESTION, {"chat_id": chat_id})).scalar()

@@ -25,8 +25,10 @@ from storage.repositories import (
     AUDIT,
     CLAIMS,
     CONVERSATIONS,
+    LIVE_QUESTIONS,
     REQUESTS,
     Conversations,
+    LiveQuestions,
     _insert_ignoring_conflict,
     hash_token,
 )
@@ -207,18 +209,24 @@ class OperatorLog:
 # The ban gate runs before every update's handlers. The same statement reads the person's
 # conversations in the flows the bot names (the link flow's, which most updates read next, and the
 # prerequisites', which /link reads when it starts a walk), so the handler gets them without a
-# statement of its own. One statement per number of flows, built once (see `storage.raw`).
+# statement of its own; and, given the chat, its live question (the dispatcher takes its buttons
+# off before asking a new one). One statement per shape, built once (see `storage.raw`).
 _CONV = CONVERSATIONS.c
-_GATES: dict[int, Any] = {}
+_GATES: dict[tuple[int, bool], Any] = {}
 
 
-def _gate(flows: int) -> Any:
-    stmt = _GATES.get(flows)
+def _gate(flows: int, chat: bool) -> Any:
+    stmt = _GATES.get((flows, chat))
     if stmt is None:
-        stmt = _GATES[flows] = hot(
-            select(select(BANS.c.user_id).where(BANS.c.user_id == bindparam("user_id"))
-                   .exists().label("banned"), _CONV.flow, _CONV.state, _CONV.data, _CONV.version)
-            .select_from(select(literal(1).label("one")).subquery("one").outerjoin(
+        columns: list[Any] = [
+            select(BANS.c.user_id).where(BANS.c.user_id == bindparam("user_id"))
+            .exists().label("banned"), _CONV.flow, _CONV.state, _CONV.data, _CONV.version]
+        if chat:
+            columns.append(select(LIVE_QUESTIONS.c.message_id)
+                           .where(LIVE_QUESTIONS.c.chat_id == bindparam("chat_id"))
+                           .scalar_subquery().label("question"))
+        stmt = _GATES[(flows, chat)] = hot(select(*columns).select_from(
+            select(literal(1).label("one")).subquery("one").outerjoin(
                 CONVERSATIONS, and_(_CONV.user_id == bindparam("user_id"), _CONV.flow.in_(
                     [bindparam(f"flow{n}") for n in range(flows)])))))
     return stmt
@@ -227,16 +235,20 @@ def _gate(flows: int) -> Any:
 class Bans:
     """People an operator blocked from the bot."""
 
-    def __init__(self, conn: AsyncConnection, conversations: Conversations | None = None
-                 ) -> None:
+    def __init__(self, conn: AsyncConnection, conversations: Conversations | None = None,
+                 questions: LiveQuestions | None = None) -> None:
         self._conn = conn
         self._conversations = conversations
+        self._questions = questions
 
-    async def turned_away(self, user_id: int, flows: Sequence[str]) -> bool:
+    async def turned_away(self, user_id: int, flows: Sequence[str],
+                          chat_id: int | None = None) -> bool:
         """Whether an operator blocked this person: one read, shared with their conversations
-        in `flows`, which `conversations.load` then serves without reading again."""
-        rows = (await self._conn.execute(_gate(len(flows)), {
-            "user_id": user_id, **{f"flow{n}": flow for n, flow in enumerate(flows)}})).all()
+        in `flows`, which `conversations.load` then serves without reading again, and with
+        the live question of the chat `chat_id` (`questions.read`)."""
+        values: dict[str, Any] = {"user_id": user_id, "chat_id": chat_id}
+        values.update((f"flow{n}", flow) for n, flow in enumerate(flows))
+        rows = (await self._conn.execute(_gate(len(flows), chat_id is not None), values)).all()
         if self._conversations is not None:
             found = {row.flow: row for row in rows if row.version is not None}
             for flow in flows:
@@ -244,6 +256,8 @@ class Bans:
                 self._conversations.prime(user_id, flow, None if row is None else
                                           ConversationRow(user_id, flow, row.state, row.data,
                                                           row.version))
+        if chat_id is not None and self._questions is not None:
+            self._questions.read[chat_id] = rows[0].question
         return bool(rows[0].banned)
 
     async def add(self, user_id: int, by: str, now: datetime) -> bool:

@@ -717,7 +717,7 @@ class UnitOfWork:
         self.claim_changes = ClaimChanges(conn)
         self.claim_history = ClaimHistory(conn)
         self.operator_log = OperatorLog(conn)
-        self.bans = Bans(conn, self.conversations)
+        self.bans = Bans(conn, self.conversations, self.questions)
         self.trail = Trail(conn)
         if self._carry and self._deferred is not None and len(self._deferred):
             self._carried = await self._deferred.apply(self)

@@ -56,7 +56,10 @@ async def gate(update: Update, context: Context) -> None:
         return
     # The link conversation comes with the same read (most updates load it next), and the
     # prerequisites the person confirmed before (/link reads them when it starts a walk).
-    if not await context.uow.bans.turned_away(user.id, _READ_WITH_THE_GATE):
+    # And the chat's live question, whose buttons come off if a new question is asked.
+    chat = update.effective_chat
+    if not await context.uow.bans.turned_away(user.id, _READ_WITH_THE_GATE,
+                                              chat.id if chat is not None else None):
         return
     if update.callback_query is not None:
         await answer(update.callback_query, texts.BANNED)

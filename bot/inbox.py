@@ -27,6 +27,7 @@ from telegram.ext import Application
 
 from bot import texts
 from bot.context import Deps, Turn, _turn
+from bot.handlers import admin
 from bot.outbox import Dispatcher, Mark
 from flows.records import Notice
 from storage.repositories import AlreadyDone, StaleWrite
@@ -49,6 +50,16 @@ def crash_point(name: str, owed: Sequence[Any] = ()) -> None:
     if point == name and (not kind or any(row.kind == kind for row in owed)):
         logger.warning("crash point %s: killing the process", _CRASH_AT)
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def chat_of(raw: JSON) -> int | None:
+    """The chat an update happened in, as PTB's `effective_chat` finds it (for the update
+    kinds the bot asks for)."""
+    part = raw.get("message")
+    if part is None:
+        part = (raw.get("callback_query") or {}).get("message")
+    chat = part.get("chat") if isinstance(part, dict) else None
+    return int(chat["id"]) if isinstance(chat, dict) and "id" in chat else None
 
 
 def chat_key(raw: JSON) -> int | None:
@@ -230,12 +241,14 @@ class Processor:
         `stored` yet, recorded as done) and every message it owes commit together; then the
         owed messages are sent."""
         deps = self._deps
-        update = Update.de_json(raw, self._app.bot)
-        chat = update.effective_chat
+        sender, chat_id = chat_key(raw), chat_of(raw)
         # Before the gate reads the chat's question with the rest (see `Dispatcher.mark`).
-        mark = self._dispatcher.mark(chat.id) if chat is not None else None
+        mark = self._dispatcher.mark(chat_id) if chat_id is not None else None
         # Other people's updates in hand: their units of work may share this one's commit.
         async with deps.db.unit_of_work(others_follow=len(self._workers) > 1) as uow:
+            if sender is not None:  # answered while the update is parsed and routed
+                await admin.read_ahead(uow, sender, chat_id)
+            update = Update.de_json(raw, self._app.bot)
             if not stored and not await uow.inbox.record_done(update_id, chat_key(raw),
                                                               deps.clock()):
                 return  # seen before: a redelivery

@@ -328,6 +328,17 @@ async def write(conn: Any, statement: Any, parameters: Any, *, expect: int | Non
     return result
 
 
+async def read_ahead(conn: Any, statement: Any, parameters: dict[str, Any]) -> None:
+    """Send a read whose answer the caller wants a little later, after other work: the same
+    statement with the same parameters, run next on `conn`, takes that answer rather than
+    asking again. A PostgreSQL unit of work's connection answers meanwhile
+    (`storage.uow.PostgresConnection.read_ahead`); elsewhere (SQLite runs on this thread)
+    there is nothing to gain and nothing is done."""
+    start = getattr(conn, "read_ahead", None)
+    if start is not None:
+        await start(statement, parameters)
+
+
 def check_count(count: int, expect: int | None, otherwise: Otherwise | None) -> None:
     if expect is not None and count != expect:
         raise refused(expect, otherwise)

@@ -19,7 +19,7 @@ from flows.records import (
     RequestRow,
 )
 from storage.models import BannedUser, ClaimEvent, LoginAttempt, OperatorAction
-from storage.raw import hot
+from storage.raw import hot, read_ahead
 from storage.repositories import (
     _REQUEST_COLUMNS,
     AUDIT,
@@ -232,6 +232,12 @@ def _gate(flows: int, chat: bool) -> Any:
     return stmt
 
 
+def _gate_values(user_id: int, flows: Sequence[str], chat_id: int | None) -> dict[str, Any]:
+    values: dict[str, Any] = {"user_id": user_id, "chat_id": chat_id}
+    values.update((f"flow{n}", flow) for n, flow in enumerate(flows))
+    return values
+
+
 class Bans:
     """People an operator blocked from the bot."""
 
@@ -241,14 +247,20 @@ class Bans:
         self._conversations = conversations
         self._questions = questions
 
+    async def read_ahead(self, user_id: int, flows: Sequence[str],
+                         chat_id: int | None = None) -> None:
+        """Send `turned_away`'s read now, to be answered while the caller does other work; the
+        same call to `turned_away` then takes the answer (see `storage.raw.read_ahead`)."""
+        await read_ahead(self._conn, _gate(len(flows), chat_id is not None),
+                         _gate_values(user_id, flows, chat_id))
+
     async def turned_away(self, user_id: int, flows: Sequence[str],
                           chat_id: int | None = None) -> bool:
         """Whether an operator blocked this person: one read, shared with their conversations
         in `flows`, which `conversations.load` then serves without reading again, and with
         the live question of the chat `chat_id` (`questions.read`)."""
-        values: dict[str, Any] = {"user_id": user_id, "chat_id": chat_id}
-        values.update((f"flow{n}", flow) for n, flow in enumerate(flows))
-        rows = (await self._conn.execute(_gate(len(flows), chat_id is not None), values)).all()
+        rows = (await self._conn.execute(_gate(len(flows), chat_id is not None),
+                                         _gate_values(user_id, flows, chat_id))).all()
         if self._conversations is not None:
             found = {row.flow: row for row in rows if row.version is not None}
             for flow in flows:

@@ -435,6 +435,8 @@ class PostgresConnection:
         self._driver = adapter._connection
         self._held: list[_HeldWrite] = []  # writes waiting for the commit (see the class)
         self._broken = False  # a statement or its end failed outside the database's own errors
+        # A read sent ahead (see `read_ahead`): its statement, parameters and answer to come.
+        self._ahead: tuple[Any, dict[str, Any], asyncio.Task[Any]] | None = None
 
     @classmethod
     async def open(cls, engine: AsyncEngine) -> PostgresConnection:
@@ -445,10 +447,54 @@ class PostgresConnection:
     def usable(self) -> bool:
         """Still connected, with no transaction left over: fit for the next unit of work."""
         return not (self._broken or self._conn.closed or self._conn.invalidated
-                    or self._driver.is_closed() or self.in_transaction())
+                    or self._driver.is_closed() or self.in_transaction()
+                    or self._ahead is not None)
+
+    async def read_ahead(self, statement: Any, parameters: dict[str, Any]) -> None:
+        """Send a hot read now, at the start of a unit of work, and return once it is on its
+        way: the server answers it while the caller does other work (parsing and routing the
+        update), and `execute` with the same statement and parameters takes that answer. Any
+        other statement waits for it first. (See `storage.raw.read_ahead`.)"""
+        raw = compiled_for(statement, self.dialect)
+        if (self._ahead is not None or self.in_transaction() or raw is None or raw.writes
+                or raw.locks):
+            return
+        try:
+            sql, values = raw.prepare(parameters)
+        except StatementError:
+            return  # a value its column refuses: raised when the statement is run for real
+        self._ahead = (statement, parameters, asyncio.ensure_future(
+            self._run(raw.run_prepared(self._driver, sql, values), sql, parameters)))
+        await asyncio.sleep(0)  # the task's first step sends it
+
+    async def settle(self) -> None:
+        """Wait for the read sent ahead, if any, to be answered; the answer is dropped (nothing
+        asked for it: the statement that would have was not run). A failure that broke the
+        connection is seen by the next statement, or by the pool."""
+        if self._ahead is None:
+            return
+        answer = self._ahead[2]
+        try:
+            await asyncio.wait([answer])
+        finally:
+            if answer.done():
+                self._ahead = None
+                if not answer.cancelled():
+                    answer.exception()  # seen: asyncio need not log it as never retrieved
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         raw = compiled_for(statement, self.dialect)
+        if self._ahead is not None:
+            statement_ahead, parameters_ahead, answer = self._ahead
+            # The same read, and nothing held since that it would have to see (anything run
+            # since would have waited for it and dropped it).
+            if (statement_ahead is statement and parameters_ahead == parameters
+                    and raw is not None and not self._holds_any(raw.tables)):
+                try:
+                    return await answer
+                finally:
+                    self._ahead = None  # answered, or failed (cancelled: the connection broke)
+            await self.settle()
         if raw is None or not (parameters is None or isinstance(parameters, dict)):
             await self._begin()
             return await self._conn.execute(statement, parameters)
@@ -571,11 +617,13 @@ class PostgresConnection:
             self._adapter._transaction = None
 
     async def commit(self) -> None:
+        await self.settle()
         if self._held:  # as one statement: in the transaction, or committing on its own
             await self._send_held()
         await self._end(commit=True)  # nothing to end when no transaction was begun
 
     async def rollback(self) -> None:
+        await self.settle()
         self._held = []
         await self._end(commit=False)
 
@@ -618,6 +666,7 @@ class PostgresConnections:
 
     async def give_back(self, conn: PostgresConnection) -> None:
         try:
+            await conn.settle()  # a read sent ahead that nothing took (the unit failed first)
             if conn.usable:
                 self._idle.append(conn)
             else:

@@ -517,6 +517,62 @@ async def test_an_update_that_reads_then_writes_takes_two_round_trips(db: Databa
     assert await durable_state(db) == "handle"
 
 
+async def test_a_read_sent_ahead_is_taken_once_and_never_over_a_write_it_missed(
+        db: Database, backend: str) -> None:
+    # The gate's read is sent before the update is parsed (on PostgreSQL; SQLite runs it when
+    # asked). The gate asking the same takes that answer without a round trip of its own;
+    # anything else waits for it first, and a write held since makes the gate read again.
+    sent: list[str] = []
+
+    def log(record: object) -> None:
+        sent.append(str(getattr(record, "query", "")))
+
+    async def reads(uow: UnitOfWork) -> int:
+        for _ in range(20):  # the query log is told once a statement is answered
+            await asyncio.sleep(0.01)
+        return sum(q.lstrip().startswith("SELECT") for q in sent)
+
+    async with db.unit_of_work() as uow:
+        await start_conversation(uow)
+        await uow.commit()
+    async with db.unit_of_work() as uow:  # the same read: answered once
+        if backend == "postgresql":
+            uow._conn._driver.add_query_logger(log)  # type: ignore[union-attr]
+        await uow.bans.read_ahead(ADA, ["link"], ADA)
+        if backend == "postgresql":
+            assert await reads(uow) == 1  # answered with nobody asking yet
+        assert await uow.bans.turned_away(ADA, ["link"], ADA) is False
+        row = await uow.conversations.load(ADA, "link")
+        assert row is not None and row.state == "platform"
+        if backend == "postgresql":
+            assert await reads(uow) == 1
+            uow._conn._driver.remove_query_logger(log)  # type: ignore[union-attr]
+    async with db.unit_of_work() as uow:  # another read first: it waits, then runs
+        await uow.bans.read_ahead(ADA, ["link"], ADA)
+        assert await uow.conversations.load(ADA, "prerequisites") is None
+        assert await uow.bans.turned_away(ADA, ["link"], ADA) is False
+        row = await uow.conversations.load(ADA, "link")
+        assert row is not None and row.state == "platform"
+    async with db.unit_of_work() as uow:  # a write held meanwhile: the gate sees it
+        await uow.bans.read_ahead(ADA, ["link"], ADA)
+        assert row is not None
+        saved = await uow.conversations.save(row, "prerequisite", {}, NOW)
+        assert await uow.bans.turned_away(ADA, ["link"], ADA) is False
+        assert await uow.conversations.load(ADA, "link") == saved
+        await uow.commit()
+    async with db.unit_of_work() as uow:  # sent and never asked for: the unit ends cleanly
+        await uow.bans.read_ahead(ADA, ["link"], ADA)
+    for _ in range(3):  # ... and the connection serves the next units
+        async with db.unit_of_work() as uow:
+            await uow.bans.read_ahead(ADA, ["link"], ADA)
+            assert await uow.inbox.record_done(900 + _, ADA, NOW)
+            await uow.commit()
+        async with db.unit_of_work() as uow:
+            assert await uow.bans.turned_away(ADA, ["link"], ADA) is False
+            assert (await uow.conversations.load(ADA, "link")) == saved
+    assert await durable_state(db) == "prerequisite"
+
+
 async def test_a_write_back_forgets_the_sent_rows_and_keeps_each_chats_newest_question(
         db: Database) -> None:
     # After messages go out, their rows are forgotten and each chat's newest question

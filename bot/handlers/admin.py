@@ -14,6 +14,7 @@ from bot.context import Context, traced
 from bot.handlers.messaging import answer, reply
 from bot.settings import operators
 from flows import usecases
+from storage.uow import UnitOfWork
 
 
 @traced("admin")
@@ -47,6 +48,13 @@ def _about_own_data(update: Update) -> bool:
 
 
 _READ_WITH_THE_GATE = (usecases.LINK_FLOW, usecases.PREREQUISITES_FLOW)
+
+
+async def read_ahead(uow: UnitOfWork, user_id: int, chat_id: int | None) -> None:
+    """The gate's read, sent before the update is parsed: on PostgreSQL the server answers it
+    meanwhile. The gate takes the answer if it asks the same (it reads again otherwise, as
+    for an operator, who is not read at all)."""
+    await uow.bans.read_ahead(user_id, _READ_WITH_THE_GATE, chat_id)
 
 
 async def gate(update: Update, context: Context) -> None:

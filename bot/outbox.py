@@ -13,7 +13,9 @@ database (SQLite; PostgreSQL when polling) that write is deferred (`Database.def
 write-backs of everything sent meanwhile are merged into one, which on SQLite rides on the next
 unit of work and on PostgreSQL is one statement of its own within DEFER_SECONDS. Until it lands,
 the rows stay claimed (a background pass does not send them again) and the chats' new questions
-are known here (a newer question takes the right buttons off).
+are known here (a newer question takes the right buttons off). Once it has landed, a chat's
+question is the one the update's own gate read (`mark`), or, when this process asked another
+question since, read again.
 """
 
 from __future__ import annotations

@@ -416,6 +416,8 @@ class PostgresConnection:
       second held write to the same table, a read of a table written) begins the transaction
       first and sends what is held into it. Writes are held in a transaction too, under the
       same rules, and the commit sends them as one statement before COMMIT.
+    - A unit of work's first read may be sent ahead (`read_ahead`, the gate's), before the
+      update is parsed and routed: the server answers it meanwhile.
     An update that reads, then writes its conversation, inbox mark and owed messages takes two
     round trips instead of six; one that needs a transaction (a webhook worker's, which takes
     its chat's lock) takes BEGIN, its reads, one statement of writes and COMMIT.

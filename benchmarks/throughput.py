@@ -960,13 +960,19 @@ def _run(args: argparse.Namespace, server: Any) -> int:
             summary(asyncio.run(timed_rounds(make, args.users, args.rounds, args.batch)),
                     "batch ")
         if args.concurrent:
-            print(f"\n{args.concurrent} users at once (each step's updates all in flight):")
-            p99 = {}
-            for name in ("linkpilot", "baseline"):
-                leg = asyncio.run(concurrent_leg(make[name], 500, args.concurrent))
-                p99[name] = leg.p99_ms
-                print(f"  {describe(leg)}", flush=True)
-            print(f"  Linkpilot/baseline p99: {p99['linkpilot'] / p99['baseline']:.2f}x")
+            print(f"\n{args.concurrent} users at once (each step's updates all in flight; "
+                  f"{args.rounds} round(s), which bot goes first alternating):")
+            ratios = []
+            for r in range(args.rounds):
+                p99 = {}
+                names = ("linkpilot", "baseline") if r % 2 == 0 else ("baseline", "linkpilot")
+                for name in names:
+                    leg = asyncio.run(concurrent_leg(make[name], 500 + r, args.concurrent))
+                    p99[name] = leg.p99_ms
+                    print(f"  round {r + 1}: {describe(leg)}", flush=True)
+                ratios.append(p99["linkpilot"] / p99["baseline"])
+            print(f"  Linkpilot/baseline p99: {statistics.median(ratios):.2f}x "
+                  f"(range {min(ratios):.2f}x-{max(ratios):.2f}x)")
         if not args.no_memory:
             print(f"\nMemory (each bot in a fresh process; tracemalloc over another "
                   f"{args.users} users):", flush=True)

@@ -249,7 +249,7 @@ class Processor:
             if sender is not None:  # answered while the update is parsed and routed
                 await admin.read_ahead(uow, sender, chat_id)
             update = Update.de_json(raw, self._app.bot)
-            if not stored and not await uow.inbox.record_done(update_id, chat_key(raw),
+            if not stored and not await uow.inbox.record_done(update_id, sender,
                                                               deps.clock()):
                 return  # seen before: a redelivery
             error = await self._run(uow, update, update_id, stored)

@@ -1079,8 +1079,9 @@ class Outbox:
                     "messages": [message for _, message in asked],
                     "forget": [chat for chat, message in questions.items() if message is None]})
             return
+        live = LiveQuestions(self._conn)
         for chat, message in questions.items():
-            await LiveQuestions(self._conn).set(chat, message)
+            await live.set(chat, message)
         if ids:
             await write(self._conn, _OUTBOX_SENT, {"ids": list(ids)})
 

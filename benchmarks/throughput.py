@@ -20,6 +20,10 @@ flow that is pure state machine and database::
 2. **Baseline**: the same four steps written the plain PTB way, a ``ConversationHandler`` with
    in-memory state and no persistence, replying with the same texts and inline keyboards; each
    update parsed (``Update.de_json``) and given to ``process_update``.
+   With ``--postgres``, two floors as well: the baseline committing one small row per
+   person to PostgreSQL before each update (``floor-w``), and reading it first too
+   (``floor-rw``), through asyncpg and nothing of Linkpilot's: what keeping state in
+   PostgreSQL costs at the least on this machine, one update at a time.
 3. The bots are interleaved because the machine is noisy: in each of ``R`` rounds every bot is
    built and warmed up, then they take turns on the updates 100 at a time (which one goes
    first alternating turn by turn), so a drift of the machine's speed falls on all of them
@@ -305,6 +309,46 @@ async def baseline_bench(*, settle: bool, pickle_file: Path | None = None,
     return Bench(name, app, api, app.shutdown, feed_one)
 
 
+# The floor's one row per person: its state, as small as a conversation row can be.
+FLOOR_TABLE = ("CREATE TABLE floor_state (user_id BIGINT PRIMARY KEY, state INTEGER NOT NULL,"
+               " version INTEGER NOT NULL)")
+FLOOR_READ = "SELECT state, version FROM floor_state WHERE user_id = $1"
+FLOOR_WRITE = ("INSERT INTO floor_state VALUES ($1, $2, 1) ON CONFLICT (user_id) DO UPDATE"
+               " SET state = EXCLUDED.state, version = floor_state.version + 1")
+
+
+async def floor_bench(dsn: str, *, settle: bool, read: bool) -> Bench:
+    """The floor on PostgreSQL: the in-memory baseline, which before handling each update
+    commits one small row per person to PostgreSQL (one round trip; asyncpg alone, a prepared
+    statement, no transaction of its own), and with ``read`` first reads that row (a second
+    round trip). Nothing else of Linkpilot's. What it loses against the baseline is what
+    keeping state in PostgreSQL costs at the least, one update at a time: the write before the
+    replies and, when state is read per update, the read before it."""
+    import asyncpg  # the postgres extra; only with --postgres
+
+    bench = await baseline_bench(settle=settle,
+                                 name="floor-rw" if read else "floor-w")
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(FLOOR_TABLE)
+    write = await conn.prepare(FLOOR_WRITE)
+    fetch = await conn.prepare(FLOOR_READ)
+    handle, shutdown = bench.feed_one, bench.close
+
+    async def feed_one(raw: JSON) -> None:
+        user = (raw.get("message") or raw["callback_query"])["from"]["id"]
+        if read:
+            await fetch.fetchrow(user)
+        await write.fetchval(user, int(raw["update_id"]) % 4)
+        await handle(raw)
+
+    async def close() -> None:
+        await conn.close()
+        await shutdown()
+
+    bench.feed_one, bench.close = feed_one, close
+    return bench
+
+
 BenchFactory = Callable[[int], Awaitable[Bench]]
 
 
@@ -339,10 +383,23 @@ def factories(workdir: Path, *, settle: bool, pickle: bool = False,
         return await baseline_bench(settle=settle, pickle_file=workdir / f"p60-{serial}.pickle",
                                     flush_every=60, name="pickle-60s")
 
+    async def floor(serial: int, *, read: bool) -> Bench:
+        from tests import pg
+
+        return await floor_bench(postgres.dsn(await pg.create_database(postgres)),
+                                 settle=settle, read=read)
+
+    async def floor_write(serial: int) -> Bench:
+        return await floor(serial, read=False)
+
+    async def floor_read_write(serial: int) -> Bench:
+        return await floor(serial, read=True)
+
     made: dict[str, BenchFactory] = {"linkpilot": linkpilot, "baseline": baseline}
     if postgres is not None:
         made["linkpilot-pg"] = linkpilot_pg
         made["linkpilot-wh"] = linkpilot_webhook
+        made |= {"floor-w": floor_write, "floor-rw": floor_read_write}
     if pickle:
         made |= {"pickle-each": pickle_every, "pickle-60s": pickle_60s}
     return made
@@ -852,7 +909,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres", action="store_true",
                         help="also time Linkpilot on PostgreSQL, as the polling bot and as "
                              "one webhook worker: a server of its own in a temporary folder, as "
-                             "the tests start it (needs its binaries and the postgres extra)")
+                             "the tests start it (needs its binaries and the postgres extra); "
+                             "and the floors: the in-memory bot with a PostgreSQL write (and "
+                             "read) per update")
     parser.add_argument("--scale", type=int, default=0, metavar="N",
                         help="also measure resident memory from 1,000 to N users who walked "
                              "the flow (each bot in a fresh process; slow: 4 updates per user)")
@@ -872,6 +931,10 @@ def header(args: argparse.Namespace) -> str:
             f"messages: {'yes' if args.baseline_settle else 'no'}")
 
 
+FLOORS = {"floor-w": "a PostgreSQL write per update",
+          "floor-rw": "a PostgreSQL read and write per update"}
+
+
 def summary(results: list[dict[str, LegResult]], latency: str = "") -> None:
     """Medians of rounds, and Linkpilot's ratio to each peer measured round by round."""
     print("\nMedian of rounds:")
@@ -881,11 +944,17 @@ def summary(results: list[dict[str, LegResult]], latency: str = "") -> None:
               f"{latency}median {statistics.median(x.median_ms for x in legs):6.2f} ms  "
               f"p99 {statistics.median(x.p99_ms for x in legs):6.2f} ms  "
               f"Bot API calls/update {legs[0].calls_per_update:.2f}")
+    for floor in [n for n in results[0] if n.startswith("floor") and "baseline" in results[0]]:
+        speed = [r[floor].per_second / r["baseline"].per_second for r in results]
+        print(f"  {floor} (the baseline + {FLOORS[floor]})/baseline throughput: "
+              f"{statistics.median(speed):.2f} (range {min(speed):.2f}-{max(speed):.2f})")
     ours = [n for n in results[0] if n.startswith("linkpilot")]
     for mine in ours:
         label = {"linkpilot": "Linkpilot", "linkpilot-pg": "Linkpilot on PostgreSQL",
                  "linkpilot-wh": "Linkpilot webhook worker (PostgreSQL)"}[mine]
-        for peer in [n for n in results[0] if not n.startswith("linkpilot")]:
+        # The floors are PostgreSQL's: Linkpilot on SQLite is not compared with them.
+        for peer in [n for n in results[0] if not n.startswith("linkpilot")
+                     and not (mine == "linkpilot" and n.startswith("floor"))]:
             speed = [r[mine].per_second / r[peer].per_second for r in results]
             print(f"  {label}/{peer} throughput: {statistics.median(speed):.2f} "
                   f"(range {min(speed):.2f}-{max(speed):.2f})")

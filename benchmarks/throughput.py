@@ -67,6 +67,7 @@ import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -389,17 +390,11 @@ def factories(workdir: Path, *, settle: bool, pickle: bool = False,
         return await floor_bench(postgres.dsn(await pg.create_database(postgres)),
                                  settle=settle, read=read)
 
-    async def floor_write(serial: int) -> Bench:
-        return await floor(serial, read=False)
-
-    async def floor_read_write(serial: int) -> Bench:
-        return await floor(serial, read=True)
-
     made: dict[str, BenchFactory] = {"linkpilot": linkpilot, "baseline": baseline}
     if postgres is not None:
         made["linkpilot-pg"] = linkpilot_pg
         made["linkpilot-wh"] = linkpilot_webhook
-        made |= {"floor-w": floor_write, "floor-rw": floor_read_write}
+        made |= {"floor-w": partial(floor, read=False), "floor-rw": partial(floor, read=True)}
     if pickle:
         made |= {"pickle-each": pickle_every, "pickle-60s": pickle_60s}
     return made
@@ -626,8 +621,8 @@ async def interleaved_round(make: dict[str, BenchFactory], serial: int, users: i
         # Every bot's start-up heap and every bot's prepared updates out of the collector's
         # sight, as a bot's own process has only its own: otherwise what was built after the
         # last Linkpilot bot froze its start-up heap (see `linkpilot_bench`) is walked by every
-        # full collection, charged to whichever bot allocates most (Linkpilot on SQLite
-        # measured 0.78x with the floors built after it, 0.86x-0.90x before they were added).
+        # full collection, charged to whichever bot allocates most (Linkpilot on SQLite, one
+        # run each with the floors built after it: 0.78x without this, 0.82x with it).
         gc.collect()
         gc.freeze()
         for turn, start in enumerate(range(0, total, size)):
